@@ -1,0 +1,9 @@
+// The private extension module optcore._core: one bind_<topic> per file.
+#include "pybind11.hpp"
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "optcore's compiled core (private; use the optcore package)";
+  optcore::bindings::bind_random(m);
+  optcore::bindings::bind_orders(m);
+  optcore::bindings::bind_sgd(m);
+}

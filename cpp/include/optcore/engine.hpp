@@ -1,0 +1,284 @@
+/** @file engine.hpp
+ *  The batched gradient loop: R independent SGD runs of one finite-sum problem in one call.
+ *
+ *  Every run has its own stream (seed, run id), step-size table and initial point; all runs share the order kind,
+ *  epochs, batch size and worker layout. Runs are split into contiguous chunks, one per thread, and each chunk is
+ *  advanced in lock-step groups of up to kGroup runs so that the CPU overlaps their independent dependency chains.
+ *  A run's arithmetic is the same whatever its group, chunk or thread, so results are bitwise identical for any
+ *  thread count and for a run computed alone or inside a batch.
+ */
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include "optcore/config.hpp"
+#include "optcore/kernels.hpp"
+#include "optcore/orders.hpp"
+
+namespace optcore {
+
+/** How the M workers combine (THEORY.md 4.3). */
+enum class WorkerMode : int {
+  minibatch = 0,  ///< one shared iterate; each step averages the B-batches of all M workers
+  local = 1,      ///< each worker steps on its own copy; copies are averaged every sync_every local steps
+};
+
+/** The loop's structure, shared by all runs of a call. */
+struct LoopSpec {
+  OrderSpec order;                  ///< order kind and worker layout; order.count is set by steps_per_epoch()
+  std::int64_t epochs = 1;          ///< K
+  std::uint32_t batch = 1;          ///< B, indices per worker and step
+  WorkerMode mode = WorkerMode::minibatch;
+  std::int64_t sync_every = 1;      ///< local mode: local steps between averages (and always at epoch end)
+  std::int64_t record_every = 0;    ///< 0: record at epoch ends; k > 0: every k steps
+  int threads = 1;
+
+  std::int64_t steps_per_epoch() const { return (static_cast<std::int64_t>(order.count) + batch - 1) / batch; }
+  std::int64_t total_steps() const { return steps_per_epoch() * epochs; }
+  std::int64_t records() const { return record_every == 0 ? epochs + 1 : total_steps() / record_every + 1; }
+};
+
+/** Per-run inputs and the in/out iterates; all arrays are caller-owned and row-major. */
+template <class T>
+struct RunArrays {
+  std::int64_t runs = 0;
+  std::int64_t dim = 0;
+  const std::uint64_t* seeds = nullptr;   ///< (R,) Philox keys
+  const std::uint32_t* run_ids = nullptr; ///< (R,) stream ids
+  T* x = nullptr;                         ///< (R, d) initial points in, final iterates out
+  const T* step_table = nullptr;          ///< (R, K) step size of run r in epoch k
+  const T* decay = nullptr;               ///< (R,) step = table / (1 + decay * t), t the global step index
+};
+
+/** What to record at each record point, into caller-owned arrays of shape (R, records[, d]). */
+template <class T>
+struct Recording {
+  const T* x_star = nullptr;   ///< (d,) a minimizer, for gaps and distances
+  const T* hessian = nullptr;  ///< (d, d) constant Hessian of F: gap = 1/2 e'He, free of cancellation
+  bool has_f_star = false;
+  T f_star = T(0);
+  T* gap = nullptr;        ///< F(x) - F*
+  T* dist = nullptr;       ///< |x - x*|
+  T* objective = nullptr;  ///< F(x)
+  T* iterates = nullptr;   ///< x itself, (R, records, d)
+  std::uint8_t* diverged = nullptr;  ///< (R,) set to 1 when a run's iterate stops being finite
+};
+
+namespace detail {
+
+template <class T, class Problem>
+class GroupRunner {
+ public:
+  static constexpr int kGroup = 8;
+
+  GroupRunner(const Problem& problem, const LoopSpec& spec, const RunArrays<T>& runs, const Recording<T>& rec)
+      : p_(problem), spec_(spec), runs_(runs), rec_(rec), d_(runs.dim), M_(spec.order.workers),
+        N_(spec.order.per_worker) {
+    orders_.resize(static_cast<std::size_t>(kGroup) * M_ * N_);
+    order_scratch_.resize(static_cast<std::size_t>(N_) + M_);
+    grad_.resize(d_);
+    tmp_.resize(d_);
+    if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(kGroup) * M_ * d_);
+  }
+
+  /** Runs [first, first + count), count <= kGroup, from start to finish. */
+  void run_group(std::int64_t first, int count) {
+    const std::int64_t K = spec_.epochs, steps = spec_.steps_per_epoch();
+    const std::uint32_t B = spec_.batch, count_per_worker = spec_.order.count;
+    const bool local = spec_.mode == WorkerMode::local;
+    bool alive[kGroup];
+    for (int g = 0; g < count; ++g) {
+      alive[g] = true;
+      if (local)
+        for (std::uint32_t m = 0; m < M_; ++m) std::copy_n(x_of(first + g), d_, worker_x(g, m));
+      record(first + g, 0, x_of(first + g));
+    }
+    std::int64_t t = 0, rec_index = 1;
+    for (std::int64_t k = 0; k < K; ++k) {
+      for (int g = 0; g < count; ++g) {
+        const std::int64_t r = first + g;
+        fill_epoch_orders(spec_.order, runs_.seeds[r], runs_.run_ids[r], r, static_cast<std::uint32_t>(k),
+                          order_row(g, 0), N_, order_scratch_.data());
+      }
+      for (std::int64_t s = 0; s < steps; ++s) {
+        const std::uint32_t lo = static_cast<std::uint32_t>(s) * B;
+        const std::uint32_t b = std::min(B, count_per_worker - lo);
+        const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
+        for (int g = 0; g < count; ++g) {
+          if (!alive[g]) continue;
+          const std::int64_t r = first + g;
+          const T eta = step_size(r, k, t);
+          if (local) {
+            for (std::uint32_t m = 0; m < M_; ++m) batch_step(order_row(g, m) + lo, b, m, worker_x(g, m), eta);
+            if (sync) average_workers(g, x_of(r), true);
+          } else if (M_ == 1 && b == 1) {
+            p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
+          } else {
+            std::fill(grad_.begin(), grad_.end(), T(0));
+            for (std::uint32_t m = 0; m < M_; ++m) {
+              const std::uint32_t* idx = order_row(g, m) + lo;
+              for (std::uint32_t j = 0; j < b; ++j) p_.add_grad(global_index(m, idx[j]), x_of(r), grad_.data(), T(1));
+            }
+            axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
+          }
+        }
+        ++t;
+        if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
+      }
+      for (int g = 0; g < count; ++g) {
+        if (alive[g] && !all_finite(x_of(first + g))) {
+          alive[g] = false;
+          if (rec_.diverged) rec_.diverged[first + g] = 1;
+        }
+      }
+      if (spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, true);
+    }
+  }
+
+ private:
+  T* x_of(std::int64_t r) const { return runs_.x + r * d_; }
+  std::uint32_t* order_row(int g, std::uint32_t m) { return orders_.data() + (static_cast<std::size_t>(g) * M_ + m) * N_; }
+  T* worker_x(int g, std::uint32_t m) { return workers_.data() + (static_cast<std::size_t>(g) * M_ + m) * d_; }
+  std::int64_t global_index(std::uint32_t m, std::uint32_t i) const { return static_cast<std::int64_t>(m) * N_ + i; }
+
+  T step_size(std::int64_t r, std::int64_t k, std::int64_t t) const {
+    const T base = runs_.step_table[r * spec_.epochs + k];
+    const T decay = runs_.decay[r];
+    return decay == T(0) ? base : base / (T(1) + decay * static_cast<T>(t));
+  }
+
+  /** One local step of worker m on its own copy: batch of b local indices. */
+  void batch_step(const std::uint32_t* idx, std::uint32_t b, std::uint32_t m, T* x, T eta) {
+    if (b == 1) {
+      p_.step(global_index(m, idx[0]), x, eta, tmp_.data());
+      return;
+    }
+    std::fill(grad_.begin(), grad_.end(), T(0));
+    for (std::uint32_t j = 0; j < b; ++j) p_.add_grad(global_index(m, idx[j]), x, grad_.data(), T(1));
+    axpy(-eta / static_cast<T>(b), grad_.data(), x, d_);
+  }
+
+  /** out = mean of the worker copies of group slot g; with broadcast, copy it back to every worker. */
+  void average_workers(int g, T* out, bool broadcast) {
+    std::fill(out, out + d_, T(0));
+    for (std::uint32_t m = 0; m < M_; ++m) axpy(T(1), worker_x(g, m), out, d_);
+    scale(T(1) / static_cast<T>(M_), out, d_);
+    if (broadcast)
+      for (std::uint32_t m = 0; m < M_; ++m) std::copy_n(out, d_, worker_x(g, m));
+  }
+
+  bool all_finite(const T* x) const {
+    for (std::int64_t j = 0; j < d_; ++j)
+      if (!std::isfinite(x[j])) return false;
+    return true;
+  }
+
+  void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
+    for (int g = 0; g < count; ++g) {
+      const std::int64_t r = first + g;
+      if (!alive[g]) {
+        record_nan(r, index);
+        continue;
+      }
+      const T* x = x_of(r);
+      if (local && !synced) {  // between syncs the theory's iterate is the (virtual) average of the copies
+        average_workers(g, tmp_.data(), false);
+        x = tmp_.data();
+      }
+      record(r, index, x);
+    }
+  }
+
+  void record(std::int64_t r, std::int64_t index, const T* x) {
+    const std::int64_t at = r * spec_.records() + index;
+    if (rec_.objective) rec_.objective[at] = p_.objective(x);
+    if (rec_.gap) {
+      if (rec_.hessian) {
+        for (std::int64_t j = 0; j < d_; ++j) grad_[j] = x[j] - rec_.x_star[j];
+        rec_.gap[at] = half_quadratic_form(rec_.hessian, grad_.data(), d_);
+      } else {
+        rec_.gap[at] = (rec_.objective ? rec_.objective[at] : p_.objective(x)) - rec_.f_star;
+      }
+    }
+    if (rec_.dist) {
+      T total = T(0);
+      for (std::int64_t j = 0; j < d_; ++j) total += (x[j] - rec_.x_star[j]) * (x[j] - rec_.x_star[j]);
+      rec_.dist[at] = std::sqrt(total);
+    }
+    if (rec_.iterates) std::copy_n(x, d_, rec_.iterates + at * d_);
+  }
+
+  void record_nan(std::int64_t r, std::int64_t index) {
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    const std::int64_t at = r * spec_.records() + index;
+    if (rec_.objective) rec_.objective[at] = nan;
+    if (rec_.gap) rec_.gap[at] = nan;
+    if (rec_.dist) rec_.dist[at] = nan;
+    if (rec_.iterates) std::fill_n(rec_.iterates + at * d_, d_, nan);
+  }
+
+  const Problem& p_;
+  const LoopSpec& spec_;
+  const RunArrays<T>& runs_;
+  const Recording<T>& rec_;
+  std::int64_t d_;
+  std::uint32_t M_, N_;
+  std::vector<std::uint32_t> orders_, order_scratch_;
+  std::vector<T> grad_, tmp_, workers_;
+};
+
+/** Calls body(first, last) on contiguous chunks of [0, total), one per thread; rethrows a worker's exception. */
+template <class Body>
+void parallel_chunks(std::int64_t total, int threads, Body body) {
+  const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, total)));
+  if (used == 1) {
+    body(std::int64_t(0), total);
+    return;
+  }
+  std::vector<std::thread> pool;
+  std::vector<std::exception_ptr> errors(used);
+  for (int w = 0; w < used; ++w) {
+    const std::int64_t first = total * w / used, last = total * (w + 1) / used;
+    pool.emplace_back([&, w, first, last] {
+      try {
+        body(first, last);
+      } catch (...) {
+        errors[w] = std::current_exception();
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  for (auto& e : errors)
+    if (e) std::rethrow_exception(e);
+}
+
+}  // namespace detail
+
+/** Validates the shared structure (shapes are the caller's job) and runs all R runs. */
+template <class T, class Problem>
+void run_sgd(const Problem& problem, LoopSpec spec, const RunArrays<T>& runs, const Recording<T>& rec) {
+  const OrderSpec& o = spec.order;
+  OPTCORE_CHECK(spec.epochs >= 1, "epochs must be >= 1, got " << spec.epochs);
+  OPTCORE_CHECK(o.workers >= 1 && o.per_worker >= 1, "workers and components per worker must be >= 1");
+  OPTCORE_CHECK(spec.batch >= 1 && spec.batch <= o.per_worker,
+                "batch_size must be in [1, " << o.per_worker << "], got " << spec.batch);
+  OPTCORE_CHECK(o.count >= 1 && o.count <= o.per_worker, "indices per epoch must be in [1, N], got " << o.count);
+  OPTCORE_CHECK(spec.sync_every >= 1, "sync_every must be >= 1, got " << spec.sync_every);
+  OPTCORE_CHECK(spec.record_every >= 0, "record_every must be >= 0, got " << spec.record_every);
+  OPTCORE_CHECK(o.kind != OrderKind::syncshuf || o.per_worker % o.workers == 0,
+                "syncshuf needs M | N, got M = " << o.workers << ", N = " << o.per_worker);
+  OPTCORE_CHECK(o.kind != OrderKind::explicit_order || o.explicit_orders, "explicit order needs an index array");
+  detail::parallel_chunks(runs.runs, spec.threads, [&](std::int64_t first, std::int64_t last) {
+    detail::GroupRunner<T, Problem> runner(problem, spec, runs, rec);
+    for (std::int64_t r = first; r < last; r += detail::GroupRunner<T, Problem>::kGroup)
+      runner.run_group(r, static_cast<int>(std::min<std::int64_t>(detail::GroupRunner<T, Problem>::kGroup, last - r)));
+  });
+}
+
+}  // namespace optcore

@@ -1,0 +1,146 @@
+/** @file problems.hpp
+ *  Finite-sum problems F(x) = (1/n) sum_i f_i(x). Each problem is a view on caller-owned arrays (row-major) and
+ *  exposes the operations the engine needs:
+ *    - add_grad(i, x, g, s): g += s * grad f_i(x)
+ *    - step(i, x, eta, tmp): x -= eta * grad f_i(x), fused in place (the batch-1 hot path); tmp has d entries
+ *    - objective(x):         F(x)
+ *  All are templates on the floating type T (float or double).
+ */
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "optcore/config.hpp"
+#include "optcore/kernels.hpp"
+
+namespace optcore {
+
+/** f_i(x) = 1/2 (a_i'x - b_i)^2 + l2/2 |x|^2 */
+template <class T>
+struct LeastSquares {
+  const T* A;  ///< (n, d)
+  const T* b;  ///< (n,)
+  std::int64_t n, d;
+  T l2;
+
+  OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
+    const T* a = A + i * d;
+    const T r = dot(a, x, d) - b[i];
+    axpy(s * r, a, g, d);
+    if (l2 != T(0)) axpy(s * l2, x, g, d);
+  }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
+    const T* a = A + i * d;
+    const T r = dot(a, x, d) - b[i];
+    if (l2 != T(0)) scale(T(1) - eta * l2, x, d);  // both terms use the old x: (1 - eta l2) x - eta r a
+    axpy(-eta * r, a, x, d);
+  }
+  T objective(const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const double r = static_cast<double>(dot(A + i * d, x, d)) - b[i];
+      total += 0.5 * r * r;
+    }
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
+  }
+};
+
+/** Margin losses on labelled data: f_i(x) = phi(y_i a_i'x) + l2/2 |x|^2, phi logistic or exponential. */
+template <class T, bool Exponential>
+struct MarginLoss {
+  const T* A;  ///< (n, d)
+  const T* y;  ///< (n,) labels in {-1, +1}
+  std::int64_t n, d;
+  T l2;
+
+  /** phi'(z) for phi(z) = log(1 + e^{-z}) or e^{-z}. */
+  OPTCORE_HD static T dphi(T z) {
+    if (Exponential) return -std::exp(-z);
+    // -1/(1 + e^z), written so that neither branch overflows
+    if (z >= T(0)) {
+      const T e = std::exp(-z);
+      return -e / (T(1) + e);
+    }
+    return T(-1) / (T(1) + std::exp(z));
+  }
+  static double phi(double z) {
+    if (Exponential) return std::exp(-z);
+    return z >= 0 ? std::log1p(std::exp(-z)) : -z + std::log1p(std::exp(z));
+  }
+  OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
+    const T* a = A + i * d;
+    const T c = dphi(y[i] * dot(a, x, d)) * y[i];
+    axpy(s * c, a, g, d);
+    if (l2 != T(0)) axpy(s * l2, x, g, d);
+  }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
+    const T* a = A + i * d;
+    const T c = dphi(y[i] * dot(a, x, d)) * y[i];
+    if (l2 != T(0)) scale(T(1) - eta * l2, x, d);
+    axpy(-eta * c, a, x, d);
+  }
+  T objective(const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += phi(static_cast<double>(y[i]) * dot(A + i * d, x, d));
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
+  }
+};
+
+template <class T>
+using Logistic = MarginLoss<T, false>;
+template <class T>
+using Exponential = MarginLoss<T, true>;
+
+/** f_i(x) = 1/2 x'A_i x - b_i'x with symmetric A_i. */
+template <class T>
+struct Quadratic {
+  const T* As;  ///< (n, d, d)
+  const T* bs;  ///< (n, d)
+  std::int64_t n, d;
+
+  OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
+    const T* Ai = As + i * d * d;
+    const T* bi = bs + i * d;
+    for (std::int64_t r = 0; r < d; ++r) g[r] += s * (dot(Ai + r * d, x, d) - bi[r]);
+  }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* tmp) const {
+    for (std::int64_t r = 0; r < d; ++r) tmp[r] = T(0);
+    add_grad(i, x, tmp, T(1));
+    axpy(-eta, tmp, x, d);
+  }
+  T objective(const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T* Ai = As + i * d * d;
+      double q = 0;
+      for (std::int64_t r = 0; r < d; ++r) q += static_cast<double>(x[r]) * dot(Ai + r * d, x, d);
+      total += 0.5 * q - static_cast<double>(dot(bs + i * d, x, d));
+    }
+    return static_cast<T>(total / n);
+  }
+};
+
+/**
+ * The 1-D lower-bound function of Yun, Rajput and Sra (ICLR 2022):
+ * f_i(x) = (L 1[x <= 0] + mu 1[x > 0]) x^2 / 2 + z_i nu x, z_i in {-1, +1}.
+ */
+template <class T>
+struct LowerBound1D {
+  const T* z;  ///< (n,)
+  std::int64_t n;
+  T L, mu, nu;
+  T z_mean;  ///< (1/n) sum z_i, for the O(1) objective
+  static constexpr std::int64_t d = 1;
+
+  OPTCORE_HD T curvature(T x) const { return x <= T(0) ? L : mu; }
+  OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
+    g[0] += s * (curvature(x[0]) * x[0] + z[i] * nu);
+  }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
+    x[0] -= eta * (curvature(x[0]) * x[0] + z[i] * nu);
+  }
+  T objective(const T* x) const { return curvature(x[0]) * x[0] * x[0] / T(2) + z_mean * nu * x[0]; }
+};
+
+}  // namespace optcore

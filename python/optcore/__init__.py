@@ -1,0 +1,37 @@
+"""optcore: fast, reproducible experiments for the theory of deep-learning optimization.
+
+The engine (:func:`run_sgd`) runs many independent SGD runs -- with replacement, random reshuffling, single
+shuffle, incremental, FlipFlop, SyncShuf or explicit orders; minibatch or local SGD with M workers -- in one call
+to a C++ core, with counter-based (Philox) randomness that makes every run replayable.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("optcore")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
+    __version__ = "0+unknown"
+
+from . import orders, problems, reference, schedules
+from .orders import epoch_orders
+from .problems import Exponential, LeastSquares, Logistic, LowerBound1D, QuadraticComponents
+from .sgd import DivergenceWarning, SGDResult, run_sgd
+
+__all__ = [
+    "__version__",
+    "DivergenceWarning",
+    "Exponential",
+    "LeastSquares",
+    "Logistic",
+    "LowerBound1D",
+    "QuadraticComponents",
+    "SGDResult",
+    "epoch_orders",
+    "orders",
+    "problems",
+    "reference",
+    "run_sgd",
+    "schedules",
+]

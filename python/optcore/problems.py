@@ -1,0 +1,367 @@
+"""Finite-sum problems F(x) = (1/n) sum_i f_i(x) that the engine can run SGD on.
+
+Each problem holds its data as NumPy arrays of one float dtype (float32 or float64), evaluates its objective and
+gradients in NumPy (used for checks and small computations), and knows, where a closed form exists, its minimizer
+``x_star``, optimal value ``f_star``, strong-convexity constant ``mu`` and smoothness constants: ``L`` (every f_i is
+L-smooth) and ``L_F`` (F is L_F-smooth). Quantities without a closed form are ``None``.
+
+Optimal values and minimizers are always computed in float64 from the float64 data, whatever the problem's dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_dtype, float_array, integer, nonnegative_float, positive_float
+
+
+class Problem:
+    """Base class: the common attributes and the interface the engine uses."""
+
+    kind: str = ""
+    #: constant Hessian of F (gaps are then computed as 1/2 e'He, free of cancellation), else None
+    hessian: np.ndarray | None = None
+
+    def __init__(self, n: int, dim: int, dtype):
+        self.n = n
+        self.dim = dim
+        self.dtype = as_dtype(dtype)
+        self.x_star: np.ndarray | None = None
+        self.f_star: float | None = None
+        self.mu: float | None = None
+        self.L: float | None = None
+        self.L_F: float | None = None
+
+    # --- the engine's view -------------------------------------------------------------------------------------
+    def _data(self) -> dict:
+        """Arrays and scalars for the compiled core (in the problem's dtype)."""
+        raise NotImplementedError
+
+    # --- NumPy evaluation ----------------------------------------------------------------------------------------
+    def component_gradient(self, i: int, x) -> np.ndarray:
+        """Gradient of f_i at x (NumPy, in float64)."""
+        raise NotImplementedError
+
+    def gradient(self, x) -> np.ndarray:
+        """Gradient of F at x (NumPy, float64)."""
+        return np.mean([self.component_gradient(i, x) for i in range(self.n)], axis=0)
+
+    def objective(self, x) -> np.ndarray:
+        """F(x) for x of shape (d,) or a batch (..., d), in float64."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n={self.n}, dim={self.dim}, dtype={self.dtype})"
+
+
+def _check_labels(y, n: int) -> np.ndarray:
+    y = float_array(y, "y", np.float64, shape=(n,))
+    if not np.all(np.abs(y) == 1):
+        raise ValueError("y must hold labels in {-1, +1}")
+    return y
+
+
+class LeastSquares(Problem):
+    """f_i(x) = 1/2 (a_i'x - b_i)^2 + l2/2 |x|^2.
+
+    Parameters
+    ----------
+    A : array (n, d)
+    b : array (n,)
+    l2 : float, optional
+        Ridge coefficient (added to every component).
+    dtype : float32 or float64, optional
+        Defaults to float64.
+    """
+
+    kind = "least_squares"
+
+    def __init__(self, A, b, *, l2: float = 0.0, dtype=np.float64):
+        A64 = float_array(A, "A", np.float64, ndim=2)
+        n, d = A64.shape
+        if n < 1 or d < 1:
+            raise ValueError(f"A must have at least one row and one column, got shape {A64.shape}")
+        b64 = float_array(b, "b", np.float64, shape=(n,))
+        super().__init__(n, d, dtype)
+        self.l2 = nonnegative_float(l2, "l2")
+        self._A64, self._b64 = A64, b64
+        self.A = A64.astype(self.dtype)
+        self.b = b64.astype(self.dtype)
+        self.hessian = A64.T @ A64 / n + self.l2 * np.eye(d)
+        eig = np.linalg.eigvalsh(self.hessian)
+        self.mu = max(float(eig[0]), 0.0)
+        self.L_F = float(eig[-1])
+        self.L = float(np.max(np.sum(A64 * A64, axis=1))) + self.l2
+        if self.l2 > 0:
+            self.x_star = np.linalg.solve(self.hessian, A64.T @ b64 / n)
+        else:  # the minimum-norm minimizer; F* is attained by every minimizer
+            self.x_star = np.linalg.lstsq(A64, b64, rcond=None)[0]
+        self.f_star = float(self.objective(self.x_star))
+
+    @classmethod
+    def random(cls, n: int, dim: int, *, seed=0, noise: float = 0.1, l2: float = 0.0, dtype=np.float64):
+        """Gaussian A (n, dim), b = A x_true + noise * N(0, 1), from ``numpy.random.default_rng(seed)``."""
+        n, dim = integer(n, "n", minimum=1), integer(dim, "dim", minimum=1)
+        rng = np.random.default_rng(seed)
+        A = rng.standard_normal((n, dim))
+        b = A @ rng.standard_normal(dim) + noise * rng.standard_normal(n)
+        return cls(A, b, l2=l2, dtype=dtype)
+
+    def _data(self):
+        return {"A": self.A, "b": self.b, "l2": self.l2}
+
+    def component_gradient(self, i, x):
+        x = np.asarray(x, dtype=np.float64)
+        a = self._A64[i]
+        return a * (a @ x - self._b64[i]) + self.l2 * x
+
+    def gradient(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self._A64.T @ (self._A64 @ x - self._b64) / self.n + self.l2 * x
+
+    def objective(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        r = x @ self._A64.T - self._b64
+        return 0.5 * np.mean(r * r, axis=-1) + 0.5 * self.l2 * np.sum(x * x, axis=-1)
+
+
+class _MarginProblem(Problem):
+    """Shared code of the logistic and exponential losses."""
+
+    def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
+        A64 = float_array(A, "A", np.float64, ndim=2)
+        n, d = A64.shape
+        if n < 1 or d < 1:
+            raise ValueError(f"A must have at least one row and one column, got shape {A64.shape}")
+        y64 = _check_labels(y, n)
+        super().__init__(n, d, dtype)
+        self.l2 = nonnegative_float(l2, "l2")
+        self._A64, self._y64 = A64, y64
+        self.A = A64.astype(self.dtype)
+        self.y = y64.astype(self.dtype)
+        self.mu = self.l2
+        if self.l2 > 0:
+            self.x_star = self._newton()
+            self.f_star = float(self.objective(self.x_star))
+
+    @staticmethod
+    def _phi(z):
+        raise NotImplementedError
+
+    @staticmethod
+    def _dphi(z):
+        raise NotImplementedError
+
+    @staticmethod
+    def _d2phi(z):
+        raise NotImplementedError
+
+    def _newton(self, tol: float = 1e-15, max_iter: int = 100) -> np.ndarray:
+        """Minimizer of the l2-regularized (strongly convex) objective by damped Newton, in float64."""
+        A, y, n = self._A64, self._y64, self.n
+        x = np.zeros(self.dim)
+        for _ in range(max_iter):
+            z = y * (A @ x)
+            g = A.T @ (y * self._dphi(z)) / n + self.l2 * x
+            H = (A.T * self._d2phi(z)) @ A / n + self.l2 * np.eye(self.dim)
+            step = np.linalg.solve(H, g)
+            t, f0 = 1.0, self.objective(x)
+            while self.objective(x - t * step) > f0 - 0.25 * t * (g @ step) and t > 1e-12:
+                t *= 0.5
+            x = x - t * step
+            if np.linalg.norm(g) <= tol * max(1.0, np.linalg.norm(x)):
+                break
+        return x
+
+    def _data(self):
+        return {"A": self.A, "y": self.y, "l2": self.l2}
+
+    def component_gradient(self, i, x):
+        x = np.asarray(x, dtype=np.float64)
+        a, yi = self._A64[i], self._y64[i]
+        return self._dphi(yi * (a @ x)) * yi * a + self.l2 * x
+
+    def gradient(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        z = self._y64 * (self._A64 @ x)
+        return self._A64.T @ (self._y64 * self._dphi(z)) / self.n + self.l2 * x
+
+    def objective(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        z = (x @ self._A64.T) * self._y64
+        return np.mean(self._phi(z), axis=-1) + 0.5 * self.l2 * np.sum(x * x, axis=-1)
+
+
+class Logistic(_MarginProblem):
+    """f_i(x) = log(1 + exp(-y_i a_i'x)) + l2/2 |x|^2, labels y_i in {-1, +1}.
+
+    With ``l2 > 0`` the minimizer is computed by Newton's method in float64; without, ``x_star`` and ``f_star``
+    are None (on separable data there is no minimizer).
+    """
+
+    kind = "logistic"
+
+    def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
+        super().__init__(A, y, l2=l2, dtype=dtype)
+        self.L = 0.25 * float(np.max(np.sum(self._A64**2, axis=1))) + self.l2
+        self.L_F = 0.25 * float(np.linalg.eigvalsh(self._A64.T @ self._A64 / self.n)[-1]) + self.l2
+
+    @staticmethod
+    def _phi(z):
+        return np.logaddexp(0.0, -z)
+
+    @staticmethod
+    def _dphi(z):
+        return -0.5 * (1.0 - np.tanh(0.5 * z))  # = -1 / (1 + e^z), stable for both signs
+
+    @staticmethod
+    def _d2phi(z):
+        s = 0.5 * (1.0 - np.tanh(0.5 * z))
+        return s * (1.0 - s)
+
+
+class Exponential(_MarginProblem):
+    """f_i(x) = exp(-y_i a_i'x) + l2/2 |x|^2, labels y_i in {-1, +1}. Not globally smooth: ``L`` is None."""
+
+    kind = "exponential"
+
+    @staticmethod
+    def _phi(z):
+        return np.exp(-z)
+
+    @staticmethod
+    def _dphi(z):
+        return -np.exp(-z)
+
+    @staticmethod
+    def _d2phi(z):
+        return np.exp(-z)
+
+
+class QuadraticComponents(Problem):
+    """f_i(x) = 1/2 x'A_i x - b_i'x with symmetric A_i (different, possibly non-commuting Hessians).
+
+    Parameters
+    ----------
+    A : array (n, d, d)
+        Symmetric component Hessians (checked to 1e-12 relative, then symmetrized exactly).
+    b : array (n, d)
+    """
+
+    kind = "quadratic"
+
+    def __init__(self, A, b, *, dtype=np.float64):
+        A64 = float_array(A, "A", np.float64, ndim=3)
+        n, d, d2 = A64.shape
+        if d != d2 or n < 1 or d < 1:
+            raise ValueError(f"A must have shape (n, d, d), got {A64.shape}")
+        scale = max(1.0, float(np.max(np.abs(A64))))
+        if np.max(np.abs(A64 - A64.transpose(0, 2, 1))) > 1e-12 * scale:
+            raise ValueError("A must hold symmetric matrices A[i] == A[i].T")
+        A64 = 0.5 * (A64 + A64.transpose(0, 2, 1))
+        b64 = float_array(b, "b", np.float64, shape=(n, d))
+        super().__init__(n, d, dtype)
+        self._A64, self._b64 = A64, b64
+        self.A = A64.astype(self.dtype)
+        self.b = b64.astype(self.dtype)
+        self.hessian = A64.mean(axis=0)
+        eig = np.linalg.eigvalsh(self.hessian)
+        self.mu = float(eig[0])
+        self.L_F = float(eig[-1])
+        self.L = float(np.max(np.abs(np.linalg.eigvalsh(A64))))
+        if self.mu > 0:
+            self.x_star = np.linalg.solve(self.hessian, b64.mean(axis=0))
+            self.f_star = float(self.objective(self.x_star))
+        else:
+            self.mu = max(self.mu, 0.0)
+
+    @classmethod
+    def random(cls, n: int, dim: int, *, seed=0, low: float = 0.5, high: float = 2.0, dtype=np.float64):
+        """Random non-commuting components: A_i = Q_i diag(U[low, high]) Q_i' with Haar Q_i, b_i ~ N(0, I)."""
+        n, dim = integer(n, "n", minimum=1), integer(dim, "dim", minimum=1)
+        rng = np.random.default_rng(seed)
+        As = np.empty((n, dim, dim))
+        for i in range(n):
+            q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
+            q = q * np.sign(np.diag(r))
+            As[i] = (q * rng.uniform(low, high, dim)) @ q.T
+        return cls(As, rng.standard_normal((n, dim)), dtype=dtype)
+
+    def _data(self):
+        return {"A": self.A, "b": self.b}
+
+    def component_gradient(self, i, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self._A64[i] @ x - self._b64[i]
+
+    def gradient(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self.hessian @ x - self._b64.mean(axis=0)
+
+    def objective(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return 0.5 * np.einsum("...i,ij,...j->...", x, self.hessian, x) - x @ self._b64.mean(axis=0)
+
+
+class LowerBound1D(Problem):
+    """The 1-D lower-bound function of Yun, Rajput and Sra (ICLR 2022), THEORY.md 4.3.
+
+    f_i(x) = (L 1[x <= 0] + mu 1[x > 0]) x^2 / 2 + z_i nu x, with z_i = +1 for the first half of each worker's N
+    components and -1 for the second half (the same on every worker). With N even, F* = 0 at x* = 0.
+
+    Parameters
+    ----------
+    per_worker : int
+        N, components per worker.
+    workers : int
+        M; the problem has n = M N components, worker m owning components m N .. (m + 1) N - 1.
+    L, mu, nu : float
+        Curvatures (L >= mu > 0) and the noise scale nu.
+    """
+
+    kind = "lower_bound"
+
+    def __init__(self, per_worker: int, *, workers: int = 1, L: float = 1.0, mu: float = 0.1, nu: float = 1.0,
+                 dtype=np.float64):
+        N = integer(per_worker, "per_worker", minimum=2)
+        M = integer(workers, "workers", minimum=1)
+        super().__init__(N * M, 1, dtype)
+        self.L = self.L_F = positive_float(L, "L")
+        self.mu = positive_float(mu, "mu")
+        if self.mu > self.L:
+            raise ValueError(f"mu must be <= L, got mu = {mu}, L = {L}")
+        self.nu = nonnegative_float(nu, "nu")
+        self.per_worker, self.workers = N, M
+        z = np.where(np.arange(N) < N // 2, 1.0, -1.0)
+        self._z64 = np.tile(z, M)
+        self.z = self._z64.astype(self.dtype)
+        c = self._z64.mean() * self.nu  # F(x) = curv(x) x^2/2 + c x
+        self.x_star = np.array([-c / self.L if c > 0 else -c / self.mu])
+        self.f_star = float(self.objective(self.x_star))
+
+    def _data(self):
+        return {"z": self.z, "L": self.L, "mu": self.mu, "nu": self.nu}
+
+    def _curvature(self, x):
+        return np.where(x <= 0, self.L, self.mu)
+
+    def component_gradient(self, i, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self._curvature(x) * x + self._z64[i] * self.nu
+
+    def gradient(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self._curvature(x) * x + self._z64.mean() * self.nu
+
+    def objective(self, x):
+        x = np.asarray(x, dtype=np.float64)[..., 0]
+        return self._curvature(x) * x * x / 2 + self._z64.mean() * self.nu * x
+
+
+def shuffling_benchmark_1d(n: int = 64, *, dtype=np.float64) -> LeastSquares:
+    """THEORY.md 4.7's reference instance: f_i(x) = 1/2 (x - b_i)^2 with b = (+1)^{n/2} then (-1)^{n/2}; F* = 0 at 0."""
+    n = integer(n, "n", minimum=2)
+    if n % 2:
+        raise ValueError(f"n must be even, got {n}")
+    b = np.where(np.arange(n) < n // 2, 1.0, -1.0)
+    return LeastSquares(np.ones((n, 1)), b, dtype=dtype)

@@ -1,0 +1,326 @@
+"""The engine: R independent SGD runs of one finite-sum problem in one call to the C++ core."""
+
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import _core
+from ._seeds import resolve_keys, resolve_run_ids
+from ._validation import choice, float_array, integer
+from .orders import canonical_order, order_spec
+from .problems import Problem
+from .schedules import as_schedule
+
+RECORDABLE = ("gap", "dist", "objective")
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Some runs' iterates stopped being finite (usually: the step size is too large)."""
+
+
+@dataclass
+class SGDResult:
+    """What :func:`run_sgd` returns.
+
+    Attributes
+    ----------
+    x : ndarray (R, d)
+        Final iterates (for local SGD, the final average of the workers).
+    steps : ndarray (P,)
+        Global step index of each of the P record points (0 = the initial point).
+    epochs : ndarray (P,)
+        The same points in epochs (step / steps per epoch).
+    gap, dist, objective : ndarray (R, P) or None
+        F(x) - F*, |x - x*| and F(x) at the record points, when recorded. NaN after a run diverged.
+    iterates : ndarray (R, P, d) or None
+        The iterates themselves, with ``record_iterates=True``.
+    diverged : ndarray (R,) of bool
+        Runs whose iterate stopped being finite; they were stopped at the epoch end where this was seen.
+    meta : dict
+        Everything needed to reproduce the call: order, sizes, seeds (Philox keys), run ids, dtype, threads,
+        time, optcore version.
+    """
+
+    x: np.ndarray
+    steps: np.ndarray
+    epochs: np.ndarray
+    gap: np.ndarray | None
+    dist: np.ndarray | None
+    objective: np.ndarray | None
+    iterates: np.ndarray | None
+    diverged: np.ndarray
+    meta: dict = field(default_factory=dict)
+    _explicit_orders: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def runs(self) -> int:
+        """Number of runs R."""
+        return self.x.shape[0]
+
+    def to_columns(self) -> dict[str, np.ndarray]:
+        """A tidy table as a dict of equal-length columns: one row per (run, record point)."""
+        R, P = self.runs, self.steps.size
+        cols = {
+            "run": np.repeat(np.arange(R), P),
+            "step": np.tile(self.steps, R),
+            "epoch": np.tile(self.epochs, R),
+        }
+        for name in RECORDABLE:
+            values = getattr(self, name)
+            if values is not None:
+                cols[name] = values.reshape(-1)
+        return cols
+
+    def to_pandas(self):
+        """The tidy table as a pandas DataFrame (needs pandas: ``pip install optcore[tables]``)."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_pandas() needs pandas; install it with `pip install pandas`") from exc
+        return pd.DataFrame(self.to_columns())
+
+    def order_indices(self, run: int) -> np.ndarray:
+        """The (epochs, workers, count) indices run ``run`` visited (see :func:`optcore.orders.replay`)."""
+        from .orders import replay
+
+        return replay(self, run)
+
+
+def _count_runs(runs, x0, schedule, seed, run_ids) -> int:
+    """R from the arguments that fix it; they must agree."""
+    candidates = {}
+    if runs is not None:
+        candidates["runs"] = integer(runs, "runs", minimum=1)
+    if x0 is not None and np.ndim(x0) == 2:
+        candidates["x0"] = np.shape(x0)[0]
+    if schedule.runs is not None:
+        candidates["step_size"] = schedule.runs
+    if seed is not None and not isinstance(seed, int | np.integer | np.random.Generator) and np.ndim(seed) == 1:
+        candidates["seed"] = len(seed)
+    if run_ids is not None and np.ndim(run_ids) == 1:
+        candidates["run_ids"] = len(run_ids)
+    values = set(candidates.values())
+    if len(values) > 1:
+        raise ValueError(f"the number of runs is ambiguous: {candidates}")
+    R = values.pop() if values else 1
+    if R < 1:
+        raise ValueError(f"need at least one run, got {candidates}")
+    return R
+
+
+def run_sgd(
+    problem: Problem,
+    *,
+    order="random_reshuffling",
+    epochs: int,
+    step_size,
+    runs: int | None = None,
+    x0=None,
+    seed=0,
+    run_ids=None,
+    batch_size: int = 1,
+    remainder: str = "partial",
+    workers: int = 1,
+    mode: str = "minibatch",
+    sync_every: int | None = None,
+    record="auto",
+    record_every: int | None = None,
+    record_iterates: bool = False,
+    base_order=None,
+    orders=None,
+    threads: int | None = None,
+) -> SGDResult:
+    """Run R independent SGD runs on ``problem`` in one call to the C++ core.
+
+    Parameters
+    ----------
+    problem : optcore.problems.Problem
+        The finite sum; its dtype (float32 or float64) is the dtype of the whole computation.
+    order : str or array of int
+        An order name (see :mod:`optcore.orders`), or an index array, which means ``order="explicit"`` with
+        ``orders=`` that array.
+    epochs : int
+        K. An epoch is N / B steps (rounded up with ``remainder="partial"``, down with ``"drop"``).
+    step_size : float, array (R,) or optcore.schedules.StepSchedule
+        Constant, per-run, per-epoch or decaying step sizes.
+    runs : int, optional
+        R; otherwise taken from ``x0``, ``step_size``, ``seed`` or ``run_ids`` (default 1).
+    x0 : array (d,) or (R, d), optional
+        Initial points (default 0).
+    seed : int, sequence of R ints, numpy.random.Generator or None
+        Philox key(s); see :mod:`optcore._seeds`. Recorded in ``meta["seeds"]``.
+    run_ids : array (R,) of int, optional
+        Stream ids (default 0..R-1). Run r with ``run_ids=[r]`` alone reproduces run r of a batch bit for bit.
+    batch_size : int
+        B, indices per worker and step (1 <= B <= N).
+    remainder : {"partial", "drop"}
+        When B does not divide N: ``"partial"`` ends each epoch with a smaller batch of the N mod B leftover
+        indices (every component is visited once per epoch); ``"drop"`` skips them (they are still part of the
+        permutation, so which components are skipped changes from epoch to epoch under RR).
+    workers : int
+        M simulated workers; worker m owns components m N .. (m + 1) N - 1, N = n / M.
+    mode : {"minibatch", "local"}
+        ``"minibatch"``: one iterate; each step averages the gradients of all M workers' batches.
+        ``"local"``: each worker steps on its own copy with its batches; copies are averaged every
+        ``sync_every`` local steps and at every epoch end.
+    sync_every : int, optional
+        Local steps between averages in local mode (default: once per epoch).
+    record : "auto" or sequence of {"gap", "dist", "objective"}
+        What to record. "auto": gap and dist when the problem knows its optimum, else objective.
+    record_every : int, optional
+        Record every this many steps; default: at every epoch end. The initial point is always recorded.
+    record_iterates : bool
+        Also keep the iterates at the record points.
+    base_order : array (N,), optional
+        Base permutation for ``"incremental"`` and ``"flipflop_ig"``.
+    orders : array of int, optional
+        User orders for ``order="explicit"``: (N,), (K, N), (R, K, N) or (R, K, M, N).
+    threads : int, optional
+        Threads for the runs (default: all cores). Results do not depend on it.
+
+    Returns
+    -------
+    SGDResult
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
+    if not isinstance(order, str):
+        if orders is not None:
+            raise ValueError("give the explicit orders either as order= or as orders=, not both")
+        order, orders = "explicit", order
+    name = canonical_order(order)
+    epochs = integer(epochs, "epochs", minimum=1, maximum=2**32 - 1)
+    workers = integer(workers, "workers", minimum=1)
+    if problem.n % workers:
+        raise ValueError(f"workers M = {workers} must divide the number of components n = {problem.n}")
+    N = problem.n // workers
+    batch_size = integer(batch_size, "batch_size", minimum=1)
+    if batch_size > N:
+        raise ValueError(f"batch_size must be <= N = {N} components per worker, got {batch_size}")
+    choice(remainder, "remainder", {"partial", "drop"})
+    mode = choice(mode, "mode", {"minibatch", "local"})
+    count = N if remainder == "partial" else (N // batch_size) * batch_size
+    steps_per_epoch = -(-count // batch_size)
+    if sync_every is None:
+        sync_every = steps_per_epoch
+    else:
+        sync_every = integer(sync_every, "sync_every", minimum=1)
+        if mode != "local":
+            raise ValueError("sync_every only applies to mode='local'")
+    record_every = 0 if record_every is None else integer(record_every, "record_every", minimum=1)
+    schedule = as_schedule(step_size)
+    R = _count_runs(runs, x0, schedule, seed, run_ids)
+    dtype = problem.dtype
+    table, decay = schedule.table(R, epochs, dtype)
+
+    d = problem.dim
+    if x0 is None:
+        x = np.zeros((R, d), dtype=dtype)
+    else:
+        x0 = float_array(x0, "x0", dtype, ndim=(1, 2))
+        if x0.shape[-1] != d or (x0.ndim == 2 and x0.shape[0] != R):
+            raise ValueError(f"x0 must have shape (d,) = ({d},) or (R, d) = ({R}, {d}), got {x0.shape}")
+        x = np.ascontiguousarray(np.broadcast_to(x0, (R, d)), dtype=dtype).copy()
+
+    keys = resolve_keys(seed, R)
+    ids = resolve_run_ids(run_ids, R)
+    spec, run_arrays = order_spec(
+        name, workers=workers, per_worker=N, count=count, runs=R, epochs=epochs, base_order=base_order, orders=orders
+    )
+    run_arrays.update(seeds=keys, run_ids=ids, step_table=table, decay=decay)
+    if threads is None:
+        threads = os.cpu_count() or 1
+    threads = integer(threads, "threads", minimum=1)
+    spec.update(
+        epochs=epochs, batch_size=batch_size, mode=0 if mode == "minibatch" else 1, sync_every=sync_every,
+        record_every=record_every, threads=threads,
+    )
+
+    what = _what_to_record(record, problem)
+    n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
+    rec = {"diverged": np.zeros(R, dtype=np.uint8)}
+    if problem.x_star is not None:
+        rec["x_star"] = np.ascontiguousarray(problem.x_star, dtype=dtype)
+    if problem.hessian is not None:
+        rec["hessian"] = np.ascontiguousarray(problem.hessian, dtype=dtype)
+    if problem.f_star is not None:
+        rec["f_star"] = problem.f_star
+    for item in what:
+        rec[item] = np.empty((R, n_records), dtype=dtype)
+    if record_iterates:
+        rec["iterates"] = np.empty((R, n_records, d), dtype=dtype)
+
+    start = time.perf_counter()
+    _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
+    elapsed = time.perf_counter() - start
+
+    diverged = rec["diverged"].astype(bool)
+    if diverged.any():
+        warnings.warn(
+            f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates); their records are NaN after that "
+            f"point. Reduce the step size.",
+            DivergenceWarning,
+            stacklevel=2,
+        )
+    steps = np.arange(n_records, dtype=np.int64) * (steps_per_epoch if record_every == 0 else record_every)
+    from . import __version__
+
+    meta = {
+        "optcore_version": __version__,
+        "problem": problem.kind,
+        "order": name,
+        "n": problem.n,
+        "dim": d,
+        "dtype": str(dtype),
+        "runs": R,
+        "epochs": epochs,
+        "workers": workers,
+        "per_worker": N,
+        "batch_size": batch_size,
+        "remainder": remainder,
+        "count": count,
+        "steps_per_epoch": steps_per_epoch,
+        "mode": mode,
+        "sync_every": sync_every,
+        "record_every": record_every,
+        "seeds": [int(k) for k in keys],
+        "run_ids": [int(i) for i in ids],
+        "base_order": None if base_order is None else np.asarray(base_order).tolist(),
+        "threads": threads,
+        "elapsed_s": elapsed,
+    }
+    return SGDResult(
+        x=x,
+        steps=steps,
+        epochs=steps / steps_per_epoch,
+        gap=rec.get("gap"),
+        dist=rec.get("dist"),
+        objective=rec.get("objective"),
+        iterates=rec.get("iterates"),
+        diverged=diverged,
+        meta=meta,
+        _explicit_orders=run_arrays.get("explicit_orders"),
+    )
+
+
+def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
+    if isinstance(record, str):
+        if record != "auto":
+            record = (record,)
+        elif problem.x_star is not None and problem.f_star is not None:
+            return ("gap", "dist")
+        else:
+            return ("objective",)
+    record = tuple(record)
+    for item in record:
+        choice(item, "record entries", set(RECORDABLE))
+    if "gap" in record and problem.f_star is None:
+        raise ValueError(f"record='gap' needs the optimal value, which {type(problem).__name__} does not know here")
+    if "dist" in record and problem.x_star is None:
+        raise ValueError(f"record='dist' needs the minimizer, which {type(problem).__name__} does not know here")
+    return record
