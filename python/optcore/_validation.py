@@ -59,7 +59,9 @@ def index_array(value, name: str, *, upper: int) -> np.ndarray:
 
 def integer(value, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """Return ``value`` as a Python int, checking it is an integer (not bool, not float) within bounds."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral | np.integer):
+    if isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be an integer, got bool {value!r}")
+    if not isinstance(value, numbers.Integral | np.integer):
         try:
             value = operator.index(value)
         except TypeError:

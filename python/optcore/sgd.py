@@ -190,6 +190,8 @@ def run_sgd(
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
     if not isinstance(order, str):
+        if np.ndim(order) == 0:
+            raise TypeError(f"order must be a string (an order name) or an index array, got {type(order).__name__}")
         if orders is not None:
             raise ValueError("give the explicit orders either as order= or as orders=, not both")
         order, orders = "explicit", order
