@@ -208,7 +208,7 @@ def jax_worker(in_path: str, out_path: str) -> None:
     import jax
 
     jax.config.update("jax_enable_x64", True)
-    task = job["task"]
+    task = Task(**job["task"])
     results = {"jax_version": jax.__version__, "cpus": cpus, "xla_flags": os.environ.get("XLA_FLAGS", "")}
     for order, R in job["configs"]:
         runner = make_jax_runner(task, order, R)

@@ -54,6 +54,11 @@ class Problem:
         return f"{type(self).__name__}(n={self.n}, dim={self.dim}, dtype={self.dtype})"
 
 
+def _numerical_min_eigenvalue(eig) -> float:
+    """The smallest eigenvalue, or 0 where it is at rounding level (numerically singular, or not PSD)."""
+    return float(eig[0]) if eig[0] > eig.size * np.finfo(np.float64).eps * abs(eig[-1]) else 0.0
+
+
 def _check_labels(y, n: int) -> np.ndarray:
     y = float_array(y, "y", np.float64, shape=(n,))
     if not np.all(np.abs(y) == 1):
@@ -89,7 +94,7 @@ class LeastSquares(Problem):
         self.b = b64.astype(self.dtype)
         self.hessian = A64.T @ A64 / n + self.l2 * np.eye(d)
         eig = np.linalg.eigvalsh(self.hessian)
-        self.mu = max(float(eig[0]), 0.0)
+        self.mu = _numerical_min_eigenvalue(eig)
         self.L_F = float(eig[-1])
         self.L = float(np.max(np.sum(A64 * A64, axis=1))) + self.l2
         if self.l2 > 0:
@@ -266,14 +271,12 @@ class QuadraticComponents(Problem):
         self.b = b64.astype(self.dtype)
         self.hessian = A64.mean(axis=0)
         eig = np.linalg.eigvalsh(self.hessian)
-        self.mu = float(eig[0])
+        self.mu = _numerical_min_eigenvalue(eig)
         self.L_F = float(eig[-1])
         self.L = float(np.max(np.abs(np.linalg.eigvalsh(A64))))
         if self.mu > 0:
             self.x_star = np.linalg.solve(self.hessian, b64.mean(axis=0))
             self.f_star = float(self.objective(self.x_star))
-        else:
-            self.mu = max(self.mu, 0.0)
 
     @classmethod
     def random(cls, n: int, dim: int, *, seed=0, low: float = 0.5, high: float = 2.0, dtype=np.float64):

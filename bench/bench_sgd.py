@@ -1,0 +1,389 @@
+"""Throughput of batched SGD on least squares: optcore against NumPy, PyTorch and JAX baselines.
+
+What is measured
+----------------
+Least squares f_i(x) = 1/2 (a_i'x - b_i)^2 with Gaussian A (n=1000, d=20), b = A x_true + 0.1 noise; K=20 epochs
+of batch-size-1 SGD with constant step 0.01 from x0 = 0, float64, R independent runs (R in 1, 64, 1024), for the
+orders with_replacement, random_reshuffling, single_shuffle and incremental. Every implementation records the
+objective gap at each epoch end, as a researcher would (optcore: record=("gap",)).
+
+Metric: component-gradient steps per second = R * n * K / wall time, where the wall time covers the whole call,
+order generation included: each implementation draws its own indices inside the timed region (a permutation per
+epoch and run for random_reshuffling, one per run for single_shuffle, iid indices for with_replacement, the
+identity for incremental). The median over --repeats timed calls is reported; every implementation is warmed up
+once on a tiny run first, and JAX is compiled for the exact shapes before timing (compile time excluded).
+
+Implementations (baselines are skipped, with the reason printed, when not installed):
+
+* optcore.run_sgd, threads=T for each T in --threads.
+* NumPy: a Python loop over steps, vectorized across the R runs (x of shape (R, d); each step gathers A[idx]
+  (R, d), einsum for the residuals, one update). Orders from one numpy Generator (one row per run). NumPy's
+  elementwise ops are single-threaded, so it is run once, as threads=1.
+* PyTorch eager: the same loop in float64 torch ops, torch.set_num_threads(T).
+* JAX: jit(vmap over runs of lax.scan over epochs of lax.scan over steps), float64, orders from jax.random inside
+  the jitted function. JAX runs in a subprocess per thread count, pinned with sched_setaffinity to T CPUs; for T=1
+  it also sets XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" before importing jax.
+
+Correctness: for incremental order (deterministic) every implementation must reproduce optcore's final iterates
+to 1e-10 relative; for the random orders the mean final gap must be within --gap-factor of optcore's. Failures
+are listed under the table and make the script exit with status 1.
+
+The "% FMA peak" column compares against a simple model: peak FMAs/s = clock x 2 FMA units x 4 doubles (AVX2)
+per core x cores; a least-squares step costs 2 d FMAs (a dot product and an axpy). The clock is read from
+/proc/cpuinfo ("cpu MHz", the largest value) unless --clock-ghz is given.
+
+How to run (by hand; not part of CI)::
+
+    python bench/bench_sgd.py                       # full run: R = 1 64 1024, threads 1 2, 3 repeats
+    python bench/bench_sgd.py --quick               # tiny smoke test, a few seconds
+    python bench/bench_sgd.py --runs 1 64 --repeats 1 --markdown bench/results/sgd.md
+    python bench/bench_sgd.py --max-baseline-runs 64   # optcore at every R, baselines only up to R = 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import pickle
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+from _baselines import ORDERS, Task, make_task, run_numpy, run_torch
+
+import optcore
+
+INCREMENTAL_RTOL = 1e-10
+IMPLEMENTATIONS = ("optcore", "numpy", "torch", "jax")
+
+
+@dataclass
+class Row:
+    """One (implementation, threads, order, R) measurement."""
+
+    impl: str
+    threads: int
+    order: str
+    R: int
+    times: list[float]
+    x: np.ndarray
+    gap: np.ndarray  # (R, K + 1)
+    check: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def steps_per_s(self, task: Task) -> float:
+        return self.R * task.n * task.epochs / median(self.times)
+
+
+@dataclass
+class Peak:
+    """The FMA-peak model behind the "% FMA peak" column."""
+
+    clock_ghz: float
+    clock_source: str
+    cores: int
+    fma_units: int
+    simd_doubles: int
+    d: int
+
+    @property
+    def fma_per_core(self) -> float:
+        return self.clock_ghz * 1e9 * self.fma_units * self.simd_doubles
+
+    @property
+    def steps_per_core(self) -> float:
+        return self.fma_per_core / (2 * self.d)
+
+    @property
+    def machine_steps(self) -> float:
+        return self.steps_per_core * self.cores
+
+
+# ---------------------------------------------------------------------------------------------------- setup
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--runs", type=int, nargs="+", default=None, help="values of R (default 1 64 1024)")
+    p.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS))
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    p.add_argument("--repeats", type=int, default=None, help="timed calls per measurement, median reported (3)")
+    p.add_argument("--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS))
+    p.add_argument(
+        "--max-baseline-runs", type=int, default=None, help="skip NumPy/Torch/JAX for R above this (default: none)"
+    )
+    p.add_argument("--quick", action="store_true", help="tiny smoke test: n=100, K=2, R in 1 8, 1 repeat")
+    p.add_argument("--n", type=int, default=None, help="components (default 1000, --quick 100)")
+    p.add_argument("--d", type=int, default=20, help="dimension (default 20)")
+    p.add_argument("--epochs", type=int, default=None, help="K (default 20, --quick 2)")
+    p.add_argument("--step", type=float, default=0.01, help="constant step size (default 0.01)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data and of the orders")
+    p.add_argument("--gap-factor", type=float, default=10.0, help="allowed ratio of mean final gaps to optcore's")
+    p.add_argument("--clock-ghz", type=float, default=None, help="core clock for the peak model (default: cpuinfo)")
+    p.add_argument("--cores", type=int, default=None, help="cores for the peak model (default: usable CPUs)")
+    p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
+    args = p.parse_args(argv)
+    args.runs = args.runs or ([1, 8] if args.quick else [1, 64, 1024])
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.n = args.n or (100 if args.quick else 1000)
+    args.epochs = args.epochs or (2 if args.quick else 20)
+    return args
+
+
+def cpuinfo_clock_ghz():
+    """Largest "cpu MHz" in /proc/cpuinfo, in GHz, or None."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
+    return max(mhz) / 1000 if mhz else None
+
+
+def machine_peak(args) -> Peak:
+    if args.clock_ghz is not None:
+        clock, source = args.clock_ghz, "--clock-ghz"
+    else:
+        clock, source = cpuinfo_clock_ghz(), '/proc/cpuinfo "cpu MHz" (max over CPUs)'
+        if clock is None:
+            sys.exit("could not read the clock from /proc/cpuinfo; pass --clock-ghz")
+    cores = args.cores or len(os.sched_getaffinity(0))
+    return Peak(clock, source, cores, fma_units=2, simd_doubles=4, d=args.d)
+
+
+def make_problem(args):
+    """The optcore problem and the same data as a Task for the baselines (built outside every timed region)."""
+    prob = optcore.LeastSquares.random(args.n, args.d, seed=args.seed, noise=0.1)
+    return prob, make_task(prob.A, prob.b, args.epochs, args.step, args.seed)
+
+
+def available_baselines(impls):
+    """{name: version} of the usable implementations, and {name: reason} of the skipped baselines."""
+    import importlib.metadata
+
+    found, skipped = {"optcore": optcore.__version__, "numpy": np.__version__}, {}
+    for name in ("torch", "jax"):
+        if name not in impls:
+            continue
+        try:
+            if name == "torch":
+                import torch
+
+                found[name] = torch.__version__
+            else:  # not imported here: the JAX worker must set XLA_FLAGS before importing it
+                version = importlib.metadata.version
+                found[name] = f"{version('jax')} (jaxlib {version('jaxlib')})"
+        except Exception as exc:  # ImportError, PackageNotFoundError, broken installs
+            skipped[name] = f"not importable ({type(exc).__name__}: {exc})"
+    return {k: v for k, v in found.items() if k in impls}, skipped
+
+
+# ---------------------------------------------------------------------------------------------------- timing
+
+
+def time_calls(fn, repeats: int):
+    """Call fn() `repeats` times; return the wall times and the last result."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return times, out
+
+
+def optcore_runner(prob, task: Task, order: str, R: int, threads: int):
+    def run():
+        res = optcore.run_sgd(
+            prob, order=order, epochs=task.epochs, step_size=task.step, runs=R, x0=np.zeros(task.d),
+            seed=task.seed, threads=threads, record=("gap",),
+        )
+        return res.x, res.gap
+
+    return run
+
+
+def in_process_runner(impl: str, prob, task: Task, order: str, R: int, threads: int):
+    if impl == "optcore":
+        return optcore_runner(prob, task, order, R, threads)
+    fn = {"numpy": run_numpy, "torch": run_torch}[impl]
+    return lambda: fn(task, order, R, threads)
+
+
+def warm_up(impls, prob, task: Task, threads_list) -> None:
+    """One tiny untimed call per implementation and thread count (lazy initialisation, thread pools)."""
+    tiny = dataclasses.replace(task, epochs=1)
+    for impl in impls:
+        for threads in threads_list:
+            in_process_runner(impl, prob, tiny, "random_reshuffling", 2, threads)()
+
+
+def run_jax(task: Task, configs, threads: int, repeats: int):
+    """Time JAX in a subprocess pinned to `threads` CPUs; return ({(order, R): result}, info)."""
+    job = {"task": dataclasses.asdict(task), "configs": configs, "threads": threads, "repeats": repeats}
+    with tempfile.TemporaryDirectory() as tmp:
+        in_path, out_path = Path(tmp, "in.pkl"), Path(tmp, "out.pkl")
+        in_path.write_bytes(pickle.dumps(job))
+        script = Path(__file__).with_name("_baselines.py")
+        proc = subprocess.run(
+            [sys.executable, str(script), "jax-worker", str(in_path), str(out_path)], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"JAX worker failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}")
+        return pickle.loads(out_path.read_bytes())
+
+
+def run_all(args, prob, task: Task, impls, skipped):
+    """Every measurement, as a list of Rows; appends skip reasons to `skipped`."""
+    baseline_ok = lambda R: args.max_baseline_runs is None or R <= args.max_baseline_runs  # noqa: E731
+    in_process = [i for i in ("optcore", "numpy", "torch") if i in impls]
+    warm_up(in_process, prob, task, args.threads)
+    rows = []
+    for order in args.orders:
+        for R in args.runs:
+            for impl in in_process:
+                if impl != "optcore" and not baseline_ok(R):
+                    continue
+                for threads in [1] if impl == "numpy" else args.threads:
+                    runner = in_process_runner(impl, prob, task, order, R, threads)
+                    times, (x, gap) = time_calls(runner, args.repeats)
+                    rows.append(Row(impl, threads, order, R, times, x, gap))
+                    print(f"  {impl:8s} threads={threads} {order:18s} R={R:<5d} {median(times):8.3f} s", flush=True)
+    big = [R for R in args.runs if not baseline_ok(R)]
+    if big:
+        skipped["numpy, torch, jax"] = f"R = {big} > --max-baseline-runs {args.max_baseline_runs}"
+    if "jax" in impls:
+        rows += jax_rows(args, task, skipped)
+    return rows
+
+
+def jax_rows(args, task: Task, skipped):
+    configs = [(o, R) for o in args.orders for R in args.runs if args.max_baseline_runs is None
+               or R <= args.max_baseline_runs]
+    rows = []
+    for threads in args.threads:
+        try:
+            results = run_jax(task, configs, threads, args.repeats)
+        except RuntimeError as exc:
+            skipped[f"jax threads={threads}"] = str(exc)
+            continue
+        for order, R in configs:
+            r = results[order, R]
+            row = Row("jax", threads, order, R, r["times"], r["x"], r["gap"])
+            row.notes.append(f"compile {r['compile_s']:.1f} s")
+            rows.append(row)
+            print(f"  jax      threads={threads} {order:18s} R={R:<5d} {median(r['times']):8.3f} s "
+                  f"(compile {r['compile_s']:.1f} s, CPUs {r['cpus']}, XLA_FLAGS={r['xla_flags']!r})", flush=True)
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------- checks
+
+
+def relative_error(x, ref) -> float:
+    """Largest per-run |x - ref| / |ref|."""
+    scale = np.maximum(np.linalg.norm(ref, axis=1), np.finfo(float).tiny)
+    return float(np.max(np.linalg.norm(x - ref, axis=1) / scale))
+
+
+def check_rows(rows, gap_factor: float):
+    """Fill each row's check column against optcore (threads=min); return the failure messages."""
+    refs = {}
+    for row in sorted((r for r in rows if r.impl == "optcore"), key=lambda r: r.threads):
+        refs.setdefault((row.order, row.R), row)
+    failures = []
+    for row in rows:
+        ref = refs.get((row.order, row.R))
+        if ref is None or ref is row:
+            row.check = "reference" if ref is row else "no optcore"
+            continue
+        label = f"{row.impl} threads={row.threads} {row.order} R={row.R}"
+        if row.order == "incremental":
+            err = relative_error(row.x, ref.x)
+            row.check = f"x rel.err {err:.0e}"
+            if not err <= INCREMENTAL_RTOL:
+                failures.append(f"{label}: final x differs from optcore by {err:.2e} > {INCREMENTAL_RTOL:g} relative")
+        else:
+            ratio = float(np.mean(row.gap[:, -1]) / np.mean(ref.gap[:, -1]))
+            row.check = f"gap x{ratio:.2f}"
+            if not 1 / gap_factor <= ratio <= gap_factor:
+                failures.append(f"{label}: mean final gap is {ratio:.3g} x optcore's (allowed factor {gap_factor:g})")
+        if failures and failures[-1].startswith(label):
+            row.check = "FAIL " + row.check
+    return failures
+
+
+# ---------------------------------------------------------------------------------------------------- report
+
+
+def table(rows, task: Task, peak: Peak) -> str:
+    base = {(r.order, r.R): r for r in rows if r.impl == "optcore" and r.threads == 1}
+    head = "| implementation | threads | order | R | steps/s (M) | vs optcore(1 thread) | % FMA peak | check |"
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---|"]
+    for r in sorted(rows, key=lambda r: (ORDERS.index(r.order), r.R, IMPLEMENTATIONS.index(r.impl), r.threads)):
+        rate = r.steps_per_s(task)
+        ref = base.get((r.order, r.R))
+        ratio = f"{rate / ref.steps_per_s(task):.3g}" if ref else "-"
+        pct = 100 * rate / peak.machine_steps
+        lines.append(f"| {r.impl} | {r.threads} | {r.order} | {r.R} | {rate / 1e6:.3g} | {ratio} | {pct:.2g} | "
+                     f"{r.check} |")
+    return "\n".join(lines)
+
+
+def assumptions(args, task: Task, peak: Peak, versions, skipped) -> str:
+    lines = [
+        f"- problem: least squares, n={task.n}, d={task.d}, K={task.epochs} epochs, batch 1, step {task.step} "
+        f"(constant), float64, x0=0, gap recorded at epoch ends; seed {task.seed}",
+        f"- steps/s = R * n * K / median wall time of {args.repeats} call(s), order generation included",
+        f"- machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} usable CPUs, "
+        f"Python {platform.python_version()}",
+        f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",
+        f"- FMA peak model: clock {peak.clock_ghz:.3f} GHz ({peak.clock_source}) x {peak.fma_units} FMA units x "
+        f"{peak.simd_doubles} doubles (AVX2) = {peak.fma_per_core / 1e9:.1f} GFMA/s per core; a step costs 2d = "
+        f"{2 * task.d} FMAs -> {peak.steps_per_core / 1e6:.0f} M steps/s per core; % FMA peak is relative to "
+        f"the whole machine ({peak.cores} cores, {peak.machine_steps / 1e6:.0f} M steps/s), so one thread tops out "
+        f"at {100 / peak.cores:.0f}%",
+        "- optcore: wall time around optcore.run_sgd(..., record=('gap',)), Python wrapper included",
+        "- numpy: one Python loop over steps vectorized across runs; single-threaded elementwise ops (threads=1 only)",
+        "- torch: eager float64, torch.set_num_threads(threads)",
+        "- jax: one subprocess per thread count, pinned with sched_setaffinity to `threads` CPUs; threads=1 also "
+        "sets XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' before importing jax; "
+        "compile/warm-up call with the same shapes not timed",
+        f"- checks: incremental final x must match optcore to {INCREMENTAL_RTOL:g} relative; random orders: mean "
+        f"final gap within a factor {args.gap_factor:g} of optcore's (\"gap xF\" = ratio)",
+    ]
+    if skipped:
+        lines += [f"- skipped {name}: {why}" for name, why in skipped.items()]
+    else:
+        lines.append("- skipped: nothing")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    peak = machine_peak(args)
+    prob, task = make_problem(args)
+    versions, skipped = available_baselines(args.impls)
+    impls = [i for i in args.impls if i in versions]
+    print(f"timing {', '.join(impls)}: orders {args.orders}, R {args.runs}, threads {args.threads}", flush=True)
+    rows = run_all(args, prob, task, impls, skipped)
+    failures = check_rows(rows, args.gap_factor)
+    report = f"## Assumptions\n\n{assumptions(args, task, peak, versions, skipped)}\n\n## Results\n\n"
+    report += table(rows, task, peak) + "\n"
+    if failures:
+        report += "\n## Check failures\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
+    print("\n" + report)
+    if args.markdown:
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(report)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
