@@ -51,7 +51,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
 
@@ -76,7 +76,6 @@ class Row:
     x: np.ndarray
     gap: np.ndarray  # (R, K + 1)
     check: str = ""
-    notes: list[str] = field(default_factory=list)
 
     def steps_per_s(self, task: Task) -> float:
         return self.R * task.n * task.epochs / median(self.times)
@@ -264,8 +263,8 @@ def run_all(args, prob, task: Task, impls, skipped):
 
 
 def jax_rows(args, task: Task, skipped):
-    configs = [(o, R) for o in args.orders for R in args.runs if args.max_baseline_runs is None
-               or R <= args.max_baseline_runs]
+    """Rows for JAX: one worker subprocess per thread count, all (order, R) configurations in it."""
+    configs = [(o, R) for o in args.orders for R in args.runs if R <= (args.max_baseline_runs or R)]
     rows = []
     for threads in args.threads:
         try:
@@ -273,13 +272,12 @@ def jax_rows(args, task: Task, skipped):
         except RuntimeError as exc:
             skipped[f"jax threads={threads}"] = str(exc)
             continue
+        print(f"  jax worker threads={threads}: CPUs {results['cpus']}, XLA_FLAGS={results['xla_flags']!r}")
         for order, R in configs:
             r = results[order, R]
-            row = Row("jax", threads, order, R, r["times"], r["x"], r["gap"])
-            row.notes.append(f"compile {r['compile_s']:.1f} s")
-            rows.append(row)
-            print(f"  jax      threads={threads} {order:18s} R={R:<5d} {median(r['times']):8.3f} s "
-                  f"(compile {r['compile_s']:.1f} s, CPUs {r['cpus']}, XLA_FLAGS={r['xla_flags']!r})", flush=True)
+            rows.append(Row("jax", threads, order, R, r["times"], r["x"], r["gap"]))
+            print(f"  {'jax':8s} threads={threads} {order:18s} R={R:<5d} {median(r['times']):8.3f} s "
+                  f"(compile + warm-up {r['compile_s']:.1f} s, not timed)", flush=True)
     return rows
 
 
