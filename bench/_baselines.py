@@ -167,7 +167,7 @@ def make_jax_runner(task: Task, order: str, R: int):
             return jax.random.permutation(k, n)
         return fixed
 
-    def one_run(key):
+    def one_run(key, x0):
         fixed = jax.random.permutation(key, n) if order == "single_shuffle" else jnp.arange(n)
 
         def sgd_step(x, i):
@@ -178,17 +178,20 @@ def make_jax_runner(task: Task, order: str, R: int):
             x, _ = lax.scan(sgd_step, x, epoch_indices(key, e, fixed))
             return x, gap(x)
 
-        x0 = jnp.zeros(task.d)
         x, gaps = lax.scan(epoch, x0, jnp.arange(task.epochs))
         return x, jnp.concatenate([gap(x0)[None], gaps])
 
     @jax.jit
-    def run(seed):
+    def run(seed, x0):
         keys = jax.random.split(jax.random.key(seed), R)
-        return jax.vmap(one_run)(keys)
+        return jax.vmap(one_run)(keys, x0)
+
+    # x0 is an argument, not a constant: otherwise, for incremental order, where the runs do not depend on their
+    # keys, XLA sees R identical runs and computes only one of them.
+    x0 = jnp.zeros((R, task.d))
 
     def runner():
-        x, gaps = run(task.seed)
+        x, gaps = run(task.seed, x0)
         x.block_until_ready()
         return np.asarray(x), np.asarray(gaps)
 
@@ -200,8 +203,10 @@ def jax_worker(in_path: str, out_path: str) -> None:
     with open(in_path, "rb") as f:
         job = pickle.load(f)
     threads = job["threads"]
-    cpus = sorted(os.sched_getaffinity(0))[:threads]
-    os.sched_setaffinity(0, cpus)
+    cpus = "not pinned (no sched_setaffinity)"
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
     if threads == 1:
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")

@@ -253,9 +253,9 @@ def run_sgd(
     if problem.f_star is not None:
         rec["f_star"] = problem.f_star
     for item in what:
-        rec[item] = np.empty((R, n_records), dtype=dtype)
+        rec[item] = np.full((R, n_records), np.nan, dtype=dtype)  # NaN until written: a gap can never hide
     if record_iterates:
-        rec["iterates"] = np.empty((R, n_records, d), dtype=dtype)
+        rec["iterates"] = np.full((R, n_records, d), np.nan, dtype=dtype)
 
     start = time.perf_counter()
     _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)

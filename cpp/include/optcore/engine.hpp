@@ -106,6 +106,11 @@ class GroupRunner {
         fill_epoch_orders(spec_.order, runs_.seeds[r], runs_.run_ids[r], r, static_cast<std::uint32_t>(k),
                           order_row(g, 0), N_, order_scratch_.data());
       }
+      if (!local && M_ == 1 && B == 1) {
+        plain_epoch(first, count, k, t, rec_index, alive);
+        end_epoch(first, count, alive, rec_index, local);
+        continue;
+      }
       for (std::int64_t s = 0; s < steps; ++s) {
         const std::uint32_t lo = static_cast<std::uint32_t>(s) * B;
         const std::uint32_t b = std::min(B, count_per_worker - lo);
@@ -131,17 +136,53 @@ class GroupRunner {
         ++t;
         if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
       }
-      for (int g = 0; g < count; ++g) {
-        if (alive[g] && !all_finite(x_of(first + g))) {
-          alive[g] = false;
-          if (rec_.diverged) rec_.diverged[first + g] = 1;
-        }
-      }
-      if (spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, true);
+      end_epoch(first, count, alive, rec_index, local);
     }
   }
 
  private:
+  /** Divergence check and epoch-end record of the group. */
+  void end_epoch(std::int64_t first, int count, bool* alive, std::int64_t& rec_index, bool local) {
+    for (int g = 0; g < count; ++g) {
+      if (alive[g] && !all_finite(x_of(first + g))) {
+        alive[g] = false;
+        if (rec_.diverged) rec_.diverged[first + g] = 1;
+      }
+    }
+    if (spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, true);
+  }
+
+  /**
+   * One epoch of plain SGD (one worker, batch 1): the hot path, with every loop-invariant hoisted. The runs of
+   * the group advance in lock-step, so the CPU overlaps their independent chains of dependent operations.
+   * A run that has diverged keeps computing on non-finite numbers until the epoch ends; that changes nothing
+   * it reports (its records are NaN from the divergence on) and keeps this loop branch-free.
+   */
+  void plain_epoch(std::int64_t first, int count, std::int64_t k, std::int64_t& t, std::int64_t& rec_index,
+                   const bool* alive) {
+    const std::int64_t steps = spec_.steps_per_epoch();
+    const std::uint32_t* rows[kGroup];
+    T* xs[kGroup];
+    T etas[kGroup];
+    bool decaying = false;
+    for (int g = 0; g < count; ++g) {
+      rows[g] = order_row(g, 0);
+      xs[g] = x_of(first + g);
+      etas[g] = runs_.step_table[(first + g) * spec_.epochs + k];
+      decaying = decaying || runs_.decay[first + g] != T(0);
+    }
+    T* tmp = tmp_.data();
+    for (std::int64_t s = 0; s < steps; ++s) {
+      if (decaying) {
+        for (int g = 0; g < count; ++g) p_.step(rows[g][s], xs[g], step_size(first + g, k, t), tmp);
+      } else {
+        for (int g = 0; g < count; ++g) p_.step(rows[g][s], xs[g], etas[g], tmp);
+      }
+      ++t;
+      if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, false, true);
+    }
+  }
+
   T* x_of(std::int64_t r) const { return runs_.x + r * d_; }
   std::uint32_t* order_row(int g, std::uint32_t m) { return orders_.data() + (static_cast<std::size_t>(g) * M_ + m) * N_; }
   T* worker_x(int g, std::uint32_t m) { return workers_.data() + (static_cast<std::size_t>(g) * M_ + m) * d_; }
