@@ -16,7 +16,7 @@ SETTINGS = [
 
 def _run(problem, **kw):
     opts = dict(epochs=3, step_size=np.linspace(0.01, 0.05, 13), x0=np.ones(problem.dim), seed=42,
-                record_iterates=True)
+                record_iterates=True)  # (every problem of make_problem converges from x0 = 1 at d = 3)
     opts.update(kw)
     return optcore.run_sgd(problem, **opts)
 
@@ -69,3 +69,19 @@ def test_seed_none_is_recorded_and_replayable():
     a = optcore.run_sgd(problem, order="rr", epochs=2, step_size=0.05, runs=2, seed=None)
     b = optcore.run_sgd(problem, order="rr", epochs=2, step_size=0.05, runs=2, seed=a.meta["seeds"])
     assert np.array_equal(a.x, b.x)
+
+
+@pytest.mark.skipif(not optcore._core.isa_info()["avx2_used"], reason="this build or CPU has no AVX2 copy of the loops")
+@pytest.mark.parametrize("kind", PROBLEM_KINDS)
+@pytest.mark.parametrize("dim", [1, 3, 8, 20, 37])
+def test_avx2_and_portable_copies_give_the_same_bits(kind, dim, dtype, monkeypatch):
+    problem = make_problem(kind, dtype, d=1 if kind == "lower_bound" else dim)
+    results = {}
+    x0 = np.zeros(problem.dim)  # a start from which no run diverges
+    for isa in ("portable", "avx2"):
+        monkeypatch.setenv("OPTCORE_ISA", isa)
+        steps = np.linspace(0.01, 0.05, 13) * min(1.0, 3.0 / problem.dim)  # |a_i|^2 grows like d
+        results[isa] = [_run(problem, x0=x0, step_size=steps, **setting) for setting in SETTINGS]
+    for a, b in zip(results["portable"], results["avx2"], strict=True):
+        assert np.array_equal(a.x, b.x)
+        assert np.array_equal(a.iterates, b.iterates)

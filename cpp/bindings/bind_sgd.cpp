@@ -1,7 +1,7 @@
 // The batched gradient loop: optcore._core.run_sgd(kind, data, x, runs, spec, recording).
-#include "optcore/engine.hpp"
-#include "optcore/problems.hpp"
+#include "optcore/run_problem.hpp"
 #include "pybind11.hpp"
+#include "sgd_dispatch.hpp"
 
 namespace optcore::bindings {
 
@@ -9,11 +9,37 @@ OrderSpec order_spec_from(const py::dict& spec, const py::dict& arrays);
 
 namespace {
 
-template <class T, class Problem>
-void run_with(const Problem& problem, const LoopSpec& spec, const RunArrays<T>& runs, const Recording<T>& rec) {
-  // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
-  py::gil_scoped_release release;
-  run_sgd<T>(problem, spec, runs, rec);
+/** The problem's arrays out of `data`, checked against n = M N components and dimension d. */
+template <class T>
+ProblemData<T> problem_from(const std::string& kind, const py::dict& data, std::int64_t n, std::int64_t d) {
+  ProblemData<T> p;
+  p.n = n;
+  p.d = d;
+  if (kind == "least_squares" || kind == "logistic" || kind == "exponential") {
+    p.kind = kind == "least_squares" ? ProblemKind::least_squares
+             : kind == "logistic"    ? ProblemKind::logistic
+                                     : ProblemKind::exponential;
+    p.A = in_ptr<T>(data, "A", {n, d});
+    p.b = in_ptr<T>(data, kind == "least_squares" ? "b" : "y", {n});
+    p.l2 = get_scalar<T>(data, "l2");
+  } else if (kind == "quadratic") {
+    p.kind = ProblemKind::quadratic;
+    p.A = in_ptr<T>(data, "A", {n, d, d});
+    p.b = in_ptr<T>(data, "b", {n, d});
+  } else if (kind == "lower_bound") {
+    OPTCORE_CHECK(d == 1, "the lower-bound function is 1-D, got dim " << d);
+    p.kind = ProblemKind::lower_bound;
+    p.b = in_ptr<T>(data, "z", {n});
+    p.L = get_scalar<T>(data, "L");
+    p.mu = get_scalar<T>(data, "mu");
+    p.nu = get_scalar<T>(data, "nu");
+    T total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += p.b[i];
+    p.z_mean = total / static_cast<T>(n);
+  } else {
+    OPTCORE_CHECK(false, "unknown problem kind '" << kind << "'");
+  }
+  return p;
 }
 
 template <class T>
@@ -27,10 +53,14 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   spec.order = order_spec_from(spec_dict, run_arrays);
   spec.epochs = get_scalar<std::int64_t>(spec_dict, "epochs");
   spec.batch = get_scalar<std::uint32_t>(spec_dict, "batch_size");
-  spec.mode = static_cast<WorkerMode>(get_scalar<int>(spec_dict, "mode"));
+  const int mode = get_scalar<int>(spec_dict, "mode");
+  OPTCORE_CHECK(mode == 0 || mode == 1, "mode must be 0 (minibatch) or 1 (local), got " << mode);
+  spec.mode = static_cast<WorkerMode>(mode);
   spec.sync_every = get_scalar<std::int64_t>(spec_dict, "sync_every");
   spec.record_every = get_scalar<std::int64_t>(spec_dict, "record_every");
   spec.threads = get_scalar<int>(spec_dict, "threads");
+  const std::string isa = spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto";
+  OPTCORE_CHECK(isa == "auto" || isa == "portable" || isa == "avx2", "isa must be auto, portable or avx2");
   const std::int64_t K = spec.epochs, n = static_cast<std::int64_t>(spec.order.workers) * spec.order.per_worker;
   OPTCORE_CHECK(K >= 1, "epochs must be >= 1, got " << K);
   OPTCORE_CHECK(spec.order.kind != OrderKind::explicit_order ||
@@ -61,35 +91,33 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   OPTCORE_CHECK(!rec.gap || rec.has_f_star || (rec.hessian && rec.x_star), "recording 'gap' needs f_star or x_star+hessian");
   OPTCORE_CHECK(!rec.dist || rec.x_star, "recording 'dist' needs x_star");
 
-  if (kind == "least_squares") {
-    LeastSquares<T> p{in_ptr<T>(data, "A", {n, d}), in_ptr<T>(data, "b", {n}), n, d, get_scalar<T>(data, "l2")};
-    run_with(p, spec, runs, rec);
-  } else if (kind == "logistic" || kind == "exponential") {
-    const T* A = in_ptr<T>(data, "A", {n, d});
-    const T* y = in_ptr<T>(data, "y", {n});
-    const T l2 = get_scalar<T>(data, "l2");
-    if (kind == "logistic")
-      run_with(Logistic<T>{A, y, n, d, l2}, spec, runs, rec);
-    else
-      run_with(Exponential<T>{A, y, n, d, l2}, spec, runs, rec);
-  } else if (kind == "quadratic") {
-    Quadratic<T> p{in_ptr<T>(data, "A", {n, d, d}), in_ptr<T>(data, "b", {n, d}), n, d};
-    run_with(p, spec, runs, rec);
-  } else if (kind == "lower_bound") {
-    OPTCORE_CHECK(d == 1, "the lower-bound function is 1-D, got dim " << d);
-    const T* z = in_ptr<T>(data, "z", {n});
-    T z_mean = 0;
-    for (std::int64_t i = 0; i < n; ++i) z_mean += z[i];
-    LowerBound1D<T> p{z, n, get_scalar<T>(data, "L"), get_scalar<T>(data, "mu"), get_scalar<T>(data, "nu"), z_mean / n};
-    run_with(p, spec, runs, rec);
-  } else {
-    OPTCORE_CHECK(false, "unknown problem kind '" << kind << "'");
+  const ProblemData<T> problem = problem_from<T>(kind, data, n, d);
+  const bool use_avx2 = isa != "portable" && avx2_available();
+  OPTCORE_CHECK(isa != "avx2" || use_avx2, "isa='avx2' requested but this build or CPU has no AVX2 copy");
+  // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
+  py::gil_scoped_release release;
+#ifdef OPTCORE_HAVE_AVX2_COPY
+  if (use_avx2) {
+    run_problem_avx2(problem, spec, runs, rec);
+    return;
   }
+#endif
+  run_problem<T>(problem, spec, runs, rec);
 }
 
 }  // namespace
 
 void bind_sgd(py::module_& m) {
+  m.def("isa_info", [] {
+    py::dict info;
+#ifdef OPTCORE_HAVE_AVX2_COPY
+    info["avx2_copy_built"] = true;
+#else
+    info["avx2_copy_built"] = false;
+#endif
+    info["avx2_used"] = avx2_available();
+    return info;
+  }, "Which instruction-set copy of the loops this build has and uses.");
   // float32 first, both without conversion: the iterate array is updated in place, so a silent copy would be a bug.
   m.def("run_sgd", &run_sgd_py<float>, py::arg("kind"), py::arg("data"), py::arg("x").noconvert(), py::arg("runs"),
         py::arg("spec"), py::arg("recording"));

@@ -241,6 +241,8 @@ def run_sgd(
     spec.update(
         epochs=epochs, batch_size=batch_size, mode=0 if mode == "minibatch" else 1, sync_every=sync_every,
         record_every=record_every, threads=threads,
+        # which compiled copy of the loops: "auto" (AVX2 where the CPU has it), or forced for tests and benchmarks
+        isa=os.environ.get("OPTCORE_ISA", "auto"),
     )
 
     what = _what_to_record(record, problem)

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "optcore/config.hpp"
+#include "optcore/isa.hpp"
 
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__) && !defined(__CUDACC_RTC__)
 #define OPTCORE_VECTOR_EXTENSIONS 1
@@ -20,6 +21,7 @@
 #endif
 
 namespace optcore {
+OPTCORE_ISA_BEGIN
 
 namespace detail {
 
@@ -32,7 +34,8 @@ OPTCORE_HD inline T dot_lanes(const T* a, const T* b, std::int64_t d) {
 }
 
 #ifdef OPTCORE_VECTOR_EXTENSIONS
-#if defined(__AVX__)
+// OPTCORE_TARGET_AVX2 marks the AVX2 copy of the loops: `#pragma GCC target` does not define __AVX__ in C++.
+#if defined(__AVX__) || defined(OPTCORE_TARGET_AVX2)
 constexpr int kVectorBytes = 32;
 #else
 constexpr int kVectorBytes = 16;
@@ -57,7 +60,7 @@ inline void store_vec(T* p, const typename NativeVec<T>::type& v) {
   std::memcpy(p, &v, sizeof(v));
 }
 
-/** dot_lanes() with the eight lanes held in 8 / width native vectors. */
+/** dot_lanes() with the eight lanes held in 8 / width native vectors (lane l is element l % W of vector l / W). */
 template <class T>
 inline T dot_vector(const T* a, const T* b, std::int64_t d) {
   using V = typename NativeVec<T>::type;
@@ -67,10 +70,27 @@ inline T dot_vector(const T* a, const T* b, std::int64_t d) {
   std::int64_t j = 0;
   for (; j + 8 <= d; j += 8)
     for (int v = 0; v < nv; ++v) acc[v] += load_vec(a + j + v * W) * load_vec(b + j + v * W);
-  T lanes[8];
-  for (int v = 0; v < nv; ++v) store_vec(lanes + v * W, acc[v]);
-  for (int l = 0; j < d; ++j, ++l) lanes[l] += a[j] * b[j];
-  return ((lanes[0] + lanes[4]) + (lanes[2] + lanes[6])) + ((lanes[1] + lanes[5]) + (lanes[3] + lanes[7]));
+  // The last d mod 8 terms go to lanes 0, 1, ...: whole vectors first (a loop over the constant nv, unrolled,
+  // so the accumulators stay in registers), then single lanes.
+  const std::int64_t tail_start = j;
+  for (int v = 0; v < nv; ++v) {
+    if (j + W <= d) {
+      acc[v] += load_vec(a + j) * load_vec(b + j);
+      j += W;
+    }
+  }
+  for (std::int64_t l = j - tail_start; j < d; ++j, ++l) acc[l / W][l % W] += a[j] * b[j];
+  // The fixed tree ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), as vector adds where the lanes line up.
+  if constexpr (W == 2) {
+    const V t = (acc[0] + acc[2]) + (acc[1] + acc[3]);  // ((l0+l4) + (l2+l6), (l1+l5) + (l3+l7))
+    return t[0] + t[1];
+  } else if constexpr (W == 4) {
+    const V s = acc[0] + acc[1];  // (l0+l4, l1+l5, l2+l6, l3+l7)
+    return (s[0] + s[2]) + (s[1] + s[3]);
+  } else {
+    const V& x = acc[0];
+    return ((x[0] + x[4]) + (x[2] + x[6])) + ((x[1] + x[5]) + (x[3] + x[7]));
+  }
 }
 #endif
 
@@ -111,4 +131,5 @@ OPTCORE_HD inline T half_quadratic_form(const T* H, const T* e, std::int64_t d) 
   return T(0.5) * total;
 }
 
+OPTCORE_ISA_END
 }  // namespace optcore

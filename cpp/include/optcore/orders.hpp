@@ -8,24 +8,12 @@
 #include <cstdint>
 
 #include "optcore/config.hpp"
+#include "optcore/isa.hpp"
 #include "optcore/philox.hpp"
+#include "optcore/types.hpp"
 
 namespace optcore {
-
-/** Order kinds; the integer values are part of the Python/C++ interface (optcore.orders.ORDER_CODES). */
-enum class OrderKind : int {
-  with_replacement = 0,    ///< i.i.d. uniform indices
-  random_reshuffling = 1,  ///< a fresh uniform permutation every epoch
-  single_shuffle = 2,      ///< the epoch-0 permutation reused in every epoch
-  incremental = 3,         ///< the base order (identity unless given) in every epoch
-  flipflop_rr = 4,         ///< RR on even epochs, the previous epoch reversed on odd epochs
-  flipflop_ss = 5,         ///< SS on even epochs, reversed on odd epochs
-  flipflop_ig = 6,         ///< the base order on even epochs, reversed on odd epochs
-  explicit_order = 7,      ///< user-given indices per (run, epoch, worker)
-  syncshuf = 8,            ///< Yun-Rajput-Sra synchronized shuffling across M workers
-};
-
-constexpr int kNumOrderKinds = 9;
+OPTCORE_ISA_BEGIN
 
 /** In-place Fisher-Yates: for i = n-1 down to 1, swap p[i] with p[j], j uniform in [0, i]. */
 OPTCORE_HD inline void fisher_yates(WordStream& words, std::uint32_t* p, std::uint32_t n) {
@@ -45,18 +33,6 @@ OPTCORE_HD inline void random_permutation(std::uint64_t seed, std::uint32_t run,
   WordStream words(seed, run, epoch, worker, purpose);
   fisher_yates(words, p, n);
 }
-
-/** Everything that defines the orders of one call; shared by all runs. */
-struct OrderSpec {
-  OrderKind kind = OrderKind::random_reshuffling;
-  std::uint32_t workers = 1;          ///< M
-  std::uint32_t per_worker = 1;       ///< N, components per worker (indices are local to a worker)
-  std::uint32_t count = 1;            ///< indices per worker and epoch (N, or fewer when a remainder is dropped)
-  const std::uint32_t* base = nullptr;  ///< base order of length N for incremental/flipflop_ig (nullptr: identity)
-  /// explicit orders, shape (explicit_runs, explicit_epochs, M, N); a leading extent of 1 is shared by all
-  const std::int64_t* explicit_orders = nullptr;
-  std::int64_t explicit_runs = 1, explicit_epochs = 1;
-};
 
 namespace detail {
 
@@ -141,4 +117,5 @@ OPTCORE_HD inline void fill_epoch_orders(const OrderSpec& spec, std::uint64_t se
   }
 }
 
+OPTCORE_ISA_END
 }  // namespace optcore

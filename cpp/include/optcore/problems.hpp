@@ -12,9 +12,11 @@
 #include <cstdint>
 
 #include "optcore/config.hpp"
+#include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
 
 namespace optcore {
+OPTCORE_ISA_BEGIN
 
 /** f_i(x) = 1/2 (a_i'x - b_i)^2 + l2/2 |x|^2 */
 template <class T>
@@ -30,12 +32,18 @@ struct LeastSquares {
     axpy(s * r, a, g, d);
     if (l2 != T(0)) axpy(s * l2, x, g, d);
   }
-  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
-    const T* a = A + i * d;
-    const T r = dot(a, x, d) - b[i];
-    if (l2 != T(0)) scale(T(1) - eta * l2, x, d);  // both terms use the old x: (1 - eta l2) x - eta r a
-    axpy(-eta * r, a, x, d);
+  static constexpr bool kFixedDimKernels = true;  ///< step_d<D> exists: the engine may use compile-time d
+
+  /** step() with the dimension fixed at compile time when D > 0 (the loops then unroll completely). */
+  template <int D>
+  OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
+    const std::int64_t dd = D > 0 ? D : d;
+    const T* a = A + i * dd;
+    const T r = dot(a, x, dd) - b[i];
+    if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);  // both terms use the old x: (1 - eta l2) x - eta r a
+    axpy(-eta * r, a, x, dd);
   }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
   T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -74,12 +82,18 @@ struct MarginLoss {
     axpy(s * c, a, g, d);
     if (l2 != T(0)) axpy(s * l2, x, g, d);
   }
-  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
-    const T* a = A + i * d;
-    const T c = dphi(y[i] * dot(a, x, d)) * y[i];
-    if (l2 != T(0)) scale(T(1) - eta * l2, x, d);
-    axpy(-eta * c, a, x, d);
+  static constexpr bool kFixedDimKernels = true;  ///< step_d<D> exists: the engine may use compile-time d
+
+  /** step() with the dimension fixed at compile time when D > 0. */
+  template <int D>
+  OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
+    const std::int64_t dd = D > 0 ? D : d;
+    const T* a = A + i * dd;
+    const T c = dphi(y[i] * dot(a, x, dd)) * y[i];
+    if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);
+    axpy(-eta * c, a, x, dd);
   }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
   T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += phi(static_cast<double>(y[i]) * dot(A + i * d, x, d));
@@ -95,6 +109,7 @@ using Exponential = MarginLoss<T, true>;
 /** f_i(x) = 1/2 x'A_i x - b_i'x with symmetric A_i. */
 template <class T>
 struct Quadratic {
+  static constexpr bool kFixedDimKernels = false;
   const T* As;  ///< (n, d, d)
   const T* bs;  ///< (n, d)
   std::int64_t n, d;
@@ -127,6 +142,7 @@ struct Quadratic {
  */
 template <class T>
 struct LowerBound1D {
+  static constexpr bool kFixedDimKernels = false;
   const T* z;  ///< (n,)
   std::int64_t n;
   T L, mu, nu;
@@ -143,4 +159,5 @@ struct LowerBound1D {
   T objective(const T* x) const { return curvature(x[0]) * x[0] * x[0] / T(2) + z_mean * nu * x[0]; }
 };
 
+OPTCORE_ISA_END
 }  // namespace optcore

@@ -1,0 +1,41 @@
+/** @file run_problem.hpp
+ *  From a problem's plain data to the batched loop: builds the problem view of its kind and runs all R runs.
+ *  This is the entry point each instruction-set copy of the loops exposes (isa.hpp).
+ */
+#pragma once
+
+#include "optcore/config.hpp"
+#include "optcore/engine.hpp"
+#include "optcore/isa.hpp"
+#include "optcore/problems.hpp"
+#include "optcore/types.hpp"
+
+namespace optcore {
+OPTCORE_ISA_BEGIN
+
+/** Runs the loop on the problem described by `data`; the caller has checked every array's shape. */
+template <class T>
+void run_problem(const ProblemData<T>& data, const LoopSpec& spec, const RunArrays<T>& runs, const Recording<T>& rec) {
+  switch (data.kind) {
+    case ProblemKind::least_squares:
+      run_sgd<T>(LeastSquares<T>{data.A, data.b, data.n, data.d, data.l2}, spec, runs, rec);
+      return;
+    case ProblemKind::logistic:
+      run_sgd<T>(Logistic<T>{data.A, data.b, data.n, data.d, data.l2}, spec, runs, rec);
+      return;
+    case ProblemKind::exponential:
+      run_sgd<T>(Exponential<T>{data.A, data.b, data.n, data.d, data.l2}, spec, runs, rec);
+      return;
+    case ProblemKind::quadratic:
+      run_sgd<T>(Quadratic<T>{data.A, data.b, data.n, data.d}, spec, runs, rec);
+      return;
+    case ProblemKind::lower_bound:
+      OPTCORE_CHECK(data.d == 1, "the lower-bound function is 1-D, got dim " << data.d);
+      run_sgd<T>(LowerBound1D<T>{data.b, data.n, data.L, data.mu, data.nu, data.z_mean}, spec, runs, rec);
+      return;
+  }
+  OPTCORE_CHECK(false, "unknown problem kind " << static_cast<int>(data.kind));
+}
+
+OPTCORE_ISA_END
+}  // namespace optcore
