@@ -47,7 +47,8 @@ def reference_run(problem, indices, step_table, decay, x0, *, batch_size, worker
                     x = x - eta * np.mean(grads, axis=0)
                 else:
                     for m in range(M):
-                        g = np.mean([component_gradient(problem.kind, data, m * N + i, copies[m]) for i in batch[m]], axis=0)
+                        grads = [component_gradient(problem.kind, data, m * N + i, copies[m]) for i in batch[m]]
+                        g = np.mean(grads, axis=0)
                         copies[m] = copies[m] - eta * g
                     if (s + 1) % sync_every == 0 or s + 1 == steps:
                         x = np.mean(copies, axis=0)

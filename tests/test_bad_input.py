@@ -139,10 +139,24 @@ def test_epoch_orders_rejects(kw, error, match):
 
 def test_core_rejects_wrong_arrays_directly(problem):
     # the compiled layer checks again: a wrong dtype or shape never reaches the loop
-    spec = dict(order=1, workers=1, per_worker=12, count=12, epochs=1, batch_size=1, mode=0, sync_every=12,
-                record_every=0, threads=1)
-    runs = dict(seeds=np.zeros(2, np.uint64), run_ids=np.arange(2, dtype=np.uint32), step_table=np.ones((2, 1)),
-                decay=np.zeros(2))
+    spec = dict(
+        order=1,
+        workers=1,
+        per_worker=12,
+        count=12,
+        epochs=1,
+        batch_size=1,
+        mode=0,
+        sync_every=12,
+        record_every=0,
+        threads=1,
+    )
+    runs = dict(
+        seeds=np.zeros(2, np.uint64),
+        run_ids=np.arange(2, dtype=np.uint32),
+        step_table=np.ones((2, 1)),
+        decay=np.zeros(2),
+    )
     x = np.zeros((2, 3))
     with pytest.raises(TypeError):
         _core.run_sgd("least_squares", problem._data(), x.astype(np.int64), runs, spec, {})

@@ -15,8 +15,9 @@ SETTINGS = [
 
 
 def _run(problem, **kw):
-    opts = dict(epochs=3, step_size=np.linspace(0.01, 0.05, 13), x0=np.ones(problem.dim), seed=42,
-                record_iterates=True)  # (every problem of make_problem converges from x0 = 1 at d = 3)
+    opts = dict(
+        epochs=3, step_size=np.linspace(0.01, 0.05, 13), x0=np.ones(problem.dim), seed=42, record_iterates=True
+    )  # (every problem of make_problem converges from x0 = 1 at d = 3)
     opts.update(kw)
     return optcore.run_sgd(problem, **opts)
 
@@ -85,3 +86,19 @@ def test_avx2_and_portable_copies_give_the_same_bits(kind, dim, dtype, monkeypat
     for a, b in zip(results["portable"], results["avx2"], strict=True):
         assert np.array_equal(a.x, b.x)
         assert np.array_equal(a.iterates, b.iterates)
+
+
+def test_concurrent_python_threads_get_the_same_results():
+    # the loop releases the GIL: calls from several Python threads run at once and must not interfere
+    from concurrent.futures import ThreadPoolExecutor
+
+    problem = optcore.LeastSquares.random(200, 5, seed=3)
+
+    def one(seed):
+        return optcore.run_sgd(problem, order="rr", epochs=5, step_size=0.01, runs=16, seed=seed, threads=1).x
+
+    expected = [one(s) for s in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(one, range(8)))
+    for a, b in zip(expected, got, strict=True):
+        assert np.array_equal(a, b)

@@ -11,8 +11,15 @@ from sgd_reference import reference_run
 import optcore
 
 ORDERS = [
-    "with_replacement", "random_reshuffling", "single_shuffle", "incremental",
-    "flipflop_rr", "flipflop_ss", "flipflop_ig", "explicit", "syncshuf",
+    "with_replacement",
+    "random_reshuffling",
+    "single_shuffle",
+    "incremental",
+    "flipflop_rr",
+    "flipflop_ss",
+    "flipflop_ig",
+    "explicit",
+    "syncshuf",
 ]
 
 # name -> options; n = 12 components (18 with 3 workers, so that M | N for syncshuf)
@@ -46,13 +53,27 @@ def _run_both(problem, order, options, *, decay=False):
         problem, order=order, epochs=K, step_size=schedule, x0=x0, seed=7, record_iterates=True, **options, **extra
     )
     idx = optcore.epoch_orders(
-        order, n, K, seed=7, runs=R, workers=M, count=count,
-        base_order=extra.get("base_order"), orders=extra.get("orders"),
+        order,
+        n,
+        K,
+        seed=7,
+        runs=R,
+        workers=M,
+        count=count,
+        base_order=extra.get("base_order"),
+        orders=extra.get("orders"),
     )
     table, dec = (optcore.schedules.as_schedule(schedule)).table(R, K, np.float64)
     final, recs = reference_run(
-        problem, idx, table, dec, x0.astype(problem.dtype).astype(np.float64), batch_size=B, workers=M,
-        mode=options.get("mode", "minibatch"), sync_every=options.get("sync_every", -(-count // B)),
+        problem,
+        idx,
+        table,
+        dec,
+        x0.astype(problem.dtype).astype(np.float64),
+        batch_size=B,
+        workers=M,
+        mode=options.get("mode", "minibatch"),
+        sync_every=options.get("sync_every", -(-count // B)),
         record_every=options.get("record_every", 0),
     )
     return res, final, recs
@@ -90,8 +111,16 @@ def test_decaying_step_sizes_match_reference(kind, dtype):
 @pytest.mark.parametrize("kind", PROBLEM_KINDS)
 def test_recorded_gap_and_distance(kind):
     problem = make_problem(kind, np.float64)
-    res = optcore.run_sgd(problem, order="rr", epochs=3, step_size=0.05, runs=2, seed=3, record_iterates=True,
-                          record=("gap", "dist", "objective"))
+    res = optcore.run_sgd(
+        problem,
+        order="rr",
+        epochs=3,
+        step_size=0.05,
+        runs=2,
+        seed=3,
+        record_iterates=True,
+        record=("gap", "dist", "objective"),
+    )
     xs = res.iterates
     f = problem.objective(xs)
     np.testing.assert_allclose(res.objective, f, rtol=1e-12, atol=1e-14)

@@ -24,8 +24,9 @@ def test_gradient_matches_finite_differences(kind):
     h = 1e-6
     fd = np.array([(p.objective(x + h * e) - p.objective(x - h * e)) / (2 * h) for e in np.eye(p.dim)])
     np.testing.assert_allclose(p.gradient(x), fd, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(p.gradient(x), np.mean([p.component_gradient(i, x) for i in range(p.n)], 0),
-                               rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(
+        p.gradient(x), np.mean([p.component_gradient(i, x) for i in range(p.n)], 0), rtol=1e-12, atol=1e-14
+    )
 
 
 def test_least_squares_constants():

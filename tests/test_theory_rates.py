@@ -10,16 +10,28 @@ import pytest
 import optcore
 from optcore.schedules import reference_step_size
 
-EXPECTED = {"with_replacement": (-0.878, 0.1), "random_reshuffling": (-2.562, 0.15),
-            "single_shuffle": (-1.743, 0.1), "incremental": (-1.724, 0.05)}
+EXPECTED = {
+    "with_replacement": (-0.878, 0.1),
+    "random_reshuffling": (-2.562, 0.15),
+    "single_shuffle": (-1.743, 0.1),
+    "incremental": (-1.724, 0.05),
+}
 
 
 def mean_final_gaps(order, Ks, runs, seed):
     p = optcore.problems.shuffling_benchmark_1d(64)
     out = []
     for K in Ks:
-        res = optcore.run_sgd(p, order=order, epochs=K, step_size=reference_step_size(64, K), x0=[1.0], runs=runs,
-                              seed=seed, record=("gap",))
+        res = optcore.run_sgd(
+            p,
+            order=order,
+            epochs=K,
+            step_size=reference_step_size(64, K),
+            x0=[1.0],
+            runs=runs,
+            seed=seed,
+            record=("gap",),
+        )
         out.append(res.gap[:, -1].mean())
     return np.array(out)
 

@@ -25,8 +25,16 @@ def rate_table(epochs=(8, 16, 32, 64, 128), runs: int = 2000, seed: int = 0, n: 
     for order in ORDERS:
         m, s = [], []
         for K in epochs:
-            res = run_sgd(problem, order=order, epochs=K, step_size=reference_step_size(n, K), x0=[1.0], runs=runs,
-                          seed=seed, record=("gap",))
+            res = run_sgd(
+                problem,
+                order=order,
+                epochs=K,
+                step_size=reference_step_size(n, K),
+                x0=[1.0],
+                runs=runs,
+                seed=seed,
+                record=("gap",),
+            )
             final = res.gap[:, -1]
             m.append(final.mean())
             s.append(final.std(ddof=1) / np.sqrt(runs) if runs > 1 else 0.0)

@@ -175,8 +175,14 @@ def epoch_orders(
     count = per_worker if count is None else integer(count, "count", minimum=1, maximum=per_worker)
     choice(backend, "backend", {"cpp", "numpy"})
     spec, arrays = order_spec(
-        order, workers=workers, per_worker=per_worker, count=count, runs=runs, epochs=epochs,
-        base_order=base_order, orders=orders,
+        order,
+        workers=workers,
+        per_worker=per_worker,
+        count=count,
+        runs=runs,
+        epochs=epochs,
+        base_order=base_order,
+        orders=orders,
     )
     arrays["seeds"] = resolve_keys(seed, runs)
     arrays["run_ids"] = resolve_run_ids(run_ids, runs)
@@ -187,10 +193,18 @@ def epoch_orders(
     explicit = arrays.get("explicit_orders")
     for r in range(runs):
         for k in range(epochs):
+            # explicit orders may be shared by all runs or epochs (extent 1)
+            mine = None if explicit is None else explicit[min(r, explicit.shape[0] - 1), min(k, explicit.shape[1] - 1)]
             out[r, k] = reference.epoch_order(
-                name, seed=int(arrays["seeds"][r]), run=int(arrays["run_ids"][r]), epoch=k, workers=workers,
-                per_worker=per_worker, count=count, base_order=base_order,
-                explicit=None if explicit is None else explicit[min(r, explicit.shape[0] - 1), min(k, explicit.shape[1] - 1)],
+                name,
+                seed=int(arrays["seeds"][r]),
+                run=int(arrays["run_ids"][r]),
+                epoch=k,
+                workers=workers,
+                per_worker=per_worker,
+                count=count,
+                base_order=base_order,
+                explicit=mine,
             )
     return out
 
@@ -203,6 +217,14 @@ def replay(result, run: int) -> np.ndarray:
     if explicit is not None:
         explicit = explicit[min(run, explicit.shape[0] - 1)][None]
     return epoch_orders(
-        meta["order"], meta["n"], meta["epochs"], seed=[meta["seeds"][run]], runs=1, run_ids=[meta["run_ids"][run]],
-        workers=meta["workers"], count=meta["count"], base_order=meta["base_order"], orders=explicit,
+        meta["order"],
+        meta["n"],
+        meta["epochs"],
+        seed=[meta["seeds"][run]],
+        runs=1,
+        run_ids=[meta["run_ids"][run]],
+        workers=meta["workers"],
+        count=meta["count"],
+        base_order=meta["base_order"],
+        orders=explicit,
     )[0]

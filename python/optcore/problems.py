@@ -324,8 +324,9 @@ class LowerBound1D(Problem):
 
     kind = "lower_bound"
 
-    def __init__(self, per_worker: int, *, workers: int = 1, L: float = 1.0, mu: float = 0.1, nu: float = 1.0,
-                 dtype=np.float64):
+    def __init__(
+        self, per_worker: int, *, workers: int = 1, L: float = 1.0, mu: float = 0.1, nu: float = 1.0, dtype=np.float64
+    ):
         N = integer(per_worker, "per_worker", minimum=2)
         M = integer(workers, "workers", minimum=1)
         super().__init__(N * M, 1, dtype)

@@ -147,7 +147,8 @@ def epoch_order(
     rows = []
     if kind == "with_replacement":
         for m in range(M):
-            rows.append(Stream(seed, run, epoch, m, PURPOSE_WITH_REPLACEMENT).bounded(np.full(count, n)).astype(np.int64))
+            stream = Stream(seed, run, epoch, m, PURPOSE_WITH_REPLACEMENT)
+            rows.append(stream.bounded(np.full(count, n)).astype(np.int64))
     elif kind in ("random_reshuffling", "single_shuffle", "incremental"):
         rows = [plain(kind, epoch, m)[:count] for m in range(M)]
     elif kind.startswith("flipflop_"):

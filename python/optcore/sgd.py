@@ -239,8 +239,12 @@ def run_sgd(
         threads = os.cpu_count() or 1
     threads = integer(threads, "threads", minimum=1)
     spec.update(
-        epochs=epochs, batch_size=batch_size, mode=0 if mode == "minibatch" else 1, sync_every=sync_every,
-        record_every=record_every, threads=threads,
+        epochs=epochs,
+        batch_size=batch_size,
+        mode=0 if mode == "minibatch" else 1,
+        sync_every=sync_every,
+        record_every=record_every,
+        threads=threads,
         # which compiled copy of the loops: "auto" (AVX2 where the CPU has it), or forced for tests and benchmarks
         isa=os.environ.get("OPTCORE_ISA", "auto"),
     )

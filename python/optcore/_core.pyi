@@ -1,0 +1,22 @@
+"""Type stubs for optcore._core, the private compiled module (use the optcore package instead)."""
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+def philox4x32_10(counter: tuple[int, int, int, int], key: tuple[int, int]) -> tuple[int, int, int, int]: ...
+def stream_words(seed: int, run: int, epoch: int, worker: int, purpose: int, count: int) -> npt.NDArray[np.uint32]: ...
+def stream_bounded(
+    seed: int, run: int, epoch: int, worker: int, purpose: int, bound: int, count: int
+) -> npt.NDArray[np.uint32]: ...
+def epoch_orders(spec: dict[str, Any], arrays: dict[str, Any], epochs: int) -> npt.NDArray[np.uint32]: ...
+def run_sgd(
+    kind: str,
+    data: dict[str, Any],
+    x: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    runs: dict[str, Any],
+    spec: dict[str, Any],
+    recording: dict[str, Any],
+) -> None: ...
+def isa_info() -> dict[str, bool]: ...
