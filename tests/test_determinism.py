@@ -8,6 +8,8 @@ import optcore
 
 SETTINGS = [
     dict(order="rr"),
+    dict(order="ig"),  # all runs share the order: the vector-lane kernels
+    dict(order="flipflop_ss"),
     dict(order="wr", batch_size=3),
     dict(order="ss", workers=2, mode="local", sync_every=2),
     dict(order="syncshuf", workers=2, batch_size=2),

@@ -20,6 +20,7 @@
 
 #include "optcore/config.hpp"
 #include "optcore/kernels.hpp"
+#include "optcore/lanes.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/orders.hpp"
 #include "optcore/types.hpp"
@@ -42,6 +43,9 @@ class GroupRunner {
     grad_.resize(d_);
     tmp_.resize(d_);
     if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(kGroup) * M_ * d_);
+    const OrderKind kind = spec.order.kind;
+    shared_order_ = kind == OrderKind::incremental || kind == OrderKind::flipflop_ig ||
+                    (kind == OrderKind::explicit_order && spec.order.explicit_runs == 1);
   }
 
   /** Runs [first, first + count), count <= kGroup, from start to finish. */
@@ -58,11 +62,7 @@ class GroupRunner {
     }
     std::int64_t t = 0, rec_index = 1;
     for (std::int64_t k = 0; k < K; ++k) {
-      for (int g = 0; g < count; ++g) {
-        const std::int64_t r = first + g;
-        fill_epoch_orders(spec_.order, runs_.seeds[r], runs_.run_ids[r], r, static_cast<std::uint32_t>(k),
-                          order_row(g, 0), N_, order_scratch_.data());
-      }
+      next_orders(first, count, k);
       if (!local && M_ == 1 && B == 1) {
         plain_epoch(first, count, k, t, rec_index, alive);
         end_epoch(first, count, alive, rec_index, local);
@@ -98,6 +98,28 @@ class GroupRunner {
   }
 
  private:
+  /**
+   * The group's orders for epoch k. Orders that repeat are not regenerated: single shuffle and incremental keep
+   * the buffer of epoch 0, and FlipFlop's odd epochs reverse the buffer in place -- the same indices
+   * fill_epoch_orders() would give, without drawing the permutation again.
+   */
+  void next_orders(std::int64_t first, int count, std::int64_t k) {
+    const OrderKind kind = spec_.order.kind;
+    const bool repeat = k > 0 && (kind == OrderKind::single_shuffle || kind == OrderKind::incremental);
+    const bool flip = k % 2 == 1 && (kind == OrderKind::flipflop_rr || kind == OrderKind::flipflop_ss ||
+                                     kind == OrderKind::flipflop_ig);
+    for (int g = 0; g < count; ++g) {
+      if (repeat) continue;
+      if (flip) {
+        for (std::uint32_t m = 0; m < M_; ++m) std::reverse(order_row(g, m), order_row(g, m) + N_);
+        continue;
+      }
+      const std::int64_t r = first + g;
+      fill_epoch_orders(spec_.order, runs_.seeds[r], runs_.run_ids[r], r, static_cast<std::uint32_t>(k),
+                        order_row(g, 0), N_, order_scratch_.data());
+    }
+  }
+
   /** Divergence check and epoch-end record of the group. */
   void end_epoch(std::int64_t first, int count, bool* alive, std::int64_t& rec_index, bool local) {
     for (int g = 0; g < count; ++g) {
@@ -137,7 +159,7 @@ class GroupRunner {
       }
       return;
     }
-    const PlainSteps steps_fn = plain_steps_for(d_);
+    const PlainSteps steps_fn = shared_order_ ? lane_steps_for(d_) : plain_steps_for(d_);
     for (std::int64_t s = 0; s < steps;) {  // in stretches between record points
       const std::int64_t until = spec_.record_every > 0
                                      ? std::min(steps, s + spec_.record_every - t % spec_.record_every)
@@ -183,6 +205,53 @@ class GroupRunner {
       if (d >= 1 && d <= kMaxFixedDim) return fixed_dim_table(d, std::make_index_sequence<kMaxFixedDim + 1>{});
     }
     return &plain_steps<0>;
+  }
+
+  /**
+   * Steps [s0, s1) for a group whose runs all visit the same component at every step: the iterates are
+   * transposed into vector lanes (lanes.hpp), stepped together, and transposed back. Lanes beyond `count` hold
+   * zeros with step size 0 and are discarded.
+   */
+  template <int D>
+  static void lane_steps(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas, int count,
+                         std::int64_t s0, std::int64_t s1, T* tmp) {
+#ifdef OPTCORE_HAVE_LANES
+    if constexpr (D > 0 && Problem::kFixedDimKernels) {
+      using V = LaneVec<T>;
+      constexpr int W = kLaneWidth<T>, chunks = (kGroup + W - 1) / W;
+      V xt[chunks][D];
+      V eta[chunks];
+      for (int c = 0; c < chunks; ++c) {
+        eta[c] = V{} * T(0);
+        for (int j = 0; j < D; ++j) xt[c][j] = V{} * T(0);
+        for (int l = 0; l < W && c * W + l < count; ++l) {
+          eta[c][l] = etas[c * W + l];
+          for (int j = 0; j < D; ++j) xt[c][j][l] = xs[c * W + l][j];
+        }
+      }
+      const std::uint32_t* row = rows[0];
+      const int used = (count + W - 1) / W;
+      for (std::int64_t s = s0; s < s1; ++s)
+        for (int c = 0; c < used; ++c) p.template step_lanes<D>(row[s], xt[c], eta[c]);
+      for (int g = 0; g < count; ++g)
+        for (int j = 0; j < D; ++j) xs[g][j] = xt[g / W][j][g % W];
+      return;
+    }
+#endif
+    plain_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
+  }
+
+  template <std::size_t... D>
+  static PlainSteps lane_table(std::int64_t d, std::index_sequence<D...>) {
+    constexpr PlainSteps table[] = {&lane_steps<static_cast<int>(D)>...};
+    return table[d];
+  }
+
+  static PlainSteps lane_steps_for(std::int64_t d) {
+    if constexpr (Problem::kFixedDimKernels) {
+      if (d >= 1 && d <= kMaxFixedDim) return lane_table(d, std::make_index_sequence<kMaxFixedDim + 1>{});
+    }
+    return plain_steps_for(d);
   }
 
   T* x_of(std::int64_t r) const { return runs_.x + r * d_; }
@@ -274,6 +343,7 @@ class GroupRunner {
   std::uint32_t M_, N_;
   std::vector<std::uint32_t> orders_, order_scratch_;
   std::vector<T> grad_, tmp_, workers_;
+  bool shared_order_ = false;  ///< every run visits the same components in the same order
 };
 
 /** Calls body(first, last) on contiguous chunks of [0, total), one per thread; rethrows a worker's exception. */

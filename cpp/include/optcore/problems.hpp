@@ -14,6 +14,7 @@
 #include "optcore/config.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
+#include "optcore/lanes.hpp"
 
 namespace optcore {
 OPTCORE_ISA_BEGIN
@@ -44,6 +45,16 @@ struct LeastSquares {
     axpy(-eta * r, a, x, dd);
   }
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+
+#ifdef OPTCORE_HAVE_LANES
+  /** step_d<D> for the runs in the lanes of xt (D vectors), which visit the same component: see lanes.hpp. */
+  template <int D>
+  void step_lanes(std::int64_t i, LaneVec<T>* xt, LaneVec<T> eta) const {
+    const T* a = A + i * D;
+    const LaneVec<T> r = lanes_dot<T, D>(a, xt) - b[i];
+    lanes_update<T, D>(a, xt, eta, l2, -eta * r);
+  }
+#endif
   T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -94,6 +105,18 @@ struct MarginLoss {
     axpy(-eta * c, a, x, dd);
   }
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+
+#ifdef OPTCORE_HAVE_LANES
+  /** step_d<D> for the runs in the lanes of xt (D vectors), which visit the same component: see lanes.hpp. */
+  template <int D>
+  void step_lanes(std::int64_t i, LaneVec<T>* xt, LaneVec<T> eta) const {
+    const T* a = A + i * D;
+    const LaneVec<T> z = lanes_dot<T, D>(a, xt);
+    LaneVec<T> c = z;
+    for (int l = 0; l < kLaneWidth<T>; ++l) c[l] = dphi(y[i] * z[l]) * y[i];  // scalar: exp has no vector form here
+    lanes_update<T, D>(a, xt, eta, l2, -eta * c);
+  }
+#endif
   T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += phi(static_cast<double>(y[i]) * dot(A + i * d, x, d));
