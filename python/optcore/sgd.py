@@ -77,11 +77,9 @@ class SGDResult:
         return cols
 
     def to_pandas(self):
-        """The tidy table as a pandas DataFrame (needs pandas: ``pip install optcore[tables]``)."""
-        try:
-            import pandas as pd
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError("to_pandas() needs pandas; install it with `pip install pandas`") from exc
+        """The tidy table (:meth:`to_columns`) as a pandas DataFrame."""
+        import pandas as pd
+
         return pd.DataFrame(self.to_columns())
 
     def order_indices(self, run: int) -> np.ndarray:

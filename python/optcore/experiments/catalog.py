@@ -1,0 +1,15 @@
+"""The one place where the package's own experiments are listed; the registry loads them on first use.
+
+To add an experiment: write a module defining an :class:`~optcore.experiments.Experiment` (a module-level
+``run(config, seed)`` function, its parameters, summary and figure), then add it to :data:`EXPERIMENTS`.
+"""
+
+from __future__ import annotations
+
+from ..shuffling.studies_grab import GRAB
+from ..shuffling.studies_machines import MACHINES
+from ..shuffling.studies_matrices import MATRICES
+from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
+
+#: the package's experiments (``optcore list`` shows them sorted by name)
+EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB)

@@ -1,0 +1,118 @@
+"""Figures with matplotlib, drawn off-screen (Agg) and saved as PNG and PDF.
+
+Figures are made with :class:`matplotlib.figure.Figure` and an Agg canvas directly, not through ``pyplot``: no
+global backend switch, no window, nothing kept alive in pyplot's figure list, safe in worker threads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+FIGURE_FORMATS = ("png", "pdf")
+
+
+def new_figure(*, figsize=(6.4, 4.4)):
+    """A new off-screen figure with one Axes.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    ax : matplotlib.axes.Axes
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def band(ax, x, mean, lo, hi, *, label: str, log: bool = False, **kwargs):
+    """Draw a mean line with markers and a shaded band from ``lo`` to ``hi`` (NaN bounds are left unshaded).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x, mean, lo, hi : array-like
+        The abscissae, the means and the band's bounds.
+    label : str
+        The legend entry.
+    log : bool
+        The y axis is logarithmic: non-positive lower bounds are clipped to a small fraction of the mean.
+    **kwargs
+        Passed on to ``ax.plot`` (color, marker, ...).
+    """
+    x, mean = np.asarray(x, dtype=float), np.asarray(mean, dtype=float)
+    lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+    if log:
+        lo = np.where(lo > 0, lo, mean * 1e-3)
+    kwargs.setdefault("marker", "o")
+    (line,) = ax.plot(x, mean, label=label, **kwargs)
+    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def finish(fig, ax, *, title: str) -> None:
+    """Check the axes are labelled, add ``title`` if the figure has none, and a legend if lines are labelled."""
+    if not ax.get_xlabel() or not ax.get_ylabel():
+        raise ValueError("a figure must label both axes (ax.set_xlabel / ax.set_ylabel)")
+    if not ax.get_title():
+        ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    if labels and ax.get_legend() is None:
+        ax.legend(fontsize="small")
+
+
+def draw(experiment, table):
+    """The figure of a sweep: ``experiment.figure(table, ax)`` on a new figure, then :func:`finish`.
+
+    Parameters
+    ----------
+    experiment : Experiment
+        An experiment with a ``figure`` callable.
+    table : pandas.DataFrame
+        The sweep's table.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    if experiment.figure is None:
+        raise ValueError(f"experiment {experiment.name!r} declares no figure")
+    fig, ax = new_figure()
+    experiment.figure(table, ax)
+    finish(fig, ax, title=experiment.summary)
+    return fig
+
+
+def save_figure(fig, path, *, formats=FIGURE_FORMATS, dpi: int = 150) -> list[Path]:
+    """Save ``fig`` as ``path.png`` and ``path.pdf`` (or the given formats).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or os.PathLike
+        The file name without extension (an extension given is replaced).
+    formats : sequence of {"png", "pdf"}
+    dpi : int
+        Resolution of the PNG.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in formats:
+        if fmt not in FIGURE_FORMATS:
+            raise ValueError(f"figure format must be one of {', '.join(FIGURE_FORMATS)}, got {fmt!r}")
+        target = path.with_suffix("." + fmt)
+        # no creation date in the PDF: the same figure gives the same bytes
+        metadata = {"CreationDate": None} if fmt == "pdf" else None
+        fig.savefig(target, format=fmt, dpi=dpi, metadata=metadata)
+        written.append(target)
+    return written

@@ -1,0 +1,99 @@
+"""``shuffling-machines``: minibatch RR, local RR and SyncShuf with M machines (Yun, Rajput, Sra; THEORY.md 4.3).
+
+On the lower-bound function f_i(x) = (L 1[x<=0] + mu 1[x>0]) x^2/2 + z_i nu x, the same on every machine
+(homogeneous, lambda = 0), with each theorem's step size. Expected at large K (THEORY.md 4.7 (ii) and T10):
+minibatch RR ~ 1/(M N K^2) (Theorem 1), local RR ~ 1/(M N K^2) + H/(N^2 K^2) (Theorem 2, H = local steps between
+averages), SyncShuf ~ 1/(M^2 N K^2) (Theorems 6, 7; for local SyncShuf the M-free H/(N^2 K^2) term stays).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..experiments.params import Param
+from ..experiments.registry import Experiment
+from . import instances
+from ._tables import draw_rates, slope_rows
+from .rates import final_gap_stats
+
+ALGORITHMS = ("minibatch_rr", "local_rr", "minibatch_syncshuf", "local_syncshuf")
+#: exponents of K and of M in the leading term (local: the M-free B/(N^2 K^2) term takes over as M grows)
+THEORY = {
+    ("minibatch_rr", "K"): -2.0,
+    ("minibatch_rr", "M"): -1.0,
+    ("local_rr", "K"): -2.0,
+    ("local_rr", "M"): "between 0 and -1",
+    ("minibatch_syncshuf", "K"): -2.0,
+    ("minibatch_syncshuf", "M"): -2.0,
+    ("local_syncshuf", "K"): -2.0,
+    ("local_syncshuf", "M"): "between 0 and -2",
+}
+
+
+def run_machines(config: dict, seed: int) -> dict:
+    """One (algorithm, M, K) cell."""
+    algorithm, M, K, N = config["algorithm"], config["M"], config["K"], config["N"]
+    mode = "local" if algorithm.startswith("local") else "minibatch"
+    syncshuf = algorithm.endswith("syncshuf")
+    if syncshuf and N % M:
+        raise ValueError(f"SyncShuf needs M | N, got M = {M}, N = {N}")
+    problem, x0, eta = instances.lower_bound_machines(
+        N, K, workers=M, mode=mode, syncshuf=syncshuf, batch_size=config["B"], mu=config["mu"]
+    )
+    if mode == "local":  # Theorems 2 and 7: one component per local step, averages every H local steps
+        engine = dict(workers=M, mode=mode, sync_every=config["H"])
+    else:
+        engine = dict(workers=M, mode=mode, batch_size=config["B"])
+    return final_gap_stats(
+        problem,
+        order="syncshuf" if syncshuf else "random_reshuffling",
+        epochs=K,
+        step_size=eta,
+        x0=x0,
+        runs=config["runs"],
+        seed=seed,
+        **engine,
+    )
+
+
+def summarize_machines(table: pd.DataFrame) -> pd.DataFrame:
+    """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory."""
+    Ms = sorted(set(table["M"]))
+    mid_M = table[table["M"] == Ms[len(Ms) // 2]]
+    large_K = table[table["K"] == table["K"].max()]
+    along_K = slope_rows(mid_M, x="K", by=["algorithm", "M"], theory=lambda g: THEORY[(g["algorithm"], "K")])
+    along_M = slope_rows(large_K, x="M", by=["algorithm", "K"], theory=lambda g: THEORY[(g["algorithm"], "M")])
+    keep = ["algorithm", "M", "K", "slope", "slope_lo", "slope_hi", "theory"]
+    along_K = along_K.rename(columns={"slope_K": "slope"}).assign(along="K", K="all")
+    along_M = along_M.rename(columns={"slope_M": "slope"}).assign(along="M", M="all")
+    return pd.concat([along_K[["along", *keep]], along_M[["along", *keep]]], ignore_index=True)
+
+
+def figure_machines(table: pd.DataFrame, ax) -> None:
+    """Mean final gap against the number of machines M at the largest K, per algorithm."""
+    large_K = table[table["K"] == table["K"].max()]
+    draw_rates(ax, large_K, x="M", by=["algorithm"])
+    ax.set_xlabel("machines M")
+    ax.set_ylabel("mean final gap E[F(x_K) - F*]")
+    ax.set_title(f"Minibatch vs local RR vs SyncShuf (N = {table['N'].iloc[0]}, K = {large_K['K'].iloc[0]})")
+
+
+MACHINES = Experiment(
+    name="shuffling-machines",
+    summary="Yun-Rajput-Sra: minibatch RR vs local RR vs SyncShuf on M machines, slopes in K and scaling in M.",
+    run=run_machines,
+    params=(
+        Param("algorithm", str, ALGORITHMS, "algorithm (a grid axis)", choices=ALGORITHMS),
+        Param("M", int, (1, 2, 4, 8, 16), "machines (a grid axis; SyncShuf needs M | N)"),
+        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)"),
+        Param("N", int, 32, "components per machine (even)"),
+        Param("B", int, 1, "minibatch algorithms: batch per machine and step"),
+        Param("H", int, 8, "local algorithms: local steps between averages (the theorems' B)"),
+        Param("mu", float, 0.1, "strong convexity (L = 1, nu = 1)"),
+        Param("runs", int, 100, "SGD runs per cell"),
+    ),
+    version="1",
+    seeds=3,
+    figure=figure_machines,
+    summarize=summarize_machines,
+)

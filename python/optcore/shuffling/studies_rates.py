@@ -1,0 +1,214 @@
+"""Rate studies on one machine (THEORY.md 4.1, 4.6, 4.7 and section 6): each a registered experiment.
+
+* ``shuffling-rates`` -- 4.7's 1-D instance: with replacement ~ 1/(nK), RR ~ 1/(nK^3), SS ~ 1/(nK^2),
+  IG ~ 1/K^2 (up to log factors), slopes in K.
+* ``shuffling-noncommuting`` -- quadratics with non-commuting Hessians, where RR's 1/(n^2 K^2) term shows:
+  slopes in n at fixed K and in K at fixed n.
+* ``shuffling-separations`` -- Safran and Shamir's 1-D lower-bound family: the gaps between RR, SS and
+  with-replacement as functions of n and K.
+* ``shuffling-flipflop`` -- FlipFlop on top of RR, SS and IG against the plain orders.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..experiments.params import Param
+from ..experiments.registry import Experiment
+from . import instances
+from ._tables import draw_rates, slope_rows
+from .rates import final_gap_stats
+
+BASIC = ("with_replacement", "random_reshuffling", "single_shuffle", "incremental")
+#: the exponent of K up to log factors (THEORY.md 4.1 / 4.7)
+K_EXPONENT = {"with_replacement": -1.0, "random_reshuffling": -3.0, "single_shuffle": -2.0, "incremental": -2.0}
+#: THEORY.md 4.7: slopes (K = 16..128) of the exact expectations on its instance, log factors included
+K_SLOPE_47 = {"with_replacement": -0.878, "random_reshuffling": -2.562, "single_shuffle": -1.743, "incremental": -1.724}
+
+
+# --- shuffling-rates ----------------------------------------------------------------------------------------------
+def run_rates(config: dict, seed: int) -> dict:
+    """One (order, K) cell on THEORY.md 4.7's instance."""
+    problem, x0, eta = instances.reference_1d(config["n"], config["K"], c=config["c"])
+    return final_gap_stats(
+        problem, order=config["order"], epochs=config["K"], step_size=eta, x0=x0, runs=config["runs"], seed=seed
+    )
+
+
+def summarize_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean gap per K, the K-slope (K >= 16) with its interval, the theory's exponent and 4.7's exact slope."""
+    out = slope_rows(table, x="K", by=["order"], x_min=16, theory=lambda g: K_EXPONENT[g["order"]])
+    out["expected_4.7"] = [K_SLOPE_47[o] for o in out["order"]]
+    return out
+
+
+def figure_rates(table: pd.DataFrame, ax) -> None:
+    """Mean final gap against K per order, log-log, with fitted lines."""
+    draw_rates(ax, table, x="K", by=["order"])
+    ax.set_xlabel("epochs K")
+    ax.set_ylabel("mean final gap E[F(x_K) - F*]")
+    ax.set_title(f"Shuffled vs sampled SGD, THEORY 4.7 instance (n = {table['n'].iloc[0]})")
+
+
+RATES = Experiment(
+    name="shuffling-rates",
+    summary="THEORY 4.7: mean final gap vs epochs K for with-replacement, RR, SS and IG, with fitted slopes.",
+    run=run_rates,
+    params=(
+        Param("n", int, 64, "number of components (even)"),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
+        Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC),
+        Param("runs", int, 500, "SGD runs per cell"),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+    ),
+    version="1",
+    seeds=4,
+    figure=figure_rates,
+    summarize=summarize_rates,
+)
+
+
+# --- shuffling-noncommuting ---------------------------------------------------------------------------------------
+NONCOMMUTING_ORDERS = ("random_reshuffling", "single_shuffle", "with_replacement")
+#: exponents for K > n: RR 1/(n^2 K^2), SS 1/(n K^2), with replacement 1/(n K)
+NONCOMMUTING_THEORY = {
+    ("random_reshuffling", "K"): -2.0,
+    ("random_reshuffling", "n"): -2.0,
+    ("single_shuffle", "K"): -2.0,
+    ("single_shuffle", "n"): -1.0,
+    ("with_replacement", "K"): -1.0,
+    ("with_replacement", "n"): -1.0,
+}
+
+
+def run_noncommuting(config: dict, seed: int) -> dict:
+    """One (order, n, K) cell on the non-commuting quadratic instance (the instance itself is fixed)."""
+    problem, x0, eta = instances.noncommuting_quadratic(config["n"], config["K"], dim=config["dim"], c=config["c"])
+    return final_gap_stats(
+        problem, order=config["order"], epochs=config["K"], step_size=eta, x0=x0, runs=config["runs"], seed=seed
+    )
+
+
+def summarize_noncommuting(table: pd.DataFrame) -> pd.DataFrame:
+    """Slopes in K at the smallest n and in n at the largest K, per order, next to the exponents for K > n."""
+    small_n = table[table["n"] == table["n"].min()]
+    large_K = table[table["K"] == table["K"].max()]
+    along_K = slope_rows(small_n, x="K", by=["order", "n"], theory=lambda g: NONCOMMUTING_THEORY[(g["order"], "K")])
+    along_n = slope_rows(large_K, x="n", by=["order", "K"], theory=lambda g: NONCOMMUTING_THEORY[(g["order"], "n")])
+    keep = ["order", "n", "K", "slope", "slope_lo", "slope_hi", "theory"]
+    along_K = along_K.rename(columns={"slope_K": "slope"}).assign(along="K", K="all")
+    along_n = along_n.rename(columns={"slope_n": "slope"}).assign(along="n", n="all")
+    return pd.concat([along_K[["along", *keep]], along_n[["along", *keep]]], ignore_index=True)
+
+
+def figure_noncommuting(table: pd.DataFrame, ax) -> None:
+    """Mean final gap against n at the largest K, per order (RR's 1/n^2 against SS's 1/n)."""
+    large_K = table[table["K"] == table["K"].max()]
+    draw_rates(ax, large_K, x="n", by=["order"])
+    ax.set_xlabel("components n")
+    ax.set_ylabel("mean final gap E[F(x_K) - F*]")
+    ax.set_title(f"Non-commuting quadratics, K = {large_K['K'].iloc[0]}: RR's 1/(n^2 K^2) term")
+
+
+NONCOMMUTING = Experiment(
+    name="shuffling-noncommuting",
+    summary="Quadratics with non-commuting Hessians: RR's 1/(n^2 K^2) term, slopes in n and K against SS and SGD.",
+    run=run_noncommuting,
+    params=(
+        Param("n", int, (4, 8, 16, 32), "number of components (a grid axis)"),
+        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)"),
+        Param("order", str, NONCOMMUTING_ORDERS, "SGD order (a grid axis)", choices=NONCOMMUTING_ORDERS),
+        Param("runs", int, 100, "SGD runs per cell"),
+        Param("dim", int, 4, "dimension of the quadratics"),
+        Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)"),
+    ),
+    version="1",
+    seeds=3,
+    figure=figure_noncommuting,
+    summarize=summarize_noncommuting,
+)
+
+
+# --- shuffling-separations ----------------------------------------------------------------------------------------
+SEPARATION_ORDERS = ("random_reshuffling", "single_shuffle", "with_replacement")
+
+
+def summarize_separations(table: pd.DataFrame) -> pd.DataFrame:
+    """Per (n, K): mean gaps and the ratios SS/RR and SGD/SS (Safran-Shamir: about min(n, K) and K)."""
+    means = table.groupby(["n", "K", "order"], sort=True)["gap"].mean().unstack("order")
+    out = pd.DataFrame(
+        {
+            "RR": means["random_reshuffling"],
+            "SS": means["single_shuffle"],
+            "SGD": means["with_replacement"],
+        }
+    )
+    out["SS/RR"] = out["SS"] / out["RR"]
+    out["SGD/SS"] = out["SGD"] / out["SS"]
+    return out.reset_index()
+
+
+def figure_separations(table: pd.DataFrame, ax) -> None:
+    """The ratio SS/RR against K, one line per n: RR's advantage grows with K until K ~ n."""
+    summary = summarize_separations(table)
+    for n, group in summary.groupby("n"):
+        ax.plot(group["K"], group["SS/RR"], marker="o", label=f"SS / RR, n = {n}")
+        ax.plot(group["K"], group["SGD/SS"], marker="s", linestyle=":", label=f"SGD / SS, n = {n}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("epochs K")
+    ax.set_ylabel("ratio of mean final gaps")
+    ax.set_title("Separations on the Safran-Shamir 1-D family")
+
+
+SEPARATIONS = Experiment(
+    name="shuffling-separations",
+    summary="Safran-Shamir 1-D lower-bound family: ratios SS/RR and SGD/SS of final gaps over a grid of n and K.",
+    run=run_rates,
+    params=(
+        Param("n", int, (16, 64, 256), "number of components (a grid axis; even)"),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
+        Param("order", str, SEPARATION_ORDERS, "SGD order (a grid axis)", choices=SEPARATION_ORDERS),
+        Param("runs", int, 400, "SGD runs per cell"),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+    ),
+    version="1",
+    seeds=3,
+    figure=figure_separations,
+    summarize=summarize_separations,
+)
+
+
+# --- shuffling-flipflop -------------------------------------------------------------------------------------------
+FLIPFLOP_ORDERS = ("random_reshuffling", "flipflop_rr", "single_shuffle", "flipflop_ss", "incremental", "flipflop_ig")
+
+
+def summarize_flipflop(table: pd.DataFrame) -> pd.DataFrame:
+    """K-slopes with and without FlipFlop (THEORY.md 6: FlipFlop should improve the exponent on quadratics)."""
+    return slope_rows(table, x="K", by=["order"], x_min=16)
+
+
+def figure_flipflop(table: pd.DataFrame, ax) -> None:
+    """Mean final gap against K for each order and its FlipFlop version."""
+    draw_rates(ax, table, x="K", by=["order"])
+    ax.set_xlabel("epochs K")
+    ax.set_ylabel("mean final gap E[F(x_K) - F*]")
+    ax.set_title(f"FlipFlop vs plain orders, THEORY 4.7 instance (n = {table['n'].iloc[0]})")
+
+
+FLIPFLOP = Experiment(
+    name="shuffling-flipflop",
+    summary="FlipFlop (reverse every other epoch) on top of RR, SS and IG against the plain orders: K-slopes.",
+    run=run_rates,
+    params=(
+        Param("n", int, 64, "number of components (even)"),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
+        Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS),
+        Param("runs", int, 500, "SGD runs per cell"),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+    ),
+    version="1",
+    seeds=4,
+    figure=figure_flipflop,
+    summarize=summarize_flipflop,
+)
