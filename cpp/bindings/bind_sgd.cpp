@@ -2,6 +2,7 @@
 #include "optcore/run_problem.hpp"
 #include "pybind11.hpp"
 #include "sgd_dispatch.hpp"
+#include "mlp_data.hpp"
 
 namespace optcore::bindings {
 
@@ -36,6 +37,8 @@ ProblemData<T> problem_from(const std::string& kind, const py::dict& data, std::
     T total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += p.b[i];
     p.z_mean = total / static_cast<T>(n);
+  } else if (kind == "mlp") {
+    mlp_data_from<T>(data, n, d, p);
   } else {
     OPTCORE_CHECK(false, "unknown problem kind '" << kind << "'");
   }
@@ -88,6 +91,8 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   rec.objective = optional_out<T>(rec_arrays, "objective", {R, nrec});
   rec.iterates = optional_out<T>(rec_arrays, "iterates", {R, nrec, d});
   rec.diverged = optional_out<std::uint8_t>(rec_arrays, "diverged", {R});
+  rec.accuracy = optional_out<T>(rec_arrays, "accuracy", {R, nrec});
+  OPTCORE_CHECK(!rec.accuracy || kind == "mlp", "recording 'accuracy' needs a network problem");
   OPTCORE_CHECK(!rec.gap || rec.has_f_star || (rec.hessian && rec.x_star), "recording 'gap' needs f_star or x_star+hessian");
   OPTCORE_CHECK(!rec.dist || rec.x_star, "recording 'dist' needs x_star");
 

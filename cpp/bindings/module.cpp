@@ -6,4 +6,5 @@ PYBIND11_MODULE(_core, m) {
   optcore::bindings::bind_random(m);
   optcore::bindings::bind_orders(m);
   optcore::bindings::bind_sgd(m);
+  optcore::bindings::bind_nn(m);
 }

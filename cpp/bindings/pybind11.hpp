@@ -80,5 +80,6 @@ V get_scalar(const py::dict& d, const char* name) {
 void bind_random(py::module_& m);
 void bind_orders(py::module_& m);
 void bind_sgd(py::module_& m);
+void bind_nn(py::module_& m);
 
 }  // namespace optcore::bindings

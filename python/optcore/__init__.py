@@ -14,7 +14,8 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
     __version__ = "0+unknown"
 
-from . import orders, problems, reference, schedules
+from . import nn, orders, problems, reference, schedules
+from .nn import MLP, NetworkProblem
 from .orders import epoch_orders
 from .problems import Exponential, LeastSquares, Logistic, LowerBound1D, QuadraticComponents
 from .sgd import DivergenceWarning, SGDResult, run_sgd
@@ -26,9 +27,12 @@ __all__ = [
     "LeastSquares",
     "Logistic",
     "LowerBound1D",
+    "MLP",
+    "NetworkProblem",
     "QuadraticComponents",
     "SGDResult",
     "epoch_orders",
+    "nn",
     "orders",
     "problems",
     "reference",

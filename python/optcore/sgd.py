@@ -16,7 +16,7 @@ from .orders import canonical_order, order_spec
 from .problems import Problem
 from .schedules import as_schedule
 
-RECORDABLE = ("gap", "dist", "objective")
+RECORDABLE = ("gap", "dist", "objective", "accuracy")
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -37,6 +37,8 @@ class SGDResult:
         The same points in epochs (step / steps per epoch).
     gap, dist, objective : ndarray (R, P) or None
         F(x) - F*, |x - x*| and F(x) at the record points, when recorded. NaN after a run diverged.
+    accuracy : ndarray (R, P) or None
+        Classification accuracy at the record points (network problems).
     iterates : ndarray (R, P, d) or None
         The iterates themselves, with ``record_iterates=True``.
     diverged : ndarray (R,) of bool
@@ -54,6 +56,7 @@ class SGDResult:
     objective: np.ndarray | None
     iterates: np.ndarray | None
     diverged: np.ndarray
+    accuracy: np.ndarray | None = None
     meta: dict = field(default_factory=dict)
     _explicit_orders: np.ndarray | None = field(default=None, repr=False)
 
@@ -309,6 +312,7 @@ def run_sgd(
         objective=rec.get("objective"),
         iterates=rec.get("iterates"),
         diverged=diverged,
+        accuracy=rec.get("accuracy"),
         meta=meta,
         _explicit_orders=run_arrays.get("explicit_orders"),
     )
@@ -318,6 +322,8 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
     if isinstance(record, str):
         if record != "auto":
             record = (record,)
+        elif problem.kind == "mlp":
+            return ("objective", "accuracy")
         elif problem.x_star is not None and problem.f_star is not None:
             return ("gap", "dist")
         else:
@@ -327,6 +333,8 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
         choice(item, "record entries", set(RECORDABLE))
     if "gap" in record and problem.f_star is None:
         raise ValueError(f"record='gap' needs the optimal value, which {type(problem).__name__} does not know here")
+    if "accuracy" in record and problem.kind != "mlp":
+        raise ValueError("record='accuracy' needs a network problem (optcore.nn.NetworkProblem)")
     if "dist" in record and problem.x_star is None:
         raise ValueError(f"record='dist' needs the minimizer, which {type(problem).__name__} does not know here")
     return record

@@ -15,6 +15,7 @@
 #include <exception>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,6 +30,12 @@ namespace optcore {
 OPTCORE_ISA_BEGIN
 
 namespace detail {
+
+/** Whether a problem reports a classification accuracy (networks). */
+template <class P, class = void>
+struct HasAccuracy : std::false_type {};
+template <class P>
+struct HasAccuracy<P, std::void_t<decltype(std::declval<const P&>().accuracy(nullptr))>> : std::true_type {};
 
 template <class T, class Problem>
 class GroupRunner {
@@ -324,6 +331,9 @@ class GroupRunner {
       rec_.dist[at] = std::sqrt(total);
     }
     if (rec_.iterates) std::copy_n(x, d_, rec_.iterates + at * d_);
+    if constexpr (HasAccuracy<Problem>::value) {
+      if (rec_.accuracy) rec_.accuracy[at] = p_.accuracy(x);
+    }
   }
 
   void record_nan(std::int64_t r, std::int64_t index) {
@@ -333,6 +343,7 @@ class GroupRunner {
     if (rec_.gap) rec_.gap[at] = nan;
     if (rec_.dist) rec_.dist[at] = nan;
     if (rec_.iterates) std::fill_n(rec_.iterates + at * d_, d_, nan);
+    if (rec_.accuracy) rec_.accuracy[at] = nan;
   }
 
   const Problem& p_;

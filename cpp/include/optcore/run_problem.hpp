@@ -7,11 +7,20 @@
 #include "optcore/config.hpp"
 #include "optcore/engine.hpp"
 #include "optcore/isa.hpp"
+#include "optcore/mlp.hpp"
 #include "optcore/problems.hpp"
 #include "optcore/types.hpp"
 
 namespace optcore {
 OPTCORE_ISA_BEGIN
+
+/** The network view of `data` (kind mlp). */
+template <class T>
+MLP<T> make_mlp(const ProblemData<T>& data) {
+  return MLP<T>{data.widths, data.layers, data.bias,
+                ActivationFn<T>{static_cast<Activation>(data.activation), data.s_pos, data.s_neg},
+                static_cast<NetLoss>(data.net_loss), data.A, data.b, data.n, data.scale, data.d};
+}
 
 /** Runs the loop on the problem described by `data`; the caller has checked every array's shape. */
 template <class T>
@@ -32,6 +41,9 @@ void run_problem(const ProblemData<T>& data, const LoopSpec& spec, const RunArra
     case ProblemKind::lower_bound:
       OPTCORE_CHECK(data.d == 1, "the lower-bound function is 1-D, got dim " << data.d);
       run_sgd<T>(LowerBound1D<T>{data.b, data.n, data.L, data.mu, data.nu, data.z_mean}, spec, runs, rec);
+      return;
+    case ProblemKind::mlp:
+      run_sgd<T>(make_mlp(data), spec, runs, rec);
       return;
   }
   OPTCORE_CHECK(false, "unknown problem kind " << static_cast<int>(data.kind));

@@ -80,11 +80,12 @@ struct Recording {
   T* dist = nullptr;                 ///< |x - x*|
   T* objective = nullptr;            ///< F(x)
   T* iterates = nullptr;             ///< x itself, (R, records, d)
+  T* accuracy = nullptr;             ///< classification accuracy (networks only)
   std::uint8_t* diverged = nullptr;  ///< (R,) set to 1 when a run's iterate stops being finite
 };
 
 /** The finite-sum problems of problems.hpp. */
-enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound };
+enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound, mlp };
 
 /** A problem's caller-owned arrays and constants, whatever its kind (unused fields stay zero). */
 template <class T>
@@ -96,6 +97,13 @@ struct ProblemData {
   T l2 = T(0);                            ///< ridge term of least squares and the margin losses
   T L = T(0), mu = T(0), nu = T(0);       ///< lower-bound function constants
   T z_mean = T(0);                        ///< lower-bound function: mean of z
+  // networks (mlp.hpp): A = inputs X (n, d_0), b = targets Y
+  const std::int64_t* widths = nullptr;   ///< (layers + 1,)
+  int layers = 0;
+  bool bias = true;
+  int activation = 0, net_loss = 0;       ///< Activation and NetLoss codes
+  T s_pos = T(1), s_neg = T(0);           ///< slopes of the two-slope activation
+  T scale = T(1);                         ///< 1 for the mean reduction, n for the sum
 };
 
 }  // namespace optcore

@@ -1,0 +1,374 @@
+/** @file mlp.hpp
+ *  Fully connected networks as finite-sum problems: forward pass, loss, gradient (backpropagation) and exact
+ *  Hessian-vector products (Pearlmutter's R-operator) for one example at a time.
+ *
+ *  Parameters of one network are one flat vector: for each layer l = 1..L, W_l (d_l x d_{l-1}, row-major), then
+ *  b_l (d_l) if the network has biases. Hidden layers apply the activation; the output layer is linear.
+ *
+ *  Derivative convention at kinks (documented in optcore.nn): the left derivative. ReLU and the two-slope
+ *  h(x) = max(s+ x, 0) + min(s- x, 0) have h'(0) = s- (so relu'(0) = 0, as in PyTorch); hard-tanh has
+ *  h'(+-1) = 0. Second derivatives of piecewise-linear activations are 0.
+ */
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "optcore/config.hpp"
+#include "optcore/isa.hpp"
+#include "optcore/kernels.hpp"
+
+namespace optcore {
+OPTCORE_ISA_BEGIN
+
+enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tanh = 4, sigmoid = 5, softplus = 6 };
+enum class NetLoss : int { squared = 0, logistic = 1, exponential = 2, softmax_ce = 3 };
+
+/** h, h' and h'' of the activation at z. */
+template <class T>
+struct ActivationFn {
+  Activation kind;
+  T s_pos, s_neg;  ///< slopes of the two-slope activation (relu: 1, 0)
+
+  T value(T z) const {
+    switch (kind) {
+      case Activation::relu: return z > T(0) ? z : T(0);
+      case Activation::leaky: return z > T(0) ? s_pos * z : s_neg * z;
+      case Activation::linear: return z;
+      case Activation::hardtanh: return std::min(T(1), std::max(T(-1), z));
+      case Activation::tanh: return std::tanh(z);
+      case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
+      case Activation::softplus: return z > T(0) ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+    }
+    return z;
+  }
+  T first(T z) const {
+    switch (kind) {
+      case Activation::relu: return z > T(0) ? T(1) : T(0);
+      case Activation::leaky: return z > T(0) ? s_pos : s_neg;
+      case Activation::linear: return T(1);
+      case Activation::hardtanh: return (z > T(-1) && z < T(1)) ? T(1) : T(0);
+      case Activation::tanh: {
+        const T t = std::tanh(z);
+        return T(1) - t * t;
+      }
+      case Activation::sigmoid:
+      case Activation::softplus: {  // softplus' = sigmoid
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return kind == Activation::sigmoid ? s * (T(1) - s) : s;
+      }
+    }
+    return T(1);
+  }
+  T second(T z) const {
+    switch (kind) {
+      case Activation::tanh: {
+        const T t = std::tanh(z);
+        return T(-2) * t * (T(1) - t * t);
+      }
+      case Activation::sigmoid: {
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return s * (T(1) - s) * (T(1) - T(2) * s);
+      }
+      case Activation::softplus: {
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return s * (T(1) - s);
+      }
+      default: return T(0);
+    }
+  }
+};
+
+/**
+ * A network and its data as a finite sum: f_i(theta) = scale * loss(net(theta, x_i), y_i), with scale = 1 for
+ * the mean reduction (F = mean of the losses) and n for the sum reduction (F = sum of the losses).
+ * Scratch memory is per thread, so one MLP object serves every thread of the engine.
+ */
+template <class T>
+struct MLP {
+  static constexpr bool kFixedDimKernels = false;
+
+  const std::int64_t* widths;  ///< (L + 1,): input dim, hidden widths, output dim
+  int layers;                  ///< L >= 1 weight layers
+  bool bias;
+  ActivationFn<T> act;
+  NetLoss loss;
+  const T* X;  ///< (n, d_0)
+  const T* Y;  ///< (n, d_L) targets for squared loss; (n,) labels +-1 or class indices otherwise
+  std::int64_t n;
+  T scale;     ///< 1 (mean) or n (sum)
+  std::int64_t d;  ///< number of parameters
+
+  std::int64_t out_dim() const { return widths[layers]; }
+  std::int64_t y_cols() const { return loss == NetLoss::squared ? out_dim() : 1; }
+
+  /** Offsets of W_l and b_l in the flat parameter vector (l = 0..L-1). */
+  std::int64_t w_offset(int l) const {
+    std::int64_t off = 0;
+    for (int k = 0; k < l; ++k) off += widths[k + 1] * widths[k] + (bias ? widths[k + 1] : 0);
+    return off;
+  }
+
+  static std::int64_t count_params(const std::int64_t* widths, int layers, bool bias) {
+    std::int64_t total = 0;
+    for (int k = 0; k < layers; ++k) total += widths[k + 1] * widths[k] + (bias ? widths[k + 1] : 0);
+    return total;
+  }
+
+  /** Per-thread scratch: pre-activations z_l and activations a_l of all layers (and their R-versions). */
+  struct Scratch {
+    std::vector<T> z, a, delta, rz, ra, rdelta;
+    std::vector<std::int64_t> offsets;  ///< start of layer l's units in z/a (layer 0 = input)
+  };
+
+  Scratch& scratch() const {
+    thread_local Scratch s;
+    std::int64_t total = 0;
+    s.offsets.resize(layers + 2);
+    for (int l = 0; l <= layers; ++l) {
+      s.offsets[l] = total;
+      total += widths[l];
+    }
+    s.offsets[layers + 1] = total;
+    for (auto* v : {&s.z, &s.a, &s.delta, &s.rz, &s.ra, &s.rdelta})
+      if (static_cast<std::int64_t>(v->size()) < total) v->resize(total);
+    return s;
+  }
+
+  /** Forward pass of example i: fills z and a of every layer; returns a pointer to the output (z_L). */
+  const T* forward(std::int64_t i, const T* theta, Scratch& s) const {
+    const std::int64_t d0 = widths[0];
+    std::copy_n(X + i * d0, d0, s.a.data());
+    std::copy_n(X + i * d0, d0, s.z.data());
+    std::int64_t off = 0;
+    for (int l = 1; l <= layers; ++l) {
+      const std::int64_t rows = widths[l], cols = widths[l - 1];
+      const T* W = theta + off;
+      const T* b = theta + off + rows * cols;
+      const T* in = s.a.data() + s.offsets[l - 1];
+      T* z = s.z.data() + s.offsets[l];
+      T* a = s.a.data() + s.offsets[l];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        z[r] = dot(W + r * cols, in, cols) + (bias ? b[r] : T(0));
+        a[r] = l < layers ? act.value(z[r]) : z[r];
+      }
+      off += rows * cols + (bias ? rows : 0);
+    }
+    return s.z.data() + s.offsets[layers];
+  }
+
+  /** The loss of output `out` against example i's target. */
+  T example_loss(std::int64_t i, const T* out) const {
+    const std::int64_t k = out_dim();
+    switch (loss) {
+      case NetLoss::squared: {
+        T total = T(0);
+        for (std::int64_t j = 0; j < k; ++j) {
+          const T r = out[j] - Y[i * k + j];
+          total += r * r;
+        }
+        return T(0.5) * total;
+      }
+      case NetLoss::logistic: {
+        const T m = Y[i] * out[0];
+        return m > T(0) ? std::log1p(std::exp(-m)) : -m + std::log1p(std::exp(m));
+      }
+      case NetLoss::exponential: return std::exp(-Y[i] * out[0]);
+      case NetLoss::softmax_ce: {
+        const T mx = *std::max_element(out, out + k);
+        T sum = T(0);
+        for (std::int64_t j = 0; j < k; ++j) sum += std::exp(out[j] - mx);
+        return mx + std::log(sum) - out[static_cast<std::int64_t>(Y[i])];
+      }
+    }
+    return T(0);
+  }
+
+  /** delta = d loss / d out (written to `delta`), for example i. */
+  void loss_gradient(std::int64_t i, const T* out, T* delta) const {
+    const std::int64_t k = out_dim();
+    switch (loss) {
+      case NetLoss::squared:
+        for (std::int64_t j = 0; j < k; ++j) delta[j] = out[j] - Y[i * k + j];
+        return;
+      case NetLoss::logistic: {
+        const T m = Y[i] * out[0];
+        const T sig = m >= T(0) ? std::exp(-m) / (T(1) + std::exp(-m)) : T(1) / (T(1) + std::exp(m));  // 1/(1+e^m)
+        delta[0] = -Y[i] * sig;
+        return;
+      }
+      case NetLoss::exponential: delta[0] = -Y[i] * std::exp(-Y[i] * out[0]); return;
+      case NetLoss::softmax_ce: {
+        const T mx = *std::max_element(out, out + k);
+        T sum = T(0);
+        for (std::int64_t j = 0; j < k; ++j) sum += std::exp(out[j] - mx);
+        for (std::int64_t j = 0; j < k; ++j) delta[j] = std::exp(out[j] - mx) / sum;
+        delta[static_cast<std::int64_t>(Y[i])] -= T(1);
+        return;
+      }
+    }
+  }
+
+  /** rdelta = Hessian of the loss in the output, applied to rout. */
+  void loss_hessian_times(std::int64_t i, const T* out, const T* rout, T* rdelta) const {
+    const std::int64_t k = out_dim();
+    switch (loss) {
+      case NetLoss::squared:
+        for (std::int64_t j = 0; j < k; ++j) rdelta[j] = rout[j];
+        return;
+      case NetLoss::logistic: {
+        const T m = Y[i] * out[0];
+        const T p = T(1) / (T(1) + std::exp(-m));
+        rdelta[0] = p * (T(1) - p) * rout[0];  // y^2 = 1
+        return;
+      }
+      case NetLoss::exponential: rdelta[0] = std::exp(-Y[i] * out[0]) * rout[0]; return;
+      case NetLoss::softmax_ce: {
+        const T mx = *std::max_element(out, out + k);
+        T sum = T(0), pr = T(0);
+        for (std::int64_t j = 0; j < k; ++j) sum += std::exp(out[j] - mx);
+        for (std::int64_t j = 0; j < k; ++j) pr += std::exp(out[j] - mx) / sum * rout[j];
+        for (std::int64_t j = 0; j < k; ++j) {
+          const T p = std::exp(out[j] - mx) / sum;
+          rdelta[j] = p * (rout[j] - pr);  // (diag(p) - p p') rout
+        }
+        return;
+      }
+    }
+  }
+
+  /** Backpropagation from delta of the output layer: g += s * grad. Leaves the deltas of every layer in s.delta. */
+  void backward(const T* theta, Scratch& sc, T* g, T s) const {
+    for (int l = layers; l >= 1; --l) {
+      const std::int64_t rows = widths[l], cols = widths[l - 1], off = w_offset(l - 1);
+      const T* W = theta + off;
+      const T* delta = sc.delta.data() + sc.offsets[l];
+      const T* in = sc.a.data() + sc.offsets[l - 1];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        axpy(s * delta[r], in, g + off + r * cols, cols);
+        if (bias) g[off + rows * cols + r] += s * delta[r];
+      }
+      if (l > 1) {
+        T* prev = sc.delta.data() + sc.offsets[l - 1];
+        const T* zprev = sc.z.data() + sc.offsets[l - 1];
+        for (std::int64_t c = 0; c < cols; ++c) prev[c] = T(0);
+        for (std::int64_t r = 0; r < rows; ++r) axpy(delta[r], W + r * cols, prev, cols);
+        for (std::int64_t c = 0; c < cols; ++c) prev[c] *= act.first(zprev[c]);
+      }
+    }
+  }
+
+  // --- the engine's interface ------------------------------------------------------------------------------------
+  void add_grad(std::int64_t i, const T* theta, T* g, T s) const {
+    Scratch& sc = scratch();
+    const T* out = forward(i, theta, sc);
+    loss_gradient(i, out, sc.delta.data() + sc.offsets[layers]);
+    backward(theta, sc, g, s * scale);
+  }
+  void step(std::int64_t i, T* theta, T eta, T* tmp) const {
+    std::fill(tmp, tmp + d, T(0));
+    add_grad(i, theta, tmp, T(1));
+    axpy(-eta, tmp, theta, d);
+  }
+  T objective(const T* theta) const {
+    Scratch& sc = scratch();
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += example_loss(i, forward(i, theta, sc));
+    return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+  }
+  /** Fraction of examples classified correctly (sign for +-1 labels, argmax for classes; squared: argmax vs
+   * argmax of the target when d_L > 1, sign agreement when d_L = 1). */
+  T accuracy(const T* theta) const {
+    Scratch& sc = scratch();
+    std::int64_t right = 0;
+    const std::int64_t k = out_dim();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T* out = forward(i, theta, sc);
+      bool ok;
+      if (loss == NetLoss::softmax_ce) {
+        ok = std::max_element(out, out + k) - out == static_cast<std::int64_t>(Y[i]);
+      } else if (loss == NetLoss::squared && k > 1) {
+        ok = std::max_element(out, out + k) - out == std::max_element(Y + i * k, Y + i * k + k) - (Y + i * k);
+      } else {
+        ok = (out[0] > T(0)) == (Y[i * y_cols()] > T(0));
+      }
+      right += ok;
+    }
+    return static_cast<T>(right) / static_cast<T>(n);
+  }
+
+  /** Hessian-vector product of f_i: hv += s * H_i v (R-operator: forward R-pass, then backward R-pass). */
+  void add_hvp(std::int64_t i, const T* theta, const T* v, T* hv, T s) const {
+    Scratch& sc = scratch();
+    const T* out = forward(i, theta, sc);
+    // forward R-pass: rz_l = V_l a_{l-1} + W_l ra_{l-1} + vb_l, ra_l = h'(z_l) rz_l (ra_0 = 0)
+    std::fill_n(sc.ra.data(), widths[0], T(0));
+    for (int l = 1; l <= layers; ++l) {
+      const std::int64_t rows = widths[l], cols = widths[l - 1], off = w_offset(l - 1);
+      const T* in = sc.a.data() + sc.offsets[l - 1];
+      const T* rin = sc.ra.data() + sc.offsets[l - 1];
+      T* rz = sc.rz.data() + sc.offsets[l];
+      T* ra = sc.ra.data() + sc.offsets[l];
+      const T* z = sc.z.data() + sc.offsets[l];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        rz[r] = dot(v + off + r * cols, in, cols) + dot(theta + off + r * cols, rin, cols) +
+                (bias ? v[off + rows * cols + r] : T(0));
+        ra[r] = l < layers ? act.first(z[r]) * rz[r] : rz[r];
+      }
+    }
+    T* delta_out = sc.delta.data() + sc.offsets[layers];
+    loss_gradient(i, out, delta_out);
+    loss_hessian_times(i, out, sc.rz.data() + sc.offsets[layers], sc.rdelta.data() + sc.offsets[layers]);
+    const T c = s * scale;
+    for (int l = layers; l >= 1; --l) {
+      const std::int64_t rows = widths[l], cols = widths[l - 1], off = w_offset(l - 1);
+      const T* W = theta + off;
+      const T* V = v + off;
+      const T* delta = sc.delta.data() + sc.offsets[l];
+      const T* rdelta = sc.rdelta.data() + sc.offsets[l];
+      const T* in = sc.a.data() + sc.offsets[l - 1];
+      const T* rin = sc.ra.data() + sc.offsets[l - 1];
+      for (std::int64_t r = 0; r < rows; ++r) {  // R{dW_l} = R{delta_l} a' + delta_l R{a}'
+        axpy(c * rdelta[r], in, hv + off + r * cols, cols);
+        axpy(c * delta[r], rin, hv + off + r * cols, cols);
+        if (bias) hv[off + rows * cols + r] += c * rdelta[r];
+      }
+      if (l > 1) {
+        const std::int64_t prev_off = sc.offsets[l - 1];
+        T* pd = sc.delta.data() + prev_off;
+        T* prd = sc.rdelta.data() + prev_off;
+        const T* zp = sc.z.data() + prev_off;
+        const T* rzp = sc.rz.data() + prev_off;
+        std::vector<T>& back = backprop_tmp(cols);  // W' delta
+        std::vector<T>& rback = backprop_tmp2(cols);  // V' delta + W' R{delta}
+        std::fill_n(back.data(), cols, T(0));
+        std::fill_n(rback.data(), cols, T(0));
+        for (std::int64_t r = 0; r < rows; ++r) {
+          axpy(delta[r], W + r * cols, back.data(), cols);
+          axpy(delta[r], V + r * cols, rback.data(), cols);
+          axpy(rdelta[r], W + r * cols, rback.data(), cols);
+        }
+        for (std::int64_t q = 0; q < cols; ++q) {
+          pd[q] = back[q] * act.first(zp[q]);
+          prd[q] = rback[q] * act.first(zp[q]) + back[q] * act.second(zp[q]) * rzp[q];
+        }
+      }
+    }
+  }
+
+  static std::vector<T>& backprop_tmp(std::int64_t size) {
+    thread_local std::vector<T> v;
+    if (static_cast<std::int64_t>(v.size()) < size) v.resize(size);
+    return v;
+  }
+  static std::vector<T>& backprop_tmp2(std::int64_t size) {
+    thread_local std::vector<T> v;
+    if (static_cast<std::int64_t>(v.size()) < size) v.resize(size);
+    return v;
+  }
+};
+
+OPTCORE_ISA_END
+}  // namespace optcore

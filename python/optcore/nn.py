@@ -1,0 +1,274 @@
+"""Fully connected networks: evaluation, derivatives and training through the engine.
+
+An :class:`MLP` describes the architecture (widths, activation, biases, loss); its parameters are plain NumPy
+arrays, one flat vector per network, that users read and write (see :meth:`MLP.unpack` / :meth:`MLP.pack`).
+Every evaluation takes R networks at once, shape (R, P): losses, gradients, per-example gradients, exact
+Hessian-vector products (Pearlmutter's R-operator) and dense Hessians, in float32 or float64.
+:class:`NetworkProblem` makes a network and its data a finite-sum problem of :func:`optcore.run_sgd`, so the same
+orders, batches, schedules and recording train it (full-batch GD: ``batch_size=n``).
+
+Conventions
+-----------
+* Parameter layout: for each layer, W (d_out x d_in, row-major) then b (d_out) if ``bias``.
+* Activations: ``relu``, ``leaky`` (two slopes: h(x) = max(s+ x, 0) + min(s- x, 0)), ``linear``, ``hardtanh``,
+  ``tanh``, ``sigmoid``, ``softplus``; hidden layers only, the output layer is linear. At kinks the derivative is
+  the left one: relu'(0) = 0 (as PyTorch), leaky'(0) = s-, hardtanh'(+-1) = 0; second derivatives of the
+  piecewise-linear activations are 0.
+* Losses: ``squared`` 1/2 |f - y|^2 (targets (n, d_out)); ``logistic`` log(1 + e^{-y f}) and ``exponential``
+  e^{-y f} (one output, labels +-1); ``softmax_ce`` (class indices 0..d_out-1).
+* Reduction: ``mean`` (F = average loss) or ``sum`` (F = total loss). As a finite sum, f_i = loss_i (mean) or
+  n loss_i (sum), so that F = (1/n) sum_i f_i either way and SGD steps are unbiased for F.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import _core
+from ._validation import as_dtype, choice, float_array, integer, positive_float
+from .problems import Problem
+from .reference import Stream
+
+ACTIVATIONS = {"relu": 0, "leaky": 1, "linear": 2, "hardtanh": 3, "tanh": 4, "sigmoid": 5, "softplus": 6}
+LOSSES = {"squared": 0, "logistic": 1, "exponential": 2, "softmax_ce": 3}
+PURPOSE_INIT = 4  # the Philox stream purpose of initializations (docs/randomness.md)
+
+
+class MLP:
+    """A fully connected network architecture.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        (d_in, hidden widths..., d_out); at least two entries.
+    activation : str
+        One of ``ACTIVATIONS``.
+    slopes : (float, float)
+        (s+, s-) of the ``leaky`` activation.
+    bias : bool
+        Whether layers have biases.
+    loss : str
+        One of ``LOSSES``.
+    reduction : {"mean", "sum"}
+    dtype : float32 or float64
+    """
+
+    def __init__(
+        self,
+        widths,
+        *,
+        activation: str = "relu",
+        slopes=(1.0, 0.01),
+        bias: bool = True,
+        loss: str = "squared",
+        reduction: str = "mean",
+        dtype=np.float64,
+    ):
+        widths = np.asarray(widths)
+        if widths.ndim != 1 or widths.size < 2 or widths.dtype.kind not in "iu":
+            raise ValueError(f"widths must be a sequence of at least two integers, got {widths!r}")
+        if np.any(widths < 1):
+            raise ValueError(f"widths must all be >= 1, got {widths.tolist()}")
+        self.widths = widths.astype(np.int64)
+        self.activation = choice(activation, "activation", set(ACTIVATIONS))
+        s_pos, s_neg = (float(s) for s in slopes)
+        if not (np.isfinite(s_pos) and np.isfinite(s_neg)):
+            raise ValueError(f"slopes must be finite, got {slopes}")
+        self.slopes = (s_pos, s_neg)
+        if not isinstance(bias, bool | np.bool_):
+            raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
+        self.bias = bool(bias)
+        self.loss = choice(loss, "loss", set(LOSSES))
+        self.reduction = choice(reduction, "reduction", {"mean", "sum"})
+        self.dtype = as_dtype(dtype)
+        if self.loss in ("logistic", "exponential") and self.widths[-1] != 1:
+            raise ValueError(f"loss {self.loss!r} needs one output, got d_out = {self.widths[-1]}")
+        self.shapes = [(int(o), int(i)) for i, o in zip(self.widths[:-1], self.widths[1:], strict=True)]
+        self.n_params = sum(o * i + (o if self.bias else 0) for o, i in self.shapes)
+
+    def __repr__(self) -> str:
+        return (
+            f"MLP(widths={self.widths.tolist()}, activation={self.activation!r}, bias={self.bias}, "
+            f"loss={self.loss!r}, P={self.n_params})"
+        )
+
+    # --- parameters ------------------------------------------------------------------------------------------------
+    def unpack(self, params) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """(W, b) per layer, as views into one flat parameter vector (P,) (b is None without biases)."""
+        params = np.asarray(params)
+        if params.shape != (self.n_params,):
+            raise ValueError(f"params must have shape ({self.n_params},), got {params.shape}")
+        out, off = [], 0
+        for o, i in self.shapes:
+            W = params[off : off + o * i].reshape(o, i)
+            off += o * i
+            b = None
+            if self.bias:
+                b = params[off : off + o]
+                off += o
+            out.append((W, b))
+        return out
+
+    def pack(self, layers) -> np.ndarray:
+        """The flat parameter vector of a list of (W, b) (b ignored, may be None, without biases)."""
+        if len(layers) != len(self.shapes):
+            raise ValueError(f"expected {len(self.shapes)} layers, got {len(layers)}")
+        parts = []
+        for (o, i), (W, b) in zip(self.shapes, layers, strict=True):
+            parts.append(float_array(W, "W", self.dtype, shape=(o, i)).ravel())
+            if self.bias:
+                parts.append(float_array(b, "b", self.dtype, shape=(o,)))
+        return np.concatenate(parts)
+
+    def init(self, runs: int = 1, *, scheme: str = "he", scale: float = 1.0, seed: int = 0) -> np.ndarray:
+        """(runs, P) initial parameters: weights N(0, s^2) with s = scale * sqrt(2/d_in) (he), sqrt(1/d_in)
+        (xavier-style, fan-in) or scale (gaussian); biases 0.
+
+        The normals come from the counter-based Philox streams (seed, run, layer, 0, purpose 4) by Box-Muller,
+        so network r's initialization depends only on (seed, r).
+        """
+        runs = integer(runs, "runs", minimum=1)
+        scheme = choice(scheme, "scheme", {"he", "xavier", "gaussian"})
+        scale = positive_float(scale, "scale")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= int(seed) < 2**64:
+            raise ValueError(f"seed must be an int in [0, 2**64), got {seed!r}")
+        out = np.zeros((runs, self.n_params), dtype=self.dtype)
+        for r in range(runs):
+            layers = []
+            for layer, (o, i) in enumerate(self.shapes):
+                std = {"he": scale * np.sqrt(2.0 / i), "xavier": scale * np.sqrt(1.0 / i), "gaussian": scale}[scheme]
+                W = std * _philox_normals(int(seed), r, layer, o * i).reshape(o, i)
+                layers.append((W, np.zeros(o)))
+            out[r] = self.pack(layers)
+        return out
+
+    # --- evaluation --------------------------------------------------------------------------------------------
+    def _data(self, X, Y) -> dict:
+        n = None
+        X = float_array(X, "X", self.dtype, ndim=2)
+        n = X.shape[0]
+        if X.shape[1] != self.widths[0]:
+            raise ValueError(f"X must have {self.widths[0]} columns (the input width), got shape {X.shape}")
+        if n < 1:
+            raise ValueError("X needs at least one example")
+        if self.loss == "squared":
+            Y = float_array(Y, "Y", self.dtype)
+            if Y.ndim == 1 and self.widths[-1] == 1:
+                Y = Y[:, None]
+            if Y.shape != (n, self.widths[-1]):
+                raise ValueError(f"Y must have shape ({n}, {self.widths[-1]}), got {Y.shape}")
+        else:
+            Y = float_array(Y, "Y", self.dtype, shape=(n,))
+            if self.loss == "softmax_ce":
+                if np.any(Y != np.round(Y)) or Y.min() < 0 or Y.max() >= self.widths[-1]:
+                    raise ValueError(f"Y must hold class indices in 0..{self.widths[-1] - 1}")
+            elif not np.all(np.abs(Y) == 1):
+                raise ValueError("Y must hold labels in {-1, +1}")
+            Y = Y[:, None]
+        return {
+            "X": np.ascontiguousarray(X),
+            "Y": np.ascontiguousarray(Y),
+            "widths": self.widths,
+            "bias": self.bias,
+            "activation": ACTIVATIONS[self.activation],
+            "loss": LOSSES[self.loss],
+            "s_pos": self.slopes[0],
+            "s_neg": self.slopes[1],
+            "scale": float(n if self.reduction == "sum" else 1),
+        }
+
+    def _params(self, params):
+        p = float_array(params, "params", self.dtype, ndim=(1, 2))
+        single = p.ndim == 1
+        p = np.ascontiguousarray(p.reshape(1, -1) if single else p)
+        if p.shape[1] != self.n_params:
+            raise ValueError(f"params must have {self.n_params} entries per network, got shape {p.shape}")
+        return p, single
+
+    def _eval(self, params, X, Y, what, v=None, threads=None):
+        p, single = self._params(params)
+        data = self._data(
+            X,
+            Y if Y is not None else np.zeros(len(X)) if self.loss != "squared" else np.zeros((len(X), self.widths[-1])),
+        )
+        if v is not None:
+            v = float_array(v, "v", self.dtype, ndim=(1, 2))
+            v = np.ascontiguousarray(np.broadcast_to(v, p.shape))
+        threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
+        out = _core.mlp_eval(data, p, what, v, threads)
+        return {k: (a[0] if single else a) for k, a in out.items()}
+
+    def forward(self, params, X) -> np.ndarray:
+        """Network outputs, (n, d_out) or (R, n, d_out)."""
+        return self._eval(params, X, None, "forward")["outputs"]
+
+    def loss_value(self, params, X, Y):
+        """F(params): the loss with the chosen reduction, () or (R,)."""
+        return self._eval(params, X, Y, "loss")["loss"]
+
+    def loss_and_grad(self, params, X, Y):
+        """F and its gradient, () and (P,) or (R,) and (R, P)."""
+        out = self._eval(params, X, Y, "grad")
+        return out["loss"], out["grad"]
+
+    def accuracy(self, params, X, Y):
+        """Fraction of correctly classified examples (sign, or argmax)."""
+        return self._eval(params, X, Y, "accuracy")["accuracy"]
+
+    def per_example_grads(self, params, X, Y) -> np.ndarray:
+        """Gradients of the components f_i, (n, P) or (R, n, P) (f_i = loss_i, or n loss_i with reduction sum)."""
+        return self._eval(params, X, Y, "per_example")["grads"]
+
+    def hvp(self, params, X, Y, v) -> np.ndarray:
+        """Exact Hessian-vector product H(params) v of F, (P,) or (R, P)."""
+        return self._eval(params, X, Y, "hvp", v=v)["hvp"]
+
+    def hessian(self, params, X, Y) -> np.ndarray:
+        """Dense Hessian of F (P HVPs), (P, P) or (R, P, P); for small networks."""
+        if self.n_params > 4000:
+            raise ValueError(f"a dense Hessian of {self.n_params} parameters is too large; use hvp()")
+        return self._eval(params, X, Y, "hessian")["hessian"]
+
+
+def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:
+    """count standard normals from stream (seed, run, layer, 0, PURPOSE_INIT): Box-Muller on pairs of words."""
+    words = Stream(seed, run, layer, 0, PURPOSE_INIT).words(2 * count).astype(np.float64)
+    u1 = (words[0::2] + 1.0) / 2.0**32  # in (0, 1]: log is finite
+    u2 = words[1::2] / 2.0**32
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+class NetworkProblem(Problem):
+    """A network and its data as a finite-sum problem of :func:`optcore.run_sgd` (the iterate is the flat
+    parameter vector; one component per example). Records ``objective`` and ``accuracy``."""
+
+    kind = "mlp"
+
+    def __init__(self, mlp: MLP, X, Y):
+        if not isinstance(mlp, MLP):
+            raise TypeError(f"mlp must be an optcore.nn.MLP, got {type(mlp).__name__}")
+        self.mlp = mlp
+        data = mlp._data(X, Y)
+        super().__init__(data["X"].shape[0], mlp.n_params, mlp.dtype)
+        self.__data = data
+
+    def _data(self):
+        return self.__data
+
+    def objective(self, x):
+        """F at parameters (P,) or (R, P)."""
+        return self.mlp.loss_value(x, self.__data["X"], self._labels())
+
+    def gradient(self, x):
+        """Gradient of F."""
+        return self.mlp.loss_and_grad(x, self.__data["X"], self._labels())[1]
+
+    def component_gradient(self, i, x):
+        """Gradient of f_i."""
+        return self.mlp.per_example_grads(x, self.__data["X"], self._labels())[i]
+
+    def _labels(self):
+        Y = self.__data["Y"]
+        return Y if self.mlp.loss == "squared" else Y[:, 0]
