@@ -123,8 +123,10 @@ class MLP:
         return np.concatenate(parts)
 
     def init(self, runs: int = 1, *, scheme: str = "he", scale: float = 1.0, seed: int = 0) -> np.ndarray:
-        """(runs, P) initial parameters: weights N(0, s^2) with s = scale * sqrt(2/d_in) (he), sqrt(1/d_in)
-        (xavier-style, fan-in) or scale (gaussian); biases 0.
+        """Initial parameters of ``runs`` networks, shape (runs, P).
+
+        Weights are N(0, s^2) with s = scale * sqrt(2/d_in) (he), scale * sqrt(1/d_in) (xavier-style, fan-in) or
+        scale (gaussian); biases are 0.
 
         The normals come from the counter-based Philox streams (seed, run, layer, 0, purpose 4) by Box-Muller,
         so network r's initialization depends only on (seed, r).
@@ -233,7 +235,7 @@ class MLP:
 
 
 def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:
-    """count standard normals from stream (seed, run, layer, 0, PURPOSE_INIT): Box-Muller on pairs of words."""
+    """Count standard normals from stream (seed, run, layer, 0, PURPOSE_INIT): Box-Muller on pairs of words."""
     words = Stream(seed, run, layer, 0, PURPOSE_INIT).words(2 * count).astype(np.float64)
     u1 = (words[0::2] + 1.0) / 2.0**32  # in (0, 1]: log is finite
     u2 = words[1::2] / 2.0**32
@@ -242,7 +244,8 @@ def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:
 
 class NetworkProblem(Problem):
     """A network and its data as a finite-sum problem of :func:`optcore.run_sgd` (the iterate is the flat
-    parameter vector; one component per example). Records ``objective`` and ``accuracy``."""
+    parameter vector; one component per example). Records ``objective`` and ``accuracy``.
+    """
 
     kind = "mlp"
 
