@@ -243,8 +243,10 @@ def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:
 
 
 class NetworkProblem(Problem):
-    """A network and its data as a finite-sum problem of :func:`optcore.run_sgd` (the iterate is the flat
-    parameter vector; one component per example). Records ``objective`` and ``accuracy``.
+    """A network and its data as a finite-sum problem of :func:`optcore.run_sgd`.
+
+    The iterate is the flat parameter vector and there is one component per example; ``record="auto"`` records
+    the objective and the accuracy.
     """
 
     kind = "mlp"
