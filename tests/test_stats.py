@@ -68,8 +68,8 @@ def test_loglog_slope_bad_options():
 def test_mean_band():
     table = pd.DataFrame({"K": [8, 8, 8, 16, 16, 32], "order": ["rr"] * 6, "gap": [1.0, 2.0, 3.0, 0.5, 0.7, 0.1]})
     band = mean_band(table, ["order", "K"], "gap", level=0.9)
-    assert list(band.columns) == ["order", "K", "mean", "lo", "hi", "sem", "n"]
-    assert band["K"].tolist() == [8, 16, 32] and band["n"].tolist() == [3, 2, 1]
+    assert list(band.columns) == ["order", "K", "mean", "lo", "hi", "sem", "count"]
+    assert band["K"].tolist() == [8, 16, 32] and band["count"].tolist() == [3, 2, 1]
     first = band.iloc[0]
     sem = np.std([1.0, 2.0, 3.0], ddof=1) / math.sqrt(3)
     q = t_quantile(0.95, 2)
@@ -93,3 +93,12 @@ def test_t_quantile_against_scipy():
         t_quantile(0.9, 0)
     with pytest.raises(ValueError, match="p must be in"):
         t_quantile(1.0, 3)
+
+
+def test_mean_band_groups_by_a_column_named_n():
+    # a study grouped by the number of components n must not collide with the band's own columns
+    table = pd.DataFrame({"n": [4, 4, 8, 8], "gap": [1.0, 3.0, 2.0, 2.0]})
+    band = mean_band(table, "n", "gap")
+    assert band["n"].tolist() == [4, 8] and band["count"].tolist() == [2, 2]
+    with pytest.raises(ValueError, match="clash"):
+        mean_band(table.rename(columns={"n": "count"}), "count", "gap")

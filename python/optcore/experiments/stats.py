@@ -117,22 +117,25 @@ def mean_band(table: pd.DataFrame, by, value: str, *, level: float = 0.95) -> pd
     -------
     pandas.DataFrame
         One row per group, in order of first appearance: the ``by`` columns, then ``mean``, ``lo``, ``hi``
-        (mean -/+ t quantile times the standard error; NaN for a group of one row), ``sem`` and ``n``.
+        (mean -/+ t quantile times the standard error; NaN for a group of one row), ``sem`` and ``count``.
     """
     by = [by] if isinstance(by, str) else list(by)
     _check_level(level)
+    clash = [c for c in by if c in ("mean", "lo", "hi", "sem", "count", "sd")]
+    if clash:
+        raise ValueError(f"group columns {clash} clash with mean_band's output columns (mean, lo, hi, sem, count)")
     missing = [c for c in [*by, value] if c not in table.columns]
     if missing:
         raise ValueError(f"columns {missing} are not in the table; its columns: {', '.join(map(str, table.columns))}")
     groups = table.groupby(by, sort=False, dropna=False)[value]
-    out = groups.agg(mean="mean", sd="std", n="count").reset_index()
-    n = out["n"].to_numpy()
+    out = groups.agg(mean="mean", sd="std", count="count").reset_index()
+    n = out["count"].to_numpy()
     sem = out["sd"].to_numpy() / np.sqrt(np.maximum(n, 1))
     q = np.array([t_quantile((1 + level) / 2, k - 1) if k > 1 else math.nan for k in n])
     out["lo"] = out["mean"] - q * sem
     out["hi"] = out["mean"] + q * sem
     out["sem"] = np.where(n > 1, sem, math.nan)
-    return out[[*by, "mean", "lo", "hi", "sem", "n"]]
+    return out[[*by, "mean", "lo", "hi", "sem", "count"]]
 
 
 def t_quantile(p: float, df: int) -> float:
