@@ -54,3 +54,20 @@ def draw_rates(ax, table: pd.DataFrame, *, x: str, by: list[str], value: str = "
             ax.plot(xs, np.exp(intercept) * xs**slope, linestyle="--", color=line.get_color(), linewidth=1)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+
+
+def slopes_along(table: pd.DataFrame, *, group: str, fits, theory: dict) -> pd.DataFrame:
+    """Slopes along each axis of a two-axis grid, one row per (fit, group).
+
+    For each ``(x, fixed, value)`` in ``fits``: the slope in ``x`` of every ``group`` on the rows where
+    ``fixed == value``, next to ``theory[(group value, x)]``.
+    """
+    axes = list(dict.fromkeys(a for x, fixed, _ in fits for a in (fixed, x)))
+    parts = []
+    for x, fixed, value in fits:
+        rows = slope_rows(
+            table[table[fixed] == value], x=x, by=[group, fixed], theory=lambda g, x=x: theory[(g[group], x)]
+        )
+        rows = rows.rename(columns={f"slope_{x}": "slope"}).assign(along=x, **{x: "all"})
+        parts.append(rows[["along", group, *axes, "slope", "slope_lo", "slope_hi", "theory"]])
+    return pd.concat(parts, ignore_index=True)

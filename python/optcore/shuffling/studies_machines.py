@@ -13,7 +13,7 @@ import pandas as pd
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
 from . import instances
-from ._tables import draw_rates, slope_rows
+from ._tables import draw_rates, slopes_along
 from .rates import final_gap_stats
 
 ALGORITHMS = ("minibatch_rr", "local_rr", "minibatch_syncshuf", "local_syncshuf")
@@ -59,14 +59,8 @@ def run_machines(config: dict, seed: int) -> dict:
 def summarize_machines(table: pd.DataFrame) -> pd.DataFrame:
     """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory."""
     Ms = sorted(set(table["M"]))
-    mid_M = table[table["M"] == Ms[len(Ms) // 2]]
-    large_K = table[table["K"] == table["K"].max()]
-    along_K = slope_rows(mid_M, x="K", by=["algorithm", "M"], theory=lambda g: THEORY[(g["algorithm"], "K")])
-    along_M = slope_rows(large_K, x="M", by=["algorithm", "K"], theory=lambda g: THEORY[(g["algorithm"], "M")])
-    keep = ["algorithm", "M", "K", "slope", "slope_lo", "slope_hi", "theory"]
-    along_K = along_K.rename(columns={"slope_K": "slope"}).assign(along="K", K="all")
-    along_M = along_M.rename(columns={"slope_M": "slope"}).assign(along="M", M="all")
-    return pd.concat([along_K[["along", *keep]], along_M[["along", *keep]]], ignore_index=True)
+    fits = [("K", "M", Ms[len(Ms) // 2]), ("M", "K", table["K"].max())]
+    return slopes_along(table, group="algorithm", fits=fits, theory=THEORY)
 
 
 def figure_machines(table: pd.DataFrame, ax) -> None:

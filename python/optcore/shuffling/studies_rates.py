@@ -16,7 +16,7 @@ import pandas as pd
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
 from . import instances
-from ._tables import draw_rates, slope_rows
+from ._tables import draw_rates, slope_rows, slopes_along
 from .rates import final_gap_stats
 
 BASIC = ("with_replacement", "random_reshuffling", "single_shuffle", "incremental")
@@ -91,14 +91,8 @@ def run_noncommuting(config: dict, seed: int) -> dict:
 
 def summarize_noncommuting(table: pd.DataFrame) -> pd.DataFrame:
     """Slopes in K at the smallest n and in n at the largest K, per order, next to the exponents for K > n."""
-    small_n = table[table["n"] == table["n"].min()]
-    large_K = table[table["K"] == table["K"].max()]
-    along_K = slope_rows(small_n, x="K", by=["order", "n"], theory=lambda g: NONCOMMUTING_THEORY[(g["order"], "K")])
-    along_n = slope_rows(large_K, x="n", by=["order", "K"], theory=lambda g: NONCOMMUTING_THEORY[(g["order"], "n")])
-    keep = ["order", "n", "K", "slope", "slope_lo", "slope_hi", "theory"]
-    along_K = along_K.rename(columns={"slope_K": "slope"}).assign(along="K", K="all")
-    along_n = along_n.rename(columns={"slope_n": "slope"}).assign(along="n", n="all")
-    return pd.concat([along_K[["along", *keep]], along_n[["along", *keep]]], ignore_index=True)
+    fits = [("K", "n", table["n"].min()), ("n", "K", table["K"].max())]
+    return slopes_along(table, group="order", fits=fits, theory=NONCOMMUTING_THEORY)
 
 
 def figure_noncommuting(table: pd.DataFrame, ax) -> None:
