@@ -77,6 +77,14 @@ def test_machines_slopes_and_scaling():
     assert slope(s, along="M", algorithm="local_rr") > -0.5  # the M-free H/(N^2 K^2) term dominates
 
 
+def test_machines_local_averaging_period():
+    # at large M the M-free H/(N^2 K^2) term of local RR and local SyncShuf dominates: slope +1 in H; minibatch: 0
+    s = summary(MACHINES, {"M": [16], "K": [128, 256], "H": [2, 4, 8, 16], "runs": 60}, seeds=2)
+    for algorithm in ("local_rr", "local_syncshuf"):
+        assert 0.7 < slope(s, along="H", algorithm=algorithm) < 1.3, algorithm
+    assert abs(slope(s, along="H", algorithm="minibatch_rr")) < 0.15
+
+
 def test_machines_rejects_syncshuf_without_divisibility():
     with pytest.raises(RuntimeError, match=r"SyncShuf needs M \| N, got M = 3, N = 32"):
         run_sweep(MACHINES, {"algorithm": "minibatch_syncshuf", "M": 3, "K": 8, "runs": 2}, seeds=1)

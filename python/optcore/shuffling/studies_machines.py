@@ -13,7 +13,7 @@ import pandas as pd
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
 from . import instances
-from ._tables import draw_rates, slopes_along
+from ._tables import draw_rates, slope_rows, slopes_along
 from .rates import final_gap_stats
 
 ALGORITHMS = ("minibatch_rr", "local_rr", "minibatch_syncshuf", "local_syncshuf")
@@ -27,6 +27,21 @@ THEORY = {
     ("minibatch_syncshuf", "M"): -2.0,
     ("local_syncshuf", "K"): -2.0,
     ("local_syncshuf", "M"): "between 0 and -2",
+}
+
+
+#: exponents in the local steps between averages H (local algorithms) and the batch B (minibatch algorithms) at
+#: large M, where the M-free H/(N^2 K^2) term of Theorems 2 and 7 dominates; minibatch rates do not depend on B
+#: once the step is B log(.)/(mu N K) (Theorem 1: the rate in rounds improves, the rate in epochs does not)
+AVERAGING_THEORY = {
+    ("local_rr", "H"): 1.0,
+    ("local_syncshuf", "H"): 1.0,
+    ("minibatch_rr", "H"): 0.0,
+    ("minibatch_syncshuf", "H"): 0.0,
+    ("local_rr", "B"): 0.0,
+    ("local_syncshuf", "B"): 0.0,
+    ("minibatch_rr", "B"): 0.0,
+    ("minibatch_syncshuf", "B"): 0.0,
 }
 
 
@@ -57,10 +72,28 @@ def run_machines(config: dict, seed: int) -> dict:
 
 
 def summarize_machines(table: pd.DataFrame) -> pd.DataFrame:
-    """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory."""
+    """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory; with a grid over
+    H (or B), also the slope in it at the largest K and M.
+    """
     Ms = sorted(set(table["M"]))
+    one_H = table[(table["H"] == table["H"].min()) & (table["B"] == table["B"].min())]
     fits = [("K", "M", Ms[len(Ms) // 2]), ("M", "K", table["K"].max())]
-    return slopes_along(table, group="algorithm", fits=fits, theory=THEORY)
+    out = slopes_along(one_H, group="algorithm", fits=fits, theory=THEORY)
+    for axis in ("H", "B"):
+        if table[axis].nunique() > 1:
+            other = "B" if axis == "H" else "H"
+            sub = table[
+                (table["K"] == table["K"].max()) & (table["M"] == Ms[-1]) & (table[other] == table[other].min())
+            ]
+            rows = slope_rows(
+                sub, x=axis, by=["algorithm"], theory=lambda g, a=axis: AVERAGING_THEORY[(g["algorithm"], a)]
+            )
+            rows = rows.rename(columns={f"slope_{axis}": "slope"}).assign(along=axis, M=Ms[-1], K=table["K"].max())
+            out = pd.concat(
+                [out, rows[["along", "algorithm", "M", "K", "slope", "slope_lo", "slope_hi", "theory"]]],
+                ignore_index=True,
+            )
+    return out
 
 
 def figure_machines(table: pd.DataFrame, ax) -> None:
