@@ -72,8 +72,9 @@ def run_machines(config: dict, seed: int) -> dict:
 
 
 def summarize_machines(table: pd.DataFrame) -> pd.DataFrame:
-    """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory; with a grid over
-    H (or B), also the slope in it at the largest K and M.
+    """K-slopes at the middle M and M-slopes at the largest K, per algorithm, next to the theory.
+
+    With a grid over H (or B), also the slope in it at the largest K and M.
     """
     Ms = sorted(set(table["M"]))
     one_H = table[(table["H"] == table["H"].min()) & (table["B"] == table["B"].min())]
