@@ -1,0 +1,329 @@
+"""Explicit 3-layer ReLU networks that memorize N arbitrary points with widths about sqrt(N) (THEORY.md 2.2).
+
+The construction (the "zigzag", derived for optcore from Yun, Sra and Jadbabaie's counting, NeurIPS 2019) works in
+exact rational arithmetic (:class:`fractions.Fraction`) and is checked there; float64 weights are exported for
+:class:`optcore.nn.MLP`. In hard-tanh form (htanh(t) = min(1, max(-1, t))), with d1 ramps and d2 = 2q zigzag units:
+
+1. project the inputs on a random integer vector u until the projections z_i are distinct, sort them, and cut
+   them into S = ceil(N / d2) <= d1 consecutive segments of at most d2 points;
+2. layer 1: ramp j is -1 left of segment j, rises linearly across it, +1 right of it;
+3. layer 2: each unit is a continuous piecewise-linear function of z (knot values K_0..K_S at the segment
+   boundaries), zigzagging between <= -1 and >= +1 once per segment; pair r owns two points of every segment,
+   where one unit passes exactly through (z, y) and the other is saturated, so the pair adds 1 + y at its own
+   points and 0 elsewhere;
+4. output: the sum of the hard-tanh units, minus 1.
+
+htanh(t) = ReLU(t + 1) - ReLU(t - 1) - 1 turns it into a ReLU network with widths D1 = 2 d1 and D2 = 2 d2, so
+N <= D1 D2 / 4 points (4 floor(D1/4) floor(D2/(4 dy)) >= N with dy outputs).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from .._validation import float_array, integer
+
+F = Fraction
+
+
+@dataclass
+class Construction:
+    """A memorizing network in exact arithmetic, with its float64 export.
+
+    Attributes
+    ----------
+    layers : list of (W, b)
+        The ReLU network's layers as lists of lists of Fractions (W: out x in).
+    widths : list of int
+        (dx, D1, D2, dy) actually used (unused units of the requested widths are left out).
+    projection : ndarray of int
+        The integer vector u.
+    """
+
+    layers: list
+    widths: list
+    projection: np.ndarray
+
+    def float_layers(self):
+        """The layers as float64 NumPy arrays."""
+        return [
+            (np.array([[float(w) for w in row] for row in W]), np.array([float(v) for v in b])) for W, b in self.layers
+        ]
+
+    def max_weight(self) -> float:
+        """The largest absolute weight or bias."""
+        return max(float(abs(v)) for W, b in self.layers for row in [*W, b] for v in row)
+
+    def to_mlp(self, *, dtype=np.float64):
+        """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters."""
+        from ..nn import MLP
+
+        net = MLP(self.widths, activation="relu", bias=True, loss="squared", dtype=dtype)
+        return net, net.pack(self.float_layers())
+
+    def exact_outputs(self, X) -> list[list[Fraction]]:
+        """The network's outputs at the rows of X, in exact rational arithmetic (X converted exactly)."""
+        out = []
+        for x in np.asarray(X, dtype=np.float64):
+            a = [F(float(v)) for v in x]
+            for idx, (W, b) in enumerate(self.layers):
+                z = [sum((w * v for w, v in zip(row, a, strict=True)), F(0)) + bb for row, bb in zip(W, b, strict=True)]
+                a = z if idx == len(self.layers) - 1 else [max(F(0), v) for v in z]
+            out.append(a)
+        return out
+
+
+def _htanh(t):
+    return max(F(-1), min(F(1), t))
+
+
+def _projection(
+    X: list[list[Fraction]], Xf: np.ndarray, rng, *, candidates: int = 64
+) -> tuple[np.ndarray, list[Fraction]]:
+    """An integer vector u with distinct projections z_i = u'x_i.
+
+    It is chosen among random candidates for the largest smallest gap between consecutive projections relative to
+    their range: tiny gaps mean steep ramps and large weights (two nearly equal projections can push weights past
+    1e16).
+    """
+    dx = Xf.shape[1]
+    best, best_score = None, -1.0
+    for trial in range(candidates):
+        bound = 8 ** (1 + trial % 4)  # small and large integers: on grid-valued inputs small ones collide
+        u = rng.integers(-bound, bound + 1, size=dx)
+        if not u.any():
+            continue
+        z = np.sort(Xf @ u)
+        spread = z[-1] - z[0]
+        score = float(np.min(np.diff(z)) / spread) if z.size > 1 and spread > 0 else (1.0 if z.size == 1 else 0.0)
+        if score > best_score:
+            best, best_score = u, score
+    for u in ([best] if best is not None else []) + [rng.integers(-64, 65, size=dx) for _ in range(200)]:
+        z = [sum((F(int(ui)) * xi for ui, xi in zip(u, x, strict=True)), F(0)) for x in X]
+        if len(set(z)) == len(z):  # the float screening is only a heuristic: distinctness is checked exactly
+            return u, z
+    raise RuntimeError("could not find a projection separating the inputs")
+
+
+def _unit_knots(segments, anchors, ascending_first: bool) -> list[Fraction]:
+    """Knot values K_0..K_S of one zigzag unit.
+
+    ``segments[j]`` holds the lambda positions (in (0, 1)) of segment j's points; ``anchors[j]`` = (lambda*, t*,
+    ascending). The unit is affine in lambda on each segment, passes through (lambda*, t*), and is <= -1 before /
+    >= +1 after the anchor when ascending (the reverse when descending) at every other point of the segment.
+    K_j = c_j + mu_j K_0; every constraint bounds K_0 on one side; K_0 is the tightest bound with a slack of 1.
+    """
+    c, mu = F(0), F(1)
+    lower, upper = [], []
+    coeffs = []
+    for lambdas, (lam, t, ascending) in zip(segments, anchors, strict=True):
+        # sigma = (t - K_prev) / lam with K_prev = c + mu K0:  sigma = alpha + beta K0
+        alpha, beta = (t - c) / lam, -mu / lam
+        for lp in lambdas:
+            if lp == lam:
+                continue
+            if ascending:
+                need = (1 + t) / (lam - lp) if lp < lam else (1 - t) / (lp - lam)  # sigma >= need
+                sign = 1
+            else:
+                need = -((1 - t) / (lam - lp) if lp < lam else (1 + t) / (lp - lam))  # sigma <= need
+                sign = -1
+            # sign * (alpha + beta K0) >= sign * need
+            if beta == 0:
+                if sign * alpha < sign * need:
+                    raise RuntimeError("infeasible zigzag segment")  # cannot happen: beta never vanishes
+                continue
+            bound = (need - alpha) / beta
+            if (sign > 0) == (beta > 0):
+                lower.append(bound)
+            else:
+                upper.append(bound)
+        coeffs.append((alpha, beta, lam, t))
+        c, mu = t + (t - c) * (1 - lam) / lam, -mu * (1 - lam) / lam
+    if lower and upper:
+        lo, hi = max(lower), min(upper)
+        if not lo < hi:
+            raise RuntimeError("zigzag constraints are infeasible")
+        # the feasible K0 of smallest magnitude, kept a little inside the interval: large knots mean large weights
+        slack = min(F(1), (hi - lo) / 4)
+        K0 = min(max(F(0), lo + slack), hi - slack)
+    elif upper:
+        K0 = min(upper) - 1
+    elif lower:
+        K0 = max(lower) + 1
+    else:
+        K0 = F(-1) if ascending_first else F(1)
+    knots = [K0]
+    for alpha, beta, lam, t in coeffs:
+        sigma = alpha + beta * K0
+        knots.append(t + sigma * (1 - lam))
+    return knots
+
+
+def _segment_anchors(lams: list[Fraction], values: list[Fraction], r: int, odd: bool):
+    """(ascending anchor, descending anchor) of pair r (1-based) in one segment.
+
+    Each anchor is (lambda*, t*, index of the real point or None): virtual anchors where the segment has too few
+    points.
+    """
+    m = len(lams)
+    if odd:
+        A, B = 2 * r - 1, 2 * r
+    else:
+        A, B = m - 2 * r + 1, m - 2 * r + 2
+    has_a, has_b = 1 <= A <= m, 1 <= B <= m
+    if has_a and has_b:
+        return (lams[A - 1], values[A - 1], A - 1), (lams[B - 1], values[B - 1], B - 1)
+    if has_b:  # missing A: ascend just left of B
+        left = lams[B - 2] if B >= 2 else F(0)
+        return ((left + lams[B - 1]) / 2, F(0), None), (lams[B - 1], values[B - 1], B - 1)
+    if has_a:  # missing B: descend just right of A
+        right = lams[A] if A < m else F(1)
+        return (lams[A - 1], values[A - 1], A - 1), ((lams[A - 1] + right) / 2, F(0), None)
+    last = lams[-1] if lams else F(0)
+    mid = (last + 1) / 2 if odd else lams[0] / 2 if lams else F(1, 2)
+    # both virtual: place them after (odd) or before (even) all points, ascending one first
+    return (mid, F(0), None), ((mid + (1 if odd else lams[0])) / 2 if lams else F(3, 4), F(0), None)
+
+
+def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> Construction:
+    """A 3-layer ReLU network (widths dx -> D1 -> D2 -> dy) with f(x_i) = y_i exactly, in rational arithmetic.
+
+    Parameters
+    ----------
+    X : array (N, dx)
+        Inputs; equal inputs must carry equal labels (duplicates are merged).
+    Y : array (N,) or (N, dy)
+        Labels in [-1, 1].
+    d1, d2 : int, optional
+        ReLU widths D1 and D2 to respect; must satisfy 4 floor(D1/4) floor(D2/(4 dy)) >= N (distinct inputs).
+        Default: the smallest widths of :func:`minimal_widths`.
+    seed : int
+        Seed of the random integer projection.
+
+    Returns
+    -------
+    Construction
+    """
+    X = float_array(X, "X", np.float64, ndim=2)
+    Y = float_array(Y, "Y", np.float64)
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
+        raise ValueError(f"Y must have shape (N,) or (N, dy) with N = {X.shape[0]}, got {Y.shape}")
+    if X.shape[0] < 1:
+        raise ValueError("need at least one point")
+    if np.any(np.abs(Y) > 1):
+        raise ValueError("labels must lie in [-1, 1]")
+    # merge duplicates; refuse contradictions
+    keys = {}
+    for i, row in enumerate(X):
+        key = row.tobytes()
+        if key in keys and not np.array_equal(Y[keys[key]], Y[i]):
+            raise ValueError(
+                f"inputs {keys[key]} and {i} are equal but carry different labels: no function memorizes them"
+            )
+        keys.setdefault(key, i)
+    idx = sorted(keys.values())
+    X, Y = X[idx], Y[idx]
+    N, dx = X.shape
+    dy = Y.shape[1]
+    if d1 is None or d2 is None:
+        m1, m2 = minimal_widths(N, dy=dy)
+        d1 = m1 if d1 is None else d1
+        d2 = m2 if d2 is None else d2
+    D1, D2 = integer(d1, "d1", minimum=2), integer(d2, "d2", minimum=4)
+    ramps, pairs = D1 // 2, D2 // (4 * dy)  # hard-tanh ramps, zigzag pairs per output
+    capacity = ramps * 2 * pairs  # S <= ramps segments of 2 pairs points
+    if pairs < 1 or capacity < N:
+        raise ValueError(
+            f"widths D1 = {D1}, D2 = {D2} memorize at most {capacity if pairs else 0} points with dy = {dy}; "
+            f"N = {N} distinct inputs need e.g. (D1, D2) = {minimal_widths(N, dy=dy)}"
+        )
+    rng = np.random.default_rng(seed)
+    Xq = [[F(float(v)) for v in row] for row in X]
+    Yq = [[F(float(v)) for v in row] for row in Y]
+    u, z = _projection(Xq, X, rng)
+    order = sorted(range(N), key=lambda i: z[i])
+    per = 2 * pairs  # points per segment
+    segs = [order[s : s + per] for s in range(0, N, per)]
+    S = len(segs)
+    zs = [[z[i] for i in seg] for seg in segs]
+    knots_m = [zs[0][0] - 1]
+    for j in range(S - 1):
+        knots_m.append((zs[j][-1] + zs[j + 1][0]) / 2)
+    knots_m.append(zs[-1][-1] + 1)
+    lams = [[(v - knots_m[j]) / (knots_m[j + 1] - knots_m[j]) for v in zs[j]] for j in range(S)]
+
+    # layer 1 (ReLU form): ramp j = htanh(a_j z + c_j) = P_j - Q_j - 1
+    W1, b1 = [], []
+    for j in range(S):
+        a = F(2) / (knots_m[j + 1] - knots_m[j])
+        c = -2 * knots_m[j] / (knots_m[j + 1] - knots_m[j]) - 1
+        row = [a * int(ui) for ui in u]
+        W1 += [row, list(row)]
+        b1 += [c + 1, c - 1]
+    # layer 2: zigzag units per output coordinate
+    W2, b2, W3, b3 = [], [], [[] for _ in range(dy)], []
+    n_units = 0
+    for k in range(dy):
+        for r in range(1, pairs + 1):
+            anchors_a, anchors_b = [], []
+            for j in range(S):
+                odd = j % 2 == 0  # segment j + 1 is odd in 1-based counting
+                asc, desc = _segment_anchors(lams[j], [Yq[i][k] for i in segs[j]], r, odd)
+                # unit a ascends in odd segments, unit b in even ones
+                (anchors_a if odd else anchors_b).append((asc[0], asc[1], True))
+                (anchors_b if odd else anchors_a).append((desc[0], desc[1], False))
+            for anchors in (anchors_a, anchors_b):
+                K = _unit_knots(lams, anchors, anchors[0][2])
+                # s = sum_j Wj g_j + b with Wj = (K_j - K_{j-1}) / 2, b = (K_0 + K_S) / 2; g_j = P_j - Q_j - 1
+                Wj = [(K[j + 1] - K[j]) / 2 for j in range(S)]
+                b = (K[0] + K[S]) / 2 - sum(Wj, F(0))
+                row = []
+                for w in Wj:
+                    row += [w, -w]
+                for shift in (F(1), F(-1)):  # htanh(s) = ReLU(s + 1) - ReLU(s - 1) - 1
+                    W2.append(list(row))
+                    b2.append(b + shift)
+                    for kk in range(dy):
+                        W3[kk].append(F(1 if shift > 0 else -1) if kk == k else F(0))
+                n_units += 1
+        b3.append(-F(n_units_for(k, pairs)) - 1)
+    layers = [(W1, b1), (W2, b2), (W3, b3)]
+    return Construction(layers=layers, widths=[dx, len(W1), len(W2), dy], projection=u)
+
+
+def n_units_for(k: int, pairs: int) -> int:
+    """Hard-tanh units of output coordinate k (2 per pair)."""
+    return 2 * pairs
+
+
+def sufficient_count(d1: int, d2: int, *, dy: int = 1) -> int:
+    """Points the construction memorizes with ReLU widths d1, d2: 4 floor(d1/4) floor(d2/(4 dy))."""
+    return 4 * (d1 // 4) * (d2 // (4 * dy))
+
+
+def necessary_violation(d1: int, d2: int, N: int) -> bool:
+    """True when 2 d1 d2 + d2 + 2 < N: then some N-point data set cannot be memorized (dy = 1, THEORY.md 2.1)."""
+    return 2 * d1 * d2 + d2 + 2 < N
+
+
+def minimal_widths(N: int, *, dy: int = 1) -> tuple[int, int]:
+    """The smallest balanced ReLU widths (D1, D2), multiples of 4, with sufficient_count(D1, D2, dy) >= N."""
+    N = integer(N, "N", minimum=1)
+    dy = integer(dy, "dy", minimum=1)
+    need = math.ceil(N / 4)  # 4 a b >= N with D1 = 4a, D2 = 4 b dy
+    best = None
+    for a in range(1, need + 1):
+        b = math.ceil(need / a)
+        D1, D2 = 4 * a, 4 * b * dy
+        if best is None or (D1 + D2, max(D1, D2)) < (sum(best), max(best)):
+            best = (D1, D2)
+        if a > b:
+            break
+    return best
