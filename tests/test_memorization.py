@@ -130,3 +130,24 @@ def test_bad_input():
         memorize([[0.0], [1.0]], [0.0])
     with pytest.raises(ValueError, match="labels must lie in 0..2"):
         memorize_classes([[0.0], [1.0]], np.array([0, 3]), 3)
+
+
+def test_capacity_study_separates_construction_from_training():
+    from optcore.experiments.sweep import run_sweep
+    from optcore.memorization.studies import CAPACITY
+
+    table = run_sweep(CAPACITY, {"N": [16, 128], "W": [4, 16], "nets": 4, "epochs": 100}, seeds=1).table
+    s = CAPACITY.summarize(table).set_index(["W", "N"])
+    assert s.loc[(16, 16), "memorized"] >= 0.75  # far below the line: SGD memorizes
+    assert s.loc[(4, 128), "memorized"] == 0.0  # far above: it cannot
+    assert s.loc[(16, 16), "constructible"] == 1.0 and s.loc[(4, 128), "constructible"] == 0.0
+
+
+def test_sgd_near_a_memorizing_minimum_reduces_the_risk():
+    from optcore.experiments.sweep import run_sweep
+    from optcore.memorization.studies import NEAR_MINIMUM
+
+    table = run_sweep(NEAR_MINIMUM, {"delta": [1e-5, 1e-2], "N": 16, "epochs": 100}, seeds=2).table
+    s = NEAR_MINIMUM.summarize(table).set_index("delta")
+    assert s.loc[1e-5, "risk_ratio"] < 0.1 and s.loc[1e-5, "pattern_changes"] <= 2
+    assert s.loc[1e-2, "pattern_changes"] > s.loc[1e-5, "pattern_changes"]
