@@ -80,6 +80,17 @@ def test_float64_export_through_the_cpp_forward_pass(N):
         assert verify_exact(c, X, Y)
 
 
+@pytest.mark.slow
+def test_exact_memorization_of_a_few_thousand_points():
+    # about 15 minutes on 2 cores (pure-Python rational arithmetic): run with `python -m pytest -m slow`
+    rng = np.random.default_rng(7)
+    N = 2000
+    X = np.round(rng.standard_normal((N, 4)) * 1e3) / 1e3
+    Y = np.round(rng.uniform(-1, 1, N), 5)
+    c = memorize(X, Y)
+    assert verify_exact(c, X, Y)
+
+
 def test_widths_at_the_bound():
     rng = np.random.default_rng(3)
     D1, D2 = 12, 16
