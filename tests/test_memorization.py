@@ -82,7 +82,7 @@ def test_float64_export_through_the_cpp_forward_pass(N):
 
 @pytest.mark.slow
 def test_exact_memorization_of_a_few_thousand_points():
-    # about 15 minutes on 2 cores (pure-Python rational arithmetic): run with `python -m pytest -m slow`
+    # about 7 minutes on 2 cores (pure-Python rational arithmetic): run with `python -m pytest -m slow`
     rng = np.random.default_rng(7)
     N = 2000
     X = np.round(rng.standard_normal((N, 4)) * 1e3) / 1e3

@@ -45,6 +45,8 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     return out;
   }
   if (what == "loss" || what == "grad" || what == "accuracy") {
+    std::vector<std::uint32_t> all(n);
+    for (std::int64_t i = 0; i < n; ++i) all[i] = static_cast<std::uint32_t>(i);
     py::array_t<T> loss(R), acc(R), grad({R, what == "grad" ? P : std::int64_t(0)});
     T* l = loss.mutable_data();
     T* a = acc.mutable_data();
@@ -57,7 +59,7 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
           a[r] = net.accuracy(theta + r * P);
           if (what == "grad") {
             std::fill_n(g + r * P, P, T(0));
-            for (std::int64_t i = 0; i < n; ++i) net.add_grad(i, theta + r * P, g + r * P, T(1) / static_cast<T>(n));
+            net.add_grad_batch(all.data(), n, 0, theta + r * P, g + r * P, T(1) / static_cast<T>(n));
           }
         }
       });

@@ -37,6 +37,13 @@ struct HasAccuracy : std::false_type {};
 template <class P>
 struct HasAccuracy<P, std::void_t<decltype(std::declval<const P&>().accuracy(nullptr))>> : std::true_type {};
 
+/** Whether a problem computes the summed gradient of a batch in one pass (networks). */
+template <class P, class = void>
+struct HasBatchGrad : std::false_type {};
+template <class P>
+struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch(nullptr, 0, 0, nullptr, nullptr,
+                                                                                    {}))>> : std::true_type {};
+
 template <class T, class Problem>
 class GroupRunner {
  public:
@@ -90,10 +97,7 @@ class GroupRunner {
             p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
           } else {
             std::fill(grad_.begin(), grad_.end(), T(0));
-            for (std::uint32_t m = 0; m < M_; ++m) {
-              const std::uint32_t* idx = order_row(g, m) + lo;
-              for (std::uint32_t j = 0; j < b; ++j) p_.add_grad(global_index(m, idx[j]), x_of(r), grad_.data(), T(1));
-            }
+            for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
             axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
           }
         }
@@ -279,8 +283,17 @@ class GroupRunner {
       return;
     }
     std::fill(grad_.begin(), grad_.end(), T(0));
-    for (std::uint32_t j = 0; j < b; ++j) p_.add_grad(global_index(m, idx[j]), x, grad_.data(), T(1));
+    add_batch_grad(idx, b, m, x, grad_.data());
     axpy(-eta / static_cast<T>(b), grad_.data(), x, d_);
+  }
+
+  /** g += sum of the gradients of worker m's components idx[0..b): batched where the problem can (networks). */
+  void add_batch_grad(const std::uint32_t* idx, std::uint32_t b, std::uint32_t m, const T* x, T* g) {
+    if constexpr (HasBatchGrad<Problem>::value) {
+      p_.add_grad_batch(idx, b, global_index(m, 0), x, g, T(1));
+    } else {
+      for (std::uint32_t j = 0; j < b; ++j) p_.add_grad(global_index(m, idx[j]), x, g, T(1));
+    }
   }
 
   /** out = mean of the worker copies of group slot g; with broadcast, copy it back to every worker. */
