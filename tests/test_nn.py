@@ -166,3 +166,17 @@ def test_full_batch_gd_decreases_the_loss_and_records_accuracy():
 def test_bad_input(make, error, match):
     with pytest.raises(error, match=match):
         make()
+
+
+@pytest.mark.parametrize("n", [3, 8, 13, 40])
+def test_large_network_gradients_use_the_chunked_path(n):
+    # P * 8 lanes no longer fits the per-lane buffers: the batched pass sums each chunk's lanes directly
+    widths = [6, 40, 40, 2]
+    net = MLP(widths, activation="tanh", loss="squared")
+    assert net.n_params * 8 * 8 > 64 * 1024
+    X, Y = data_for("squared", widths, n=n, seed=5)
+    theta = net.init(1, seed=2)[0]
+    F, g = net.loss_and_grad(theta, X, Y)
+    F_ref, g_ref = objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X, Y)
+    assert F == pytest.approx(F_ref, rel=1e-12)
+    np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-13)
