@@ -20,3 +20,10 @@ def run_sgd(
     recording: dict[str, Any],
 ) -> None: ...
 def isa_info() -> dict[str, bool]: ...
+def mlp_eval(
+    data: dict[str, Any],
+    params: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    what: str,
+    v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
+    threads: int = 1,
+) -> dict[str, np.ndarray]: ...
