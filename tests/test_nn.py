@@ -169,8 +169,8 @@ def test_bad_input(make, error, match):
 
 
 @pytest.mark.parametrize("n", [3, 8, 13, 40])
-def test_large_network_gradients_use_the_chunked_path(n):
-    # P * 8 lanes no longer fits the per-lane buffers: the batched pass sums each chunk's lanes directly
+def test_wide_network_gradients(n):
+    # wide layers take the one-example pass inside the batched gradient (MLP::lanes_pay)
     widths = [6, 40, 40, 2]
     net = MLP(widths, activation="tanh", loss="squared")
     assert net.n_params * 8 * 8 > 64 * 1024

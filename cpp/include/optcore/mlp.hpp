@@ -133,12 +133,6 @@ inline void add(const T* __restrict a, T* __restrict y) {
   for (int e = 0; e < E; ++e) y[e] += a[e];
 }
 template <class T, int E>
-inline T dot(const T* __restrict a, const T* __restrict b) {
-  T total = T(0);
-  for (int e = 0; e < E; ++e) total += a[e] * b[e];
-  return total;
-}
-template <class T, int E>
 inline T sum(const T* __restrict a) {
   T total = T(0);
   for (int e = 0; e < E; ++e) total += a[e];
@@ -333,6 +327,17 @@ struct MLP {
     std::vector<T> a, z, delta, out, dout, grad_lanes;
   };
 
+  /**
+   * Whether the examples-in-lanes pass beats the one-example pass: for narrow layers (rows of a few dozen weights
+   * vectorize poorly one example at a time) whose per-lane gradient sums fit in cache. Wide layers vectorize well
+   * along their rows, and per-lane sums of many parameters would spill out of the caches.
+   */
+  bool lanes_pay() const {
+    std::int64_t widest = 0;
+    for (int l = 0; l < layers; ++l) widest = std::max(widest, widths[l]);
+    return widest <= 32 && static_cast<std::size_t>(d) * kBatchLanes * sizeof(T) <= 64 * 1024;
+  }
+
   BatchScratch& batch_scratch() const {
     thread_local BatchScratch s;
     std::int64_t units = 0;
@@ -396,7 +401,7 @@ struct MLP {
   void add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                       T s) const {
     constexpr int E = kBatchLanes;
-    if (count < E / 2) {  // a mostly empty chunk: the one-example pass is cheaper
+    if (count < E / 2 || !lanes_pay()) {  // tiny batches and wide layers: the one-example pass is cheaper
       for (std::int64_t j = 0; j < count; ++j) add_grad(base + idx[j], theta, g, s);
       return;
     }
@@ -406,9 +411,7 @@ struct MLP {
     OPTCORE_CHECK(layers <= 64, "at most 64 layers");
     unit_off[0] = 0;
     for (int l = 0; l < layers; ++l) unit_off[l + 1] = unit_off[l] + widths[l];
-    // per-lane gradient sums only while they fit comfortably in the L1/L2 caches
-    const bool lane_sums = static_cast<std::size_t>(d) * E * sizeof(T) <= 64 * 1024;
-    if (lane_sums) std::fill_n(sc.grad_lanes.data(), d * E, T(0));
+    std::fill_n(sc.grad_lanes.data(), d * E, T(0));
     for (std::int64_t c0 = 0; c0 < count; c0 += E) {
       const int used = static_cast<int>(std::min<std::int64_t>(E, count - c0));
       forward_batch(idx, c0, used, base, theta, sc);
@@ -429,24 +432,13 @@ struct MLP {
         const T* W = theta + woff;
         const T* delta = sc.delta.data() + unit_off[l] * E;
         const T* in = sc.a.data() + unit_off[l - 1] * E;
-        if (lane_sums) {
-          // small nets: the gradient is accumulated per lane over the whole batch, summed over lanes at the end
-          T* gl = sc.grad_lanes.data() + woff * E;
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const T* dr = delta + r * E;
-            T* gW = gl + r * cols * E;
-            for (std::int64_t c = 0; c < cols; ++c) lanes_detail::fma<T, E>(dr, in + c * E, gW + c * E);
-            if (bias) lanes_detail::add<T, E>(dr, gl + (rows * cols + r) * E);
-          }
-        } else {
-          // larger nets: per-lane sums would not stay in cache; sum over the lanes of every chunk instead
-          const T c_scale = s * scale;
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const T* dr = delta + r * E;
-            T* gW = g + woff + r * cols;
-            for (std::int64_t c = 0; c < cols; ++c) gW[c] += c_scale * lanes_detail::dot<T, E>(dr, in + c * E);
-            if (bias) g[woff + rows * cols + r] += c_scale * lanes_detail::sum<T, E>(dr);
-          }
+        // the gradient is accumulated per lane over the whole batch and summed over the lanes at the end
+        T* gl = sc.grad_lanes.data() + woff * E;
+        for (std::int64_t r = 0; r < rows; ++r) {
+          const T* dr = delta + r * E;
+          T* gW = gl + r * cols * E;
+          for (std::int64_t c = 0; c < cols; ++c) lanes_detail::fma<T, E>(dr, in + c * E, gW + c * E);
+          if (bias) lanes_detail::add<T, E>(dr, gl + (rows * cols + r) * E);
         }
         if (l > 1) {
           T* prev = sc.delta.data() + unit_off[l - 1] * E;
@@ -457,7 +449,6 @@ struct MLP {
         }
       }
     }
-    if (!lane_sums) return;
     const T c_scale = s * scale;
     for (std::int64_t q = 0; q < d; ++q) g[q] += c_scale * lanes_detail::sum<T, E>(sc.grad_lanes.data() + q * E);
   }
@@ -476,7 +467,7 @@ struct MLP {
   }
   T objective(const T* theta) const {
     constexpr int E = kBatchLanes;
-    if (n < E) {  // fewer examples than lanes: the one-example pass wastes nothing
+    if (n < E || !lanes_pay()) {  // few examples or wide layers: the one-example pass
       Scratch& one = scratch();
       double total = 0;
       for (std::int64_t i = 0; i < n; ++i) total += example_loss(i, forward(i, theta, one));
