@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from _common import pin_jax_worker
 
 ORDERS = ("with_replacement", "random_reshuffling", "single_shuffle", "incremental")
 
@@ -203,13 +204,7 @@ def jax_worker(in_path: str, out_path: str) -> None:
     with open(in_path, "rb") as f:
         job = pickle.load(f)
     threads = job["threads"]
-    cpus = "not pinned (no sched_setaffinity)"
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))[:threads]
-        os.sched_setaffinity(0, cpus)
-    if threads == 1:
-        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    cpus = pin_jax_worker(threads)
     import jax
 
     jax.config.update("jax_enable_x64", True)

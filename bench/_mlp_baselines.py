@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from _common import pin_jax_worker
 
 
 @dataclass
@@ -321,8 +322,13 @@ def jax_many(case: ManyCase, repeats: int):
         p, final, history = run()
         times.append(time.perf_counter() - start)
     flat = join_layers([(np.asarray(W), np.asarray(b)) for W, b in p])
-    return {"times": times, "x": flat, "final": np.asarray(final), "history": np.asarray(history),
-            "compile_s": compile_s}
+    return {
+        "times": times,
+        "x": flat,
+        "final": np.asarray(final),
+        "history": np.asarray(history),
+        "compile_s": compile_s,
+    }
 
 
 def jax_worker(in_path: str, out_path: str) -> None:
@@ -330,18 +336,17 @@ def jax_worker(in_path: str, out_path: str) -> None:
     with open(in_path, "rb") as f:
         job = pickle.load(f)
     threads = job["threads"]
-    cpus = "not pinned (no sched_setaffinity)"
-    if hasattr(os, "sched_setaffinity"):
-        cpus = sorted(os.sched_getaffinity(0))[:threads]
-        os.sched_setaffinity(0, cpus)
-    if threads == 1:
-        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    cpus = pin_jax_worker(threads)
     import jax
 
     jax.config.update("jax_enable_x64", True)  # float64 cases; float32 arrays stay float32
-    results = {"jax_version": jax.__version__, "cpus": cpus, "xla_flags": os.environ.get("XLA_FLAGS", ""),
-               "single": {}, "many": None}
+    results = {
+        "jax_version": jax.__version__,
+        "cpus": cpus,
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "single": {},
+        "many": None,
+    }
     for case in job["single"]:
         results["single"][case.key] = jax_single(case, job["min_time"], job["repeats"])
     if job["many"] is not None:

@@ -76,6 +76,7 @@ from pathlib import Path
 from statistics import median
 
 import numpy as np
+from _common import available_baselines as find_baselines
 from _mlp_baselines import (
     ManyCase,
     SingleCase,
@@ -111,12 +112,22 @@ TARGET_BASELINES = ("torch", "jax_step")  # the baselines the targets are stated
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="tiny smoke test: W 16, batch 1 32, float32, 8 nets x 20 steps")
-    p.add_argument("--cases", nargs="+", choices=("single", "many"), default=["single", "many"],
-                   help="(a) single network per-step timings, (b) many networks (default both)")
+    p.add_argument(
+        "--cases",
+        nargs="+",
+        choices=("single", "many"),
+        default=["single", "many"],
+        help="(a) single network per-step timings, (b) many networks (default both)",
+    )
     p.add_argument("--widths", type=int, nargs="+", default=None, help="hidden widths W of (a) (default 16 64 256)")
     p.add_argument("--batches", type=int, nargs="+", default=None, help="batch sizes of (a) (default 1 32 1024)")
-    p.add_argument("--dtypes", nargs="+", choices=("float32", "float64"), default=None,
-                   help="dtypes of (a) (default float32 float64; (b) is float32)")
+    p.add_argument(
+        "--dtypes",
+        nargs="+",
+        choices=("float32", "float64"),
+        default=None,
+        help="dtypes of (a) (default float32 float64; (b) is float32)",
+    )
     p.add_argument("--repeats", type=int, default=None, help="timed blocks/calls per measurement, median (5)")
     p.add_argument("--min-time", type=float, default=None, help="(a): seconds per timed block (default 0.05)")
     p.add_argument("--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS))
@@ -126,8 +137,12 @@ def parse_args(argv=None):
     p.add_argument("--n", type=int, default=100, help="(b): examples (default 100)")
     p.add_argument("--hidden", type=int, default=16, help="(b): hidden width (default 16)")
     p.add_argument("--step", type=float, default=0.01, help="(a): step size (default 0.01)")
-    p.add_argument("--check-nets", type=int, default=8,
-                   help="(b): nets whose final losses must match optcore's to 1e-3 (default 8, the first ones)")
+    p.add_argument(
+        "--check-nets",
+        type=int,
+        default=8,
+        help="(b): nets whose final losses must match optcore's to 1e-3 (default 8, the first ones)",
+    )
     p.add_argument("--many-step", type=float, default=0.05, help="(b): step size (default 0.05)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the initializations")
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
@@ -148,23 +163,7 @@ def usable_cpus() -> int:
 
 def available(impls):
     """{name: version} of the usable implementations, and {name: reason} of the skipped baselines."""
-    import importlib.metadata
-
-    found, skipped = {"optcore": optcore.__version__}, {}
-    for name in ("torch", "jax"):
-        if name not in impls:
-            continue
-        try:
-            if name == "torch":
-                import torch
-
-                found[name] = torch.__version__
-            else:  # not imported here: the JAX worker must set XLA_FLAGS before importing it
-                version = importlib.metadata.version
-                found[name] = f"{version('jax')} (jaxlib {version('jaxlib')})"
-        except Exception as exc:  # ImportError, PackageNotFoundError, broken installs
-            skipped[name] = f"not importable ({type(exc).__name__}: {exc})"
-    return {k: v for k, v in found.items() if k in impls}, skipped
+    return find_baselines(impls, {"optcore": optcore.__version__})
 
 
 def make_data(seed: int, n: int, dtype):
@@ -208,8 +207,15 @@ def optcore_single(case: SingleCase, args):
 
     def call(epochs: int):
         return optcore.run_sgd(
-            prob, order="incremental", epochs=epochs, batch_size=case.batch, step_size=case.step, x0=case.theta,
-            runs=1, threads=1, record=("objective",),
+            prob,
+            order="incremental",
+            epochs=epochs,
+            batch_size=case.batch,
+            step_size=case.step,
+            x0=case.theta,
+            runs=1,
+            threads=1,
+            record=("objective",),
         )
 
     def calls(count: int) -> None:
@@ -274,20 +280,46 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
         prob = NetworkProblem(mlp_of(case), case.X, case.Y)
         variants = [(T, None) for T in args.threads] + ([(1, case.steps)] if 1 in args.threads else [])
         for T, record_every in variants:
-            optcore.run_sgd(prob, order="incremental", epochs=2, batch_size=prob.n, step_size=case.step,
-                            x0=case.theta, runs=case.R, threads=T, record=("objective",))  # warm-up
+            optcore.run_sgd(
+                prob,
+                order="incremental",
+                epochs=2,
+                batch_size=prob.n,
+                step_size=case.step,
+                x0=case.theta,
+                runs=case.R,
+                threads=T,
+                record=("objective",),
+            )  # warm-up
             times, res = [], None
             for _ in range(args.repeats):
                 start = time.perf_counter()
                 res = optcore.run_sgd(
-                    prob, order="incremental", epochs=case.steps, batch_size=prob.n, step_size=case.step,
-                    x0=case.theta, runs=case.R, threads=T, record=("objective",), record_every=record_every,
+                    prob,
+                    order="incremental",
+                    epochs=case.steps,
+                    batch_size=prob.n,
+                    step_size=case.step,
+                    x0=case.theta,
+                    runs=case.R,
+                    threads=T,
+                    record=("objective",),
+                    record_every=record_every,
                 )
                 times.append(time.perf_counter() - start)
             label = "optcore" if record_every is None else "optcore (objective at start/end only)"
-            rows.append({"impl": "optcore", "label": label, "threads": T, "times": times,
-                         "final": res.objective[:, -1].astype(np.float64), "initial": res.objective[:, 0], "x": res.x,
-                         "primary": record_every is None})
+            rows.append(
+                {
+                    "impl": "optcore",
+                    "label": label,
+                    "threads": T,
+                    "times": times,
+                    "final": res.objective[:, -1].astype(np.float64),
+                    "initial": res.objective[:, 0],
+                    "x": res.x,
+                    "primary": record_every is None,
+                }
+            )
             print(f"  (b) {label:40s} threads={T} {median(times):8.3f} s", flush=True)
     if "torch" in impls:
         for T in args.threads:
@@ -297,14 +329,35 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
                 start = time.perf_counter()
                 out = run_torch_many(case, T)
                 times.append(time.perf_counter() - start)
-            rows.append({"impl": "torch", "label": "torch eager (bmm)", "threads": T, "times": times,
-                         "final": out[1].astype(np.float64), "x": out[0], "primary": True})
+            rows.append(
+                {
+                    "impl": "torch",
+                    "label": "torch eager (bmm)",
+                    "threads": T,
+                    "times": times,
+                    "final": out[1].astype(np.float64),
+                    "x": out[0],
+                    "primary": True,
+                }
+            )
             print(f"  (b) {'torch eager (bmm)':40s} threads={T} {median(times):8.3f} s", flush=True)
     for T, r in sorted((jax_many_results or {}).items()):
-        rows.append({"impl": "jax", "label": "jax jit(scan(vmap))", "threads": T, "times": r["times"],
-                     "final": r["final"].astype(np.float64), "x": r["x"], "primary": True})
-        print(f"  (b) {'jax jit(scan(vmap))':40s} threads={T} {median(r['times']):8.3f} s "
-              f"(compile + warm-up {r['compile_s']:.1f} s, not timed)", flush=True)
+        rows.append(
+            {
+                "impl": "jax",
+                "label": "jax jit(scan(vmap))",
+                "threads": T,
+                "times": r["times"],
+                "final": r["final"].astype(np.float64),
+                "x": r["x"],
+                "primary": True,
+            }
+        )
+        print(
+            f"  (b) {'jax jit(scan(vmap))':40s} threads={T} {median(r['times']):8.3f} s "
+            f"(compile + warm-up {r['compile_s']:.1f} s, not timed)",
+            flush=True,
+        )
     return rows
 
 
@@ -336,13 +389,17 @@ def check_many(rows, check_nets: int):
             continue
         err = final_loss_errors(r["final"], ref["final"])
         first, med = float(np.max(err[:check_nets])), float(np.median(err))
-        r["check"] = (f"final loss rel.err: first {min(check_nets, err.size)} nets max {first:.1e}, all nets median "
-                      f"{med:.1e}, max {err.max():.1e} (net {int(err.argmax())})")
+        r["check"] = (
+            f"final loss rel.err: first {min(check_nets, err.size)} nets max {first:.1e}, all nets median "
+            f"{med:.1e}, max {err.max():.1e} (net {int(err.argmax())})"
+        )
         if not (first <= FINAL_LOSS_RTOL and med <= FINAL_LOSS_MEDIAN_RTOL):
             r["check"] = "FAIL " + r["check"]
-            failures.append(f"{label}: final losses differ from optcore's: first {check_nets} nets up to {first:.2e} "
-                            f"(limit {FINAL_LOSS_RTOL:g}), median over all nets {med:.2e} "
-                            f"(limit {FINAL_LOSS_MEDIAN_RTOL:g}) relative")
+            failures.append(
+                f"{label}: final losses differ from optcore's: first {check_nets} nets up to {first:.2e} "
+                f"(limit {FINAL_LOSS_RTOL:g}), median over all nets {med:.2e} "
+                f"(limit {FINAL_LOSS_MEDIAN_RTOL:g}) relative"
+            )
     return failures
 
 
@@ -376,10 +433,19 @@ def run_jax(args, cases, many, skipped):
     """({case.key: result} of (a), {threads: result} of (b), {threads: worker info})."""
     single, many_out, info = {}, {}, {}
     for T in sorted(set(args.threads if many is not None else []) | ({1} if cases else set())):
-        job = {"threads": T, "repeats": args.repeats, "many_repeats": args.repeats, "min_time": args.min_time,
-               "single": cases if T == 1 else [], "many": many if T in args.threads else None}
-        print(f"  jax worker threads={T}: {len(job['single'])} single-network cases"
-              f"{', many nets' if job['many'] is not None else ''} ...", flush=True)
+        job = {
+            "threads": T,
+            "repeats": args.repeats,
+            "many_repeats": args.repeats,
+            "min_time": args.min_time,
+            "single": cases if T == 1 else [],
+            "many": many if T in args.threads else None,
+        }
+        print(
+            f"  jax worker threads={T}: {len(job['single'])} single-network cases"
+            f"{', many nets' if job['many'] is not None else ''} ...",
+            flush=True,
+        )
         try:
             res = run_jax_worker(job)
         except RuntimeError as exc:
@@ -408,17 +474,26 @@ def us(t: float) -> str:
 
 
 def single_table(results) -> str:
-    head = ("| dtype | W | batch | P | optcore, S steps/call (µs/step) | S | optcore, 1 step/call (µs/call) | "
-            "torch eager (µs/step) | jax jit step (µs/step) | jax jit, S steps/call (µs/step, extra) | check |")
+    head = (
+        "| dtype | W | batch | P | optcore, S steps/call (µs/step) | S | optcore, 1 step/call (µs/call) | "
+        "torch eager (µs/step) | jax jit step (µs/step) | jax jit, S steps/call (µs/step, extra) | check |"
+    )
     lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for (dtype, W, batch), e in results.items():
         v = {k: median(r["times"]) for k, r in e["variants"].items()}
         cell = {k: us(v[k]) if k in v else "-" for k in SINGLE_VARIANTS}
         S = e["variants"]["optcore"]["count"] if "optcore" in v else "-"
-        checks = "; ".join(f"{k} Δ rel.err {err:.0e}" + (" FAIL" if not err <= UPDATE_RTOL[dtype] else "")
-                           for k, err in e["checks"].items()) or "-"
-        lines.append(f"| {dtype} | {W} | {batch} | {e['P']} | {cell['optcore']} | {S} | {cell['optcore_call']} | "
-                     f"{cell['torch']} | {cell['jax_step']} | {cell['jax_scan']} | {checks} |")
+        checks = (
+            "; ".join(
+                f"{k} Δ rel.err {err:.0e}" + (" FAIL" if not err <= UPDATE_RTOL[dtype] else "")
+                for k, err in e["checks"].items()
+            )
+            or "-"
+        )
+        lines.append(
+            f"| {dtype} | {W} | {batch} | {e['P']} | {cell['optcore']} | {S} | {cell['optcore_call']} | "
+            f"{cell['torch']} | {cell['jax_step']} | {cell['jax_scan']} | {checks} |"
+        )
     return "\n".join(lines)
 
 
@@ -427,8 +502,10 @@ def single_failures(results):
     for (dtype, W, batch), e in results.items():
         for impl, err in e["checks"].items():
             if not err <= UPDATE_RTOL[dtype]:
-                out.append(f"(a) {impl} {dtype} W={W} batch={batch}: one-step update differs from optcore's by "
-                           f"{err:.2e} relative (> {UPDATE_RTOL[dtype]:g})")
+                out.append(
+                    f"(a) {impl} {dtype} W={W} batch={batch}: one-step update differs from optcore's by "
+                    f"{err:.2e} relative (> {UPDATE_RTOL[dtype]:g})"
+                )
     return out
 
 
@@ -444,9 +521,11 @@ def met(ratio, target) -> str:
 
 def summary(single, many_rows) -> str:
     """Speed ratios optcore / fastest baseline (> 1: optcore faster), per case."""
-    lines = ["| case | optcore | fastest baseline | optcore / fastest | target | met | optcore 1 step/call / fastest "
-             "| optcore / jax jit S steps/call (extra) | met vs that too |",
-             "|---|---:|---|---:|---:|---|---:|---:|---|"]
+    lines = [
+        "| case | optcore | fastest baseline | optcore / fastest | target | met | optcore 1 step/call / fastest "
+        "| optcore / jax jit S steps/call (extra) | met vs that too |",
+        "|---|---:|---|---:|---:|---|---:|---:|---|",
+    ]
     for (dtype, W, batch), e in single.items():
         v = {k: median(r["times"]) for k, r in e["variants"].items()}
         base = {k: v[k] for k in TARGET_BASELINES if k in v}
@@ -462,9 +541,11 @@ def summary(single, many_rows) -> str:
             ratio = ratio_call = None
             best = "-"
         scan = v["jax_scan"] / v["optcore"] if "jax_scan" in v else None
-        lines.append(f"| {case} | {us(v['optcore'])} µs/step | {best} | {fmt(ratio)} | "
-                     f"{'-' if target is None else f'>= {target:g}'} | {met(ratio, target)} | {fmt(ratio_call)} | "
-                     f"{fmt(scan)} | {met(scan, target)} |")
+        lines.append(
+            f"| {case} | {us(v['optcore'])} µs/step | {best} | {fmt(ratio)} | "
+            f"{'-' if target is None else f'>= {target:g}'} | {met(ratio, target)} | {fmt(ratio_call)} | "
+            f"{fmt(scan)} | {met(scan, target)} |"
+        )
     primary = [r for r in many_rows if r["primary"]]
     baselines = [r for r in primary if r["impl"] != "optcore"]
     for r in (r for r in primary if r["impl"] == "optcore"):
@@ -472,9 +553,11 @@ def summary(single, many_rows) -> str:
         best = max(baselines, key=rate_of, default=None)
         ratio = rate / rate_of(best) if best else None
         best_txt = f"{best['label']} ({best['threads']}T) {rate_of(best) / 1e3:.3g} k/s" if best else "-"
-        lines.append(f"| (b) {r['R']} nets x {r['steps']} steps, optcore {r['threads']} thread(s) | "
-                     f"{rate / 1e3:.3g} k run-steps/s | {best_txt} | {'-' if ratio is None else f'{ratio:.2f}'} | "
-                     f">= {SMALL_TARGET:g} | {met(ratio, SMALL_TARGET)} | - | - | - |")
+        lines.append(
+            f"| (b) {r['R']} nets x {r['steps']} steps, optcore {r['threads']} thread(s) | "
+            f"{rate / 1e3:.3g} k run-steps/s | {best_txt} | {'-' if ratio is None else f'{ratio:.2f}'} | "
+            f">= {SMALL_TARGET:g} | {met(ratio, SMALL_TARGET)} | - | - | - |"
+        )
     return "\n".join(lines)
 
 
@@ -484,12 +567,16 @@ def rate_of(row) -> float:
 
 def many_table(rows) -> str:
     ref = next((r for r in rows if r["impl"] == "optcore" and r["threads"] == 1 and r["primary"]), None)
-    lines = ["| implementation | threads | median time (s) | run-steps/s (k) | vs optcore 1 thread | check |",
-             "|---|---:|---:|---:|---:|---|"]
+    lines = [
+        "| implementation | threads | median time (s) | run-steps/s (k) | vs optcore 1 thread | check |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for r in sorted(rows, key=lambda r: (IMPLEMENTATIONS.index(r["impl"]), not r["primary"], r["threads"])):
         vs = f"{rate_of(r) / rate_of(ref):.2f}" if ref else "-"
-        lines.append(f"| {r['label']} | {r['threads']} | {median(r['times']):.3f} | {rate_of(r) / 1e3:.3g} | {vs} | "
-                     f"{r.get('check', '')} |")
+        lines.append(
+            f"| {r['label']} | {r['threads']} | {median(r['times']):.3f} | {rate_of(r) / 1e3:.3g} | {vs} | "
+            f"{r.get('check', '')} |"
+        )
     return "\n".join(lines)
 
 
@@ -530,10 +617,12 @@ def assumptions(args, versions, skipped, jax_info, many, many_rows) -> str:
             f"between the two baselines shows: jax vs torch final losses {baseline_spread(many_rows) or 'n/a'}",
         ]
     lines += [f"- jax worker threads={T}: {txt}" for T, txt in jax_info.items()]
-    lines.append("- targets: speed ratio optcore / fastest baseline (> 1: optcore faster); baselines for the targets: "
-                 "torch eager and jax jit step in (a), torch bmm and jax vmap at any thread count in (b); "
-                 f">= {SMALL_TARGET:g} for W <= 64 with batch <= 32 and for (b), >= {PEAK_TARGET:g} for W = 256 with "
-                 "batch 1024. The jax S-steps/call column is an extra comparison, reported beside")
+    lines.append(
+        "- targets: speed ratio optcore / fastest baseline (> 1: optcore faster); baselines for the targets: "
+        "torch eager and jax jit step in (a), torch bmm and jax vmap at any thread count in (b); "
+        f">= {SMALL_TARGET:g} for W <= 64 with batch <= 32 and for (b), >= {PEAK_TARGET:g} for W = 256 with "
+        "batch 1024. The jax S-steps/call column is an extra comparison, reported beside"
+    )
     lines += [f"- skipped {name}: {why}" for name, why in skipped.items()] or ["- skipped: nothing"]
     return "\n".join(lines)
 
@@ -544,8 +633,11 @@ def main(argv=None) -> int:
     impls = [i for i in args.impls if i in versions]
     cases = single_cases(args) if "single" in args.cases else []
     many = many_case(args) if "many" in args.cases else None
-    print(f"timing {', '.join(impls)}: cases {args.cases}; (a) W {args.widths}, batch {args.batches}, {args.dtypes}; "
-          f"(b) {args.nets} nets x {args.steps} steps, threads {args.threads}", flush=True)
+    print(
+        f"timing {', '.join(impls)}: cases {args.cases}; (a) W {args.widths}, batch {args.batches}, {args.dtypes}; "
+        f"(b) {args.nets} nets x {args.steps} steps, threads {args.threads}",
+        flush=True,
+    )
     jax_single_res, jax_many_res, jax_info = ({}, {}, {})
     if "jax" in impls:
         jax_single_res, jax_many_res, jax_info = run_jax(args, cases, many, skipped)

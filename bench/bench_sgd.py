@@ -57,6 +57,7 @@ from statistics import median
 
 import numpy as np
 from _baselines import ORDERS, Task, make_task, run_numpy, run_torch
+from _common import available_baselines as find_baselines
 
 import optcore
 
@@ -178,23 +179,7 @@ def make_problem(args):
 
 def available_baselines(impls):
     """{name: version} of the usable implementations, and {name: reason} of the skipped baselines."""
-    import importlib.metadata
-
-    found, skipped = {"optcore": optcore.__version__, "numpy": np.__version__}, {}
-    for name in ("torch", "jax"):
-        if name not in impls:
-            continue
-        try:
-            if name == "torch":
-                import torch
-
-                found[name] = torch.__version__
-            else:  # not imported here: the JAX worker must set XLA_FLAGS before importing it
-                version = importlib.metadata.version
-                found[name] = f"{version('jax')} (jaxlib {version('jaxlib')})"
-        except Exception as exc:  # ImportError, PackageNotFoundError, broken installs
-            skipped[name] = f"not importable ({type(exc).__name__}: {exc})"
-    return {k: v for k, v in found.items() if k in impls}, skipped
+    return find_baselines(impls, {"optcore": optcore.__version__, "numpy": np.__version__})
 
 
 # ---------------------------------------------------------------------------------------------------- timing
@@ -213,8 +198,15 @@ def time_calls(fn, repeats: int):
 def optcore_runner(prob, task: Task, order: str, R: int, threads: int):
     def run():
         res = optcore.run_sgd(
-            prob, order=order, epochs=task.epochs, step_size=task.step, runs=R, x0=np.zeros(task.d),
-            seed=task.seed, threads=threads, record=("gap",),
+            prob,
+            order=order,
+            epochs=task.epochs,
+            step_size=task.step,
+            runs=R,
+            x0=np.zeros(task.d),
+            seed=task.seed,
+            threads=threads,
+            record=("gap",),
         )
         return res.x, res.gap
 
@@ -294,8 +286,11 @@ def jax_rows(args, task: Task, skipped):
         for order, R in configs:
             r = results[order, R]
             rows.append(Row("jax", threads, order, R, r["times"], r["x"], r["gap"]))
-            print(f"  {'jax':8s} threads={threads} {order:18s} R={R:<5d} {median(r['times']):8.3f} s "
-                  f"(compile + warm-up {r['compile_s']:.1f} s, not timed)", flush=True)
+            print(
+                f"  {'jax':8s} threads={threads} {order:18s} R={R:<5d} {median(r['times']):8.3f} s "
+                f"(compile + warm-up {r['compile_s']:.1f} s, not timed)",
+                flush=True,
+            )
     return rows
 
 
@@ -347,15 +342,19 @@ def table(rows, task: Task, peak: Peak) -> str:
         ref = base.get((r.order, r.R))
         ratio = f"{rate / ref.steps_per_s(task):.3g}" if ref else "-"
         pct = 100 * rate / peak.machine_steps
-        lines.append(f"| {r.impl} | {r.threads} | {r.order} | {r.R} | {rate / 1e6:.3g} | {ratio} | {pct:.2g} | "
-                     f"{r.check} |")
+        lines.append(
+            f"| {r.impl} | {r.threads} | {r.order} | {r.R} | {rate / 1e6:.3g} | {ratio} | {pct:.2g} | {r.check} |"
+        )
     return "\n".join(lines)
 
 
 def summary(rows, task: Task) -> str:
     """optcore (1 and 2 threads) against the fastest baseline at any thread count, per order and R."""
-    lines = ["| order | R | optcore 1 thread (M/s) | optcore 2 threads (M/s) | fastest baseline (M/s) | "
-             "optcore 1 thread / fastest | 2 threads / 1 thread |", "|---|---:|---:|---:|---|---:|---:|"]
+    lines = [
+        "| order | R | optcore 1 thread (M/s) | optcore 2 threads (M/s) | fastest baseline (M/s) | "
+        "optcore 1 thread / fastest | 2 threads / 1 thread |",
+        "|---|---:|---:|---:|---|---:|---:|",
+    ]
     for order in ORDERS:
         for R in sorted({r.R for r in rows if r.order == order}):
             mine = {r.threads: r.steps_per_s(task) for r in rows if (r.impl, r.order, r.R) == ("optcore", order, R)}
@@ -387,7 +386,7 @@ def assumptions(args, task: Task, peak: Peak, versions, skipped) -> str:
         f"at {100 / peak.cores:.0f}%",
         *(f"- {impl}: {how}" for impl, how in HOW.items() if impl in versions),
         f"- checks: incremental final x must match optcore to {INCREMENTAL_RTOL:g} relative; random orders: mean "
-        f"final gap within a factor {args.gap_factor:g} of optcore's (\"gap xF\" = ratio)",
+        f'final gap within a factor {args.gap_factor:g} of optcore\'s ("gap xF" = ratio)',
     ]
     if skipped:
         lines += [f"- skipped {name}: {why}" for name, why in skipped.items()]

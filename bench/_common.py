@@ -1,0 +1,41 @@
+"""Pieces both benchmark scripts use: which baselines are importable, and pinning a JAX worker to CPUs."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+
+
+def available_baselines(impls, found: dict) -> tuple[dict, dict]:
+    """{name: version} of the usable implementations among ``impls`` (``found`` holds those always present),
+    and {name: reason} of the skipped baselines (torch, jax)."""
+    found, skipped = dict(found), {}
+    for name in ("torch", "jax"):
+        if name not in impls:
+            continue
+        try:
+            if name == "torch":
+                import torch
+
+                found[name] = torch.__version__
+            else:  # not imported here: the JAX worker must set XLA_FLAGS before importing it
+                version = importlib.metadata.version
+                found[name] = f"{version('jax')} (jaxlib {version('jaxlib')})"
+        except Exception as exc:  # ImportError, PackageNotFoundError, broken installs
+            skipped[name] = f"not importable ({type(exc).__name__}: {exc})"
+    return {k: v for k, v in found.items() if k in impls}, skipped
+
+
+def pin_jax_worker(threads: int):
+    """In a JAX worker process, before importing jax: use `threads` CPUs and XLA's single-thread flags for 1.
+
+    Returns the CPUs used (or a note that the platform cannot pin).
+    """
+    cpus = "not pinned (no sched_setaffinity)"
+    if hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))[:threads]
+        os.sched_setaffinity(0, cpus)
+    if threads == 1:
+        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    return cpus
