@@ -162,3 +162,33 @@ def test_sgd_near_a_memorizing_minimum_reduces_the_risk():
     s = NEAR_MINIMUM.summarize(table).set_index("delta")
     assert s.loc[1e-5, "risk_ratio"] < 0.1 and s.loc[1e-5, "pattern_changes"] <= 2
     assert s.loc[1e-2, "pattern_changes"] > s.loc[1e-5, "pattern_changes"]
+
+
+@pytest.mark.parametrize(("N", "dx", "width"), [(1, 1, 8), (7, 2, 8), (40, 3, 8), (120, 2, 10), (150, 5, 14)])
+def test_deep_construction_is_exact_with_linear_parameter_count(N, dx, width):
+    from optcore.memorization import memorize_deep
+
+    rng = np.random.default_rng(N)
+    X = np.round(rng.standard_normal((N, dx)) * 1e3) / 1e3
+    X = np.unique(X, axis=0)
+    y = np.round(rng.uniform(-1, 1, X.shape[0]), 5)
+    c = memorize_deep(X, y, width=width)
+    assert max(c.widths[1:-1]) <= width
+    assert verify_exact(c, X, y)
+    assert float64_error(c, X, y) < 1e-8
+    net, _ = c.to_mlp()
+    per_chunk = (width - 2) // 2 * 2 * ((width - 2) // 4)
+    chunks = -(-X.shape[0] // per_chunk)
+    assert len(c.widths) - 2 == 2 * chunks  # two hidden layers per chunk
+    assert net.n_params <= 20 * width * max(X.shape[0], per_chunk)  # Theta(N) parameters for a fixed width
+
+
+def test_deep_construction_rejects_bad_input():
+    from optcore.memorization import memorize_deep
+
+    with pytest.raises(ValueError, match="width must be >= 8"):
+        memorize_deep([[0.0], [1.0]], [0.0, 0.5], width=6)
+    with pytest.raises(ValueError, match="distinct"):
+        memorize_deep([[0.0], [0.0]], [0.0, 0.5], width=8)
+    with pytest.raises(ValueError, match=r"labels must lie in \[-1, 1\]"):
+        memorize_deep([[0.0], [1.0]], [0.0, 1.5], width=8)

@@ -249,58 +249,78 @@ def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> C
     Yq = [[F(float(v)) for v in row] for row in Y]
     u, z = _projection(Xq, X, rng)
     order = sorted(range(N), key=lambda i: z[i])
-    per = 2 * pairs  # points per segment
-    segs = [order[s : s + per] for s in range(0, N, per)]
-    S = len(segs)
-    zs = [[z[i] for i in seg] for seg in segs]
-    knots_m = [zs[0][0] - 1]
-    for j in range(S - 1):
-        knots_m.append((zs[j][-1] + zs[j + 1][0]) / 2)
-    knots_m.append(zs[-1][-1] + 1)
-    lams = [[(v - knots_m[j]) / (knots_m[j + 1] - knots_m[j]) for v in zs[j]] for j in range(S)]
-
-    # layer 1 (ReLU form): ramp j = htanh(a_j z + c_j) = P_j - Q_j - 1
+    ramps_z, units = [], []
+    for k in range(dy):
+        ramps_z, units_k = zigzag_layer(
+            [z[i] for i in order],
+            [Yq[i][k] for i in order],
+            pairs=pairs,
+            left=z[order[0]] - 1,
+            right=z[order[-1]] + 1,
+        )
+        units.append(units_k)
+    # layer 1 (ReLU form): ramp j = htanh(a_j z + c_j) = P_j - Q_j - 1, z = u'x
     W1, b1 = [], []
-    for j in range(S):
-        a = F(2) / (knots_m[j + 1] - knots_m[j])
-        c = -2 * knots_m[j] / (knots_m[j + 1] - knots_m[j]) - 1
+    for a, c in ramps_z:
         row = [a * int(ui) for ui in u]
         W1 += [row, list(row)]
         b1 += [c + 1, c - 1]
-    # layer 2: zigzag units per output coordinate
+    # layer 2: the zigzag units of every output coordinate, two ReLUs each; layer 3 sums them
     W2, b2, W3, b3 = [], [], [[] for _ in range(dy)], []
-    n_units = 0
     for k in range(dy):
-        for r in range(1, pairs + 1):
-            anchors_a, anchors_b = [], []
-            for j in range(S):
-                odd = j % 2 == 0  # segment j + 1 is odd in 1-based counting
-                asc, desc = _segment_anchors(lams[j], [Yq[i][k] for i in segs[j]], r, odd)
-                # unit a ascends in odd segments, unit b in even ones
-                (anchors_a if odd else anchors_b).append((asc[0], asc[1], True))
-                (anchors_b if odd else anchors_a).append((desc[0], desc[1], False))
-            for anchors in (anchors_a, anchors_b):
-                K = _unit_knots(lams, anchors, anchors[0][2])
-                # s = sum_j Wj g_j + b with Wj = (K_j - K_{j-1}) / 2, b = (K_0 + K_S) / 2; g_j = P_j - Q_j - 1
-                Wj = [(K[j + 1] - K[j]) / 2 for j in range(S)]
-                b = (K[0] + K[S]) / 2 - sum(Wj, F(0))
-                row = []
-                for w in Wj:
-                    row += [w, -w]
-                for shift in (F(1), F(-1)):  # htanh(s) = ReLU(s + 1) - ReLU(s - 1) - 1
-                    W2.append(list(row))
-                    b2.append(b + shift)
-                    for kk in range(dy):
-                        W3[kk].append(F(1 if shift > 0 else -1) if kk == k else F(0))
-                n_units += 1
-        b3.append(-F(n_units_for(k, pairs)) - 1)
+        for Wj, b in units[k]:
+            row = [v for w in Wj for v in (w, -w)]  # s = sum_j Wj (P_j - Q_j) + b
+            for shift in (F(1), F(-1)):  # htanh(s) = ReLU(s + 1) - ReLU(s - 1) - 1
+                W2.append(list(row))
+                b2.append(b + shift)
+                for kk in range(dy):
+                    W3[kk].append(F(1 if shift > 0 else -1) if kk == k else F(0))
+        b3.append(-F(len(units[k])) - 1)
     layers = [(W1, b1), (W2, b2), (W3, b3)]
     return Construction(layers=layers, widths=[dx, len(W1), len(W2), dy], projection=u)
 
 
-def n_units_for(k: int, pairs: int) -> int:
-    """Hard-tanh units of output coordinate k (2 per pair)."""
-    return 2 * pairs
+def zigzag_layer(zs, ys, *, pairs: int, left, right, saturate_outside: bool = False):
+    """The ramps and zigzag units that memorize sorted projections ``zs`` (distinct) with labels ``ys``.
+
+    Segments of 2 ``pairs`` consecutive points; the first ramp starts at ``left`` and the last ends at ``right``
+    (both outside the points). Returns ``ramps``, a list of (a_j, c_j) with ramp j = htanh(a_j z + c_j), and
+    ``units``, a list of (W, b) with unit pre-activation s = sum_j W_j (P_j - Q_j) + b, where P_j - Q_j - 1 is ramp j
+    in ReLU form. The units' hard-tanh values sum to 1 + y at each point and to 0 wherever all ramps saturate in
+    the same way; with ``saturate_outside`` the units are also forced to saturate left of ``left`` and right of
+    ``right``, so that points outside [left, right] see 0 (the deep construction chains such blocks).
+    """
+    per = 2 * pairs
+    segs = [list(range(s, min(s + per, len(zs)))) for s in range(0, len(zs), per)]
+    S = len(segs)
+    knots_m = [left]
+    for j in range(S - 1):
+        knots_m.append((zs[segs[j][-1]] + zs[segs[j + 1][0]]) / 2)
+    knots_m.append(right)
+    lams = [[(zs[i] - knots_m[j]) / (knots_m[j + 1] - knots_m[j]) for i in segs[j]] for j in range(S)]
+    ramps = []
+    for j in range(S):
+        width = knots_m[j + 1] - knots_m[j]
+        ramps.append((F(2) / width, -2 * knots_m[j] / width - 1))
+    constraint_lams = [list(row) for row in lams]
+    if saturate_outside:  # phantom points at the block's ends: the units must saturate there too
+        constraint_lams[0] = [F(0), *constraint_lams[0]]
+        constraint_lams[-1] = [*constraint_lams[-1], F(1)]
+    units = []
+    for r in range(1, pairs + 1):
+        anchors_a, anchors_b = [], []
+        for j in range(S):
+            odd = j % 2 == 0  # segment j + 1 is odd in 1-based counting
+            asc, desc = _segment_anchors(lams[j], [ys[i] for i in segs[j]], r, odd)
+            # unit a ascends in odd segments, unit b in even ones
+            (anchors_a if odd else anchors_b).append((asc[0], asc[1], True))
+            (anchors_b if odd else anchors_a).append((desc[0], desc[1], False))
+        for anchors in (anchors_a, anchors_b):
+            K = _unit_knots(constraint_lams, anchors, anchors[0][2])
+            # s = sum_j Wj g_j + b with Wj = (K_j - K_{j-1}) / 2, b = (K_0 + K_S) / 2; g_j = P_j - Q_j - 1
+            Wj = [(K[j + 1] - K[j]) / 2 for j in range(S)]
+            units.append((Wj, (K[0] + K[S]) / 2 - sum(Wj, F(0))))
+    return ramps, units
 
 
 def sufficient_count(d1: int, d2: int, *, dy: int = 1) -> int:
