@@ -39,3 +39,14 @@ def pin_jax_worker(threads: int):
         os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ.setdefault("JAX_PLATFORMS", "cpu")
     return cpus
+
+
+def finish_report(report: str, failures, markdown) -> int:
+    """Append the check failures, print the report, write it to ``markdown`` (a Path or None); the exit status."""
+    if failures:
+        report += "\n## Check failures\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
+    print("\n" + report)
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(report)
+    return 1 if failures else 0

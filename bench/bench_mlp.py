@@ -77,6 +77,7 @@ from statistics import median
 
 import numpy as np
 from _common import available_baselines as find_baselines
+from _common import finish_report
 from _mlp_baselines import (
     ManyCase,
     SingleCase,
@@ -653,13 +654,7 @@ def main(argv=None) -> int:
         report += "\n### (a) One network: time per training step\n\n" + single_table(single) + "\n"
     if many_rows:
         report += "\n### (b) Many networks: full-batch GD\n\n" + many_table(many_rows) + "\n"
-    if failures:
-        report += "\n## Check failures\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
-    print("\n" + report)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report)
-    return 1 if failures else 0
+    return finish_report(report, failures, args.markdown)
 
 
 if __name__ == "__main__":

@@ -58,6 +58,7 @@ from statistics import median
 import numpy as np
 from _baselines import ORDERS, Task, make_task, run_numpy, run_torch
 from _common import available_baselines as find_baselines
+from _common import finish_report
 
 import optcore
 
@@ -407,13 +408,7 @@ def main(argv=None) -> int:
     report = f"## Assumptions\n\n{assumptions(args, task, peak, versions, skipped)}\n\n## Results\n\n"
     report += "### optcore against the fastest baseline\n\n" + summary(rows, task) + "\n\n### All measurements\n\n"
     report += table(rows, task, peak) + "\n"
-    if failures:
-        report += "\n## Check failures\n\n" + "\n".join(f"- {f}" for f in failures) + "\n"
-    print("\n" + report)
-    if args.markdown:
-        args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        args.markdown.write_text(report)
-    return 1 if failures else 0
+    return finish_report(report, failures, args.markdown)
 
 
 if __name__ == "__main__":

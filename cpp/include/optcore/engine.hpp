@@ -170,7 +170,7 @@ class GroupRunner {
       }
       return;
     }
-    const PlainSteps steps_fn = shared_order_ ? lane_steps_for(d_) : plain_steps_for(d_);
+    const PlainSteps steps_fn = steps_for(d_, shared_order_);
     for (std::int64_t s = 0; s < steps;) {  // in stretches between record points
       const std::int64_t until = spec_.record_every > 0
                                      ? std::min(steps, s + spec_.record_every - t % spec_.record_every)
@@ -205,15 +205,27 @@ class GroupRunner {
    */
   static constexpr int kMaxFixedDim = 32;
 
-  template <std::size_t... D>
-  static PlainSteps fixed_dim_table(std::int64_t d, std::index_sequence<D...>) {
-    constexpr PlainSteps table[] = {&plain_steps<static_cast<int>(D)>...};
+  /** The kernel of one dimension: lanes when the runs share their order, else one run at a time. */
+  template <bool Shared, int D>
+  static void steps_kernel(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas,
+                           int count, std::int64_t s0, std::int64_t s1, T* tmp) {
+    if constexpr (Shared)
+      lane_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
+    else
+      plain_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
+  }
+
+  template <bool Shared, std::size_t... D>
+  static PlainSteps kernel_table(std::int64_t d, std::index_sequence<D...>) {
+    constexpr PlainSteps table[] = {&steps_kernel<Shared, static_cast<int>(D)>...};
     return table[d];
   }
 
-  static PlainSteps plain_steps_for(std::int64_t d) {
+  /** The kernel for dimension d: compile-time d up to kMaxFixedDim for the linear models, else run-time d. */
+  static PlainSteps steps_for(std::int64_t d, bool shared) {
     if constexpr (Problem::kFixedDimKernels) {
-      if (d >= 1 && d <= kMaxFixedDim) return fixed_dim_table(d, std::make_index_sequence<kMaxFixedDim + 1>{});
+      constexpr auto dims = std::make_index_sequence<kMaxFixedDim + 1>{};
+      if (d >= 1 && d <= kMaxFixedDim) return shared ? kernel_table<true>(d, dims) : kernel_table<false>(d, dims);
     }
     return &plain_steps<0>;
   }
@@ -250,19 +262,6 @@ class GroupRunner {
     }
 #endif
     plain_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
-  }
-
-  template <std::size_t... D>
-  static PlainSteps lane_table(std::int64_t d, std::index_sequence<D...>) {
-    constexpr PlainSteps table[] = {&lane_steps<static_cast<int>(D)>...};
-    return table[d];
-  }
-
-  static PlainSteps lane_steps_for(std::int64_t d) {
-    if constexpr (Problem::kFixedDimKernels) {
-      if (d >= 1 && d <= kMaxFixedDim) return lane_table(d, std::make_index_sequence<kMaxFixedDim + 1>{});
-    }
-    return plain_steps_for(d);
   }
 
   T* x_of(std::int64_t r) const { return runs_.x + r * d_; }
