@@ -44,6 +44,16 @@ template <class P>
 struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch(nullptr, 0, 0, nullptr, nullptr,
                                                                                     {}))>> : std::true_type {};
 
+/**
+ * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
+ * (mlp_lanes.hpp specializes it for networks). `pays(problem)` must depend on the problem alone, never on how
+ * many runs there are, and `grads` must give each run the bits of its own add_grad_batch().
+ */
+template <class Problem>
+struct GroupBatchGrad {
+  static constexpr bool available = false;
+};
+
 template <class T, class Problem>
 class GroupRunner {
  public:
@@ -60,6 +70,10 @@ class GroupRunner {
     const OrderKind kind = spec.order.kind;
     shared_order_ = kind == OrderKind::incremental || kind == OrderKind::flipflop_ig ||
                     (kind == OrderKind::explicit_order && spec.order.explicit_runs == 1);
+    if constexpr (GroupBatchGrad<Problem>::available) {
+      group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
+      if (group_batches_) group_grads_.resize(static_cast<std::size_t>(kGroup) * d_);
+    }
   }
 
   /** Runs [first, first + count), count <= kGroup, from start to finish. */
@@ -86,19 +100,23 @@ class GroupRunner {
         const std::uint32_t lo = static_cast<std::uint32_t>(s) * B;
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
-        for (int g = 0; g < count; ++g) {
-          if (!alive[g]) continue;
-          const std::int64_t r = first + g;
-          const T eta = step_size(r, k, t);
-          if (local) {
-            for (std::uint32_t m = 0; m < M_; ++m) batch_step(order_row(g, m) + lo, b, m, worker_x(g, m), eta);
-            if (sync) average_workers(g, x_of(r), true);
-          } else if (M_ == 1 && b == 1) {
-            p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
-          } else {
-            std::fill(grad_.begin(), grad_.end(), T(0));
-            for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
-            axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
+        if (group_batches_ && b > 1) {
+          group_batch_step(first, count, alive, lo, b, k, t);
+        } else {
+          for (int g = 0; g < count; ++g) {
+            if (!alive[g]) continue;
+            const std::int64_t r = first + g;
+            const T eta = step_size(r, k, t);
+            if (local) {
+              for (std::uint32_t m = 0; m < M_; ++m) batch_step(order_row(g, m) + lo, b, m, worker_x(g, m), eta);
+              if (sync) average_workers(g, x_of(r), true);
+            } else if (M_ == 1 && b == 1) {
+              p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
+            } else {
+              std::fill(grad_.begin(), grad_.end(), T(0));
+              for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
+              axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
+            }
           }
         }
         ++t;
@@ -109,6 +127,28 @@ class GroupRunner {
   }
 
  private:
+  /** One batch step of every live run of the group, whose runs share the order: their gradients in one pass. */
+  void group_batch_step(std::int64_t first, int count, const bool* alive, std::uint32_t lo, std::uint32_t b,
+                        std::int64_t k, std::int64_t t) {
+    if constexpr (GroupBatchGrad<Problem>::available) {
+      const T* thetas[kGroup];
+      T* grads[kGroup];
+      std::int64_t runs[kGroup];
+      int live = 0;
+      for (int g = 0; g < count; ++g) {
+        if (!alive[g]) continue;
+        runs[live] = first + g;
+        thetas[live] = x_of(first + g);
+        grads[live] = group_grads_.data() + static_cast<std::size_t>(live) * d_;
+        ++live;
+      }
+      if (live == 0) return;
+      GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live);
+      for (int j = 0; j < live; ++j)
+        axpy(-step_size(runs[j], k, t) / static_cast<T>(b), grads[j], x_of(runs[j]), d_);
+    }
+  }
+
   /**
    * The group's orders for epoch k. Orders that repeat are not regenerated: single shuffle and incremental keep
    * the buffer of epoch 0, and FlipFlop's odd epochs reverse the buffer in place -- the same indices
@@ -311,6 +351,12 @@ class GroupRunner {
   }
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
+    if constexpr (GroupBatchGrad<Problem>::available) {
+      if (group_batches_ && (rec_.objective || rec_.accuracy)) {
+        group_record(first, count, alive, index);
+        return;
+      }
+    }
     for (int g = 0; g < count; ++g) {
       const std::int64_t r = first + g;
       if (!alive[g]) {
@@ -326,9 +372,32 @@ class GroupRunner {
     }
   }
 
-  void record(std::int64_t r, std::int64_t index, const T* x) {
+  /** record() for a group whose objective and accuracy come from one lanes pass (GroupBatchGrad::record). */
+  void group_record(std::int64_t first, int count, const bool* alive, std::int64_t index) {
+    if constexpr (GroupBatchGrad<Problem>::available) {
+      const T* thetas[kGroup];
+      std::int64_t runs[kGroup];
+      T objective[kGroup], accuracy[kGroup];
+      int live = 0;
+      for (int g = 0; g < count; ++g) {
+        if (!alive[g]) {
+          record_nan(first + g, index);
+          continue;
+        }
+        runs[live] = first + g;
+        thetas[live++] = x_of(first + g);
+      }
+      if (live == 0) return;
+      GroupBatchGrad<Problem>::record(p_, thetas, live, objective, rec_.accuracy ? accuracy : nullptr);
+      for (int j = 0; j < live; ++j) record(runs[j], index, thetas[j], &objective[j], &accuracy[j]);
+    }
+  }
+
+  /** The records of run r at record point `index`; objective and accuracy are given when already computed. */
+  void record(std::int64_t r, std::int64_t index, const T* x, const T* objective = nullptr,
+              const T* accuracy = nullptr) {
     const std::int64_t at = r * spec_.records() + index;
-    if (rec_.objective) rec_.objective[at] = p_.objective(x);
+    if (rec_.objective) rec_.objective[at] = objective ? *objective : p_.objective(x);
     if (rec_.gap) {
       if (rec_.hessian) {
         for (std::int64_t j = 0; j < d_; ++j) grad_[j] = x[j] - rec_.x_star[j];
@@ -344,7 +413,7 @@ class GroupRunner {
     }
     if (rec_.iterates) std::copy_n(x, d_, rec_.iterates + at * d_);
     if constexpr (HasAccuracy<Problem>::value) {
-      if (rec_.accuracy) rec_.accuracy[at] = p_.accuracy(x);
+      if (rec_.accuracy) rec_.accuracy[at] = accuracy ? *accuracy : p_.accuracy(x);
     }
   }
 
@@ -367,6 +436,8 @@ class GroupRunner {
   std::vector<std::uint32_t> orders_, order_scratch_;
   std::vector<T> grad_, tmp_, workers_;
   bool shared_order_ = false;  ///< every run visits the same components in the same order
+  bool group_batches_ = false;  ///< batch gradients of the whole group in one pass (GroupBatchGrad)
+  std::vector<T> group_grads_;  ///< (kGroup, d) for group_batch_step()
 };
 
 /** Calls body(first, last) on contiguous chunks of [0, total), one per thread; rethrows a worker's exception. */

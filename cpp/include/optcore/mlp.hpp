@@ -491,20 +491,16 @@ struct MLP {
   T accuracy(const T* theta) const {
     Scratch& sc = scratch();
     std::int64_t right = 0;
-    const std::int64_t k = out_dim();
-    for (std::int64_t i = 0; i < n; ++i) {
-      const T* out = forward(i, theta, sc);
-      bool ok;
-      if (loss == NetLoss::softmax_ce) {
-        ok = std::max_element(out, out + k) - out == static_cast<std::int64_t>(Y[i]);
-      } else if (loss == NetLoss::squared && k > 1) {
-        ok = std::max_element(out, out + k) - out == std::max_element(Y + i * k, Y + i * k + k) - (Y + i * k);
-      } else {
-        ok = (out[0] > T(0)) == (Y[i * y_cols()] > T(0));
-      }
-      right += ok;
-    }
+    for (std::int64_t i = 0; i < n; ++i) right += classified(i, forward(i, theta, sc));
     return static_cast<T>(right) / static_cast<T>(n);
+  }
+  /** Whether output `out` classifies example i correctly (see accuracy()). */
+  bool classified(std::int64_t i, const T* out) const {
+    const std::int64_t k = out_dim();
+    if (loss == NetLoss::softmax_ce) return std::max_element(out, out + k) - out == static_cast<std::int64_t>(Y[i]);
+    if (loss == NetLoss::squared && k > 1)
+      return std::max_element(out, out + k) - out == std::max_element(Y + i * k, Y + i * k + k) - (Y + i * k);
+    return (out[0] > T(0)) == (Y[i * y_cols()] > T(0));
   }
 
   /** Hessian-vector product of f_i: hv += s * H_i v (R-operator: forward R-pass, then backward R-pass). */

@@ -8,6 +8,7 @@
 #include "optcore/engine.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/mlp.hpp"
+#include "optcore/mlp_lanes.hpp"
 #include "optcore/problems.hpp"
 #include "optcore/types.hpp"
 

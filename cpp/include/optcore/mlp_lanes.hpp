@@ -1,0 +1,249 @@
+/** @file mlp_lanes.hpp
+ *  Batch gradients of several networks at once, one network per vector lane, for runs that share their order
+ *  (full-batch gradient descent, incremental orders): every network sees the same examples at the same step, so
+ *  an input value is broadcast to all lanes and each weight of the lanes' networks is one vector. For a group of
+ *  small networks this replaces per-network passes of dozens of short loops by one pass of W-wide vector loops.
+ *
+ *  Each lane computes exactly what MLP::add_grad_batch() computes for its network alone -- the same products,
+ *  sums in the same order, the same derivative convention -- so a run's bits do not depend on which pass it went
+ *  through (tests/test_nn_group.py checks the two bit for bit). add_grad_batch() has two orders and this file
+ *  mirrors both:
+ *    - examples in lanes (MLP::lanes_pay() and batch >= 4): per-parameter sums kept for each example slot
+ *      e mod 8, summed slot by slot at the end; forward sums bias-first, sequential over inputs;
+ *    - one example at a time (otherwise): terms (scale * delta) * input added in example order; forward sums
+ *      use dot()'s eight partial sums, then add the bias.
+ */
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstddef>
+#include <vector>
+
+#include "optcore/config.hpp"
+#include "optcore/engine.hpp"
+#include "optcore/isa.hpp"
+#include "optcore/mlp.hpp"
+
+namespace optcore {
+OPTCORE_ISA_BEGIN
+
+namespace detail {
+
+template <class T>
+struct GroupBatchGrad<MLP<T>> {
+  static constexpr int W = 32 / static_cast<int>(sizeof(T));  ///< networks per pass: one AVX2 register
+  /** W lanes of T, one network each (two SSE registers in the portable build). */
+  typedef T Lanes __attribute__((vector_size(32)));
+  static constexpr bool available = true;
+
+  /**
+   * Whether the lanes pass is used for this network shape (never on the number of runs, so a run's arithmetic
+   * does not depend on how many runs share the call): narrow layers, and the lanes' parameters and two gradient
+   * accumulators within the L2 cache.
+   */
+  static bool pays(const MLP<T>& net) {
+    std::int64_t widest = 0;
+    for (int l = 0; l <= net.layers; ++l) widest = std::max(widest, net.widths[l]);
+    return widest <= 64 && 3 * static_cast<std::size_t>(net.d) * sizeof(Lanes) <= 256 * 1024;
+  }
+
+  /** Per-thread buffers, one Lanes per parameter (theta, acc, total) or unit (z, a, delta), 32-byte aligned. */
+  struct Scratch {
+    std::vector<T> store;
+    Lanes *theta, *acc, *total, *z, *a, *delta;
+    std::vector<T> out, dout;
+    std::vector<std::int64_t> unit_off, w_off;
+  };
+
+  /**
+   * grads[g] = the gradient of batch idx[0..b) (examples base + idx[e]) at thetas[g], g < count, exactly as
+   * MLP::add_grad_batch(idx, b, base, thetas[g], grads[g], 1) leaves it in a zero-filled grads[g].
+   */
+  static void grads(const MLP<T>& net, const std::uint32_t* idx, std::int64_t b, std::int64_t base,
+                    const T* const* thetas, T* const* grads, int count) {
+    thread_local Scratch sc;
+    prepare(net, sc);
+    const bool examples_in_lanes = b >= MLP<T>::kBatchLanes / 2 && net.lanes_pay();
+    const std::int64_t P = net.d;
+    for (int g0 = 0; g0 < count; g0 += W) {
+      const int used = std::min(W, count - g0);
+      for (std::int64_t q = 0; q < P; ++q)
+        for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[g0 + l][q] : T(0);
+      std::fill_n(sc.total, P, zero());
+      if (examples_in_lanes) {
+        constexpr int E = MLP<T>::kBatchLanes;
+        for (int slot = 0; slot < E; ++slot) {  // the sums of example slot `slot`, then added to the total
+          std::fill_n(sc.acc, P, zero());
+          for (std::int64_t e = slot; e < b; e += E) example<true>(net, sc, base + idx[e], used, sc.acc, T(1));
+          for (std::int64_t q = 0; q < P; ++q) sc.total[q] += sc.acc[q];
+        }
+        for (int l = 0; l < used; ++l)
+          for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + net.scale * sc.total[q][l];
+      } else {
+        for (std::int64_t e = 0; e < b; ++e) example<false>(net, sc, base + idx[e], used, sc.total, net.scale);
+        for (int l = 0; l < used; ++l)
+          for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + sc.total[q][l];
+      }
+    }
+  }
+
+  /**
+   * objective[g] and (if accuracy is not null) accuracy[g] at thetas[g], g < count, with the bits of
+   * MLP::objective() and MLP::accuracy() for each network alone.
+   */
+  static void record(const MLP<T>& net, const T* const* thetas, int count, T* objective, T* accuracy) {
+    thread_local Scratch sc;
+    prepare(net, sc);
+    const bool objective_in_lanes = net.n >= MLP<T>::kBatchLanes && net.lanes_pay();  // as MLP::objective()
+    const std::int64_t P = net.d, k = net.out_dim(), d0 = net.widths[0];
+    const Lanes* out = sc.z + sc.unit_off[net.layers];
+    for (int g0 = 0; g0 < count; g0 += W) {
+      const int used = std::min(W, count - g0);
+      for (std::int64_t q = 0; q < P; ++q)
+        for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[g0 + l][q] : T(0);
+      double total[W] = {};
+      std::int64_t right[W] = {};
+      for (std::int64_t i = 0; i < net.n; ++i) {
+        if (objective_in_lanes)
+          forward<true>(net, sc, net.X + i * d0);
+        else
+          forward<false>(net, sc, net.X + i * d0);
+        for (int l = 0; l < used; ++l) {
+          for (std::int64_t j = 0; j < k; ++j) sc.out[j] = out[j][l];
+          total[l] += net.example_loss(i, sc.out.data());
+        }
+        if (accuracy) {
+          if (objective_in_lanes) forward<false>(net, sc, net.X + i * d0);  // accuracy() uses add_grad()'s pass
+          for (int l = 0; l < used; ++l) {
+            for (std::int64_t j = 0; j < k; ++j) sc.out[j] = out[j][l];
+            right[l] += net.classified(i, sc.out.data());
+          }
+        }
+      }
+      for (int l = 0; l < used; ++l) {
+        objective[g0 + l] = static_cast<T>(total[l] * static_cast<double>(net.scale) / static_cast<double>(net.n));
+        if (accuracy) accuracy[g0 + l] = static_cast<T>(right[l]) / static_cast<T>(net.n);
+      }
+    }
+  }
+
+ private:
+  static Lanes zero() { return Lanes{} * T(0); }
+
+  static void prepare(const MLP<T>& net, Scratch& sc) {
+    const int L = net.layers;
+    sc.unit_off.assign(L + 2, 0);
+    sc.w_off.assign(L + 1, 0);
+    for (int l = 0; l <= L; ++l) sc.unit_off[l + 1] = sc.unit_off[l] + net.widths[l];
+    for (int l = 0; l < L; ++l)
+      sc.w_off[l + 1] = sc.w_off[l] + net.widths[l + 1] * net.widths[l] + (net.bias ? net.widths[l + 1] : 0);
+    const std::size_t P = static_cast<std::size_t>(net.d), U = static_cast<std::size_t>(sc.unit_off[L + 1]);
+    sc.store.resize((3 * P + 3 * U + 1) * W);
+    const std::uintptr_t raw = reinterpret_cast<std::uintptr_t>(sc.store.data());
+    Lanes* next = reinterpret_cast<Lanes*>((raw + sizeof(Lanes) - 1) / sizeof(Lanes) * sizeof(Lanes));
+    for (Lanes** p : {&sc.theta, &sc.acc, &sc.total}) *p = next, next += P;
+    for (Lanes** p : {&sc.z, &sc.a, &sc.delta}) *p = next, next += U;
+    sc.out.resize(net.out_dim());
+    sc.dout.resize(net.out_dim());
+  }
+
+  /**
+   * Example i through the lanes' networks: forward, loss gradient, backward; the gradient terms are added to
+   * g (P lanes). InLanes selects add_grad_batch()'s examples-in-lanes arithmetic, else add_grad()'s, whose terms
+   * carry the factor c (= scale) inside.
+   */
+  /** The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and sc.a. */
+  template <bool InLanes>
+  static void forward(const MLP<T>& net, Scratch& sc, const T* x) {
+    const int L = net.layers;
+    const Lanes* theta = sc.theta;
+    // layer 1 broadcasts the example's inputs, later layers take the lanes' activations
+    for (int l = 1; l <= L; ++l) {
+      const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
+      const Lanes* in = sc.a + sc.unit_off[l - 1];
+      Lanes* z = sc.z + sc.unit_off[l];
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const Lanes* Wr = theta + off + r * cols;
+        const Lanes br = net.bias ? theta[off + rows * cols + r] : zero();
+        if constexpr (InLanes) {  // bias first, then the inputs in order
+          Lanes acc = br;
+          if (l == 1)
+            for (std::int64_t q = 0; q < cols; ++q) acc += Wr[q] * x[q];
+          else
+            for (std::int64_t q = 0; q < cols; ++q) acc += Wr[q] * in[q];
+          z[r] = acc;
+        } else {  // dot(): eight partial sums over q mod 8, a fixed tree, then the bias
+          Lanes part[8];
+          for (auto& p : part) p = zero();
+          if (l == 1)
+            for (std::int64_t q = 0; q < cols; ++q) part[q % 8] += Wr[q] * x[q];
+          else
+            for (std::int64_t q = 0; q < cols; ++q) part[q % 8] += Wr[q] * in[q];
+          z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
+        }
+      }
+      Lanes* a = sc.a + sc.unit_off[l];
+      if (l < L)
+        net.act.values(reinterpret_cast<const T*>(z), reinterpret_cast<T*>(a), rows * W);
+      else
+        std::copy_n(z, rows, a);
+    }
+  }
+
+  template <bool InLanes>
+  static void example(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, Lanes* __restrict g, T c) {
+    const int L = net.layers;
+    const Lanes* theta = sc.theta;
+    const T* x = net.X + i * net.widths[0];
+    forward<InLanes>(net, sc, x);
+    // --- loss gradient, one lane at a time
+    const std::int64_t k = net.out_dim();
+    const Lanes* zout = sc.z + sc.unit_off[L];
+    Lanes* dout = sc.delta + sc.unit_off[L];
+    for (int lane = 0; lane < W; ++lane) {
+      if (lane >= used) {
+        for (std::int64_t j = 0; j < k; ++j) dout[j][lane] = T(0);
+        continue;
+      }
+      for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j][lane];
+      net.loss_gradient(i, sc.out.data(), sc.dout.data());
+      for (std::int64_t j = 0; j < k; ++j) dout[j][lane] = sc.dout[j];
+    }
+    // --- backward
+    for (int l = L; l >= 1; --l) {
+      const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
+      const Lanes* delta = sc.delta + sc.unit_off[l];
+      const Lanes* in = sc.a + sc.unit_off[l - 1];
+      Lanes* gl = g + off;
+      for (std::int64_t r = 0; r < rows; ++r) {
+        // add_grad()'s terms are (c * delta) * input; add_grad_batch() multiplies by the scale at the end
+        const Lanes dr = InLanes ? delta[r] : c * delta[r];
+        Lanes* gW = gl + r * cols;
+        if (l == 1)
+          for (std::int64_t q = 0; q < cols; ++q) gW[q] += dr * x[q];
+        else
+          for (std::int64_t q = 0; q < cols; ++q) gW[q] += dr * in[q];
+        if (net.bias) gl[rows * cols + r] += dr;
+      }
+      if (l > 1) {
+        const Lanes* Wt = theta + off;
+        Lanes* prev = sc.delta + sc.unit_off[l - 1];
+        const T* zprev = reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1]);
+        for (std::int64_t q = 0; q < cols; ++q) prev[q] = zero();
+        for (std::int64_t r = 0; r < rows; ++r)
+          for (std::int64_t q = 0; q < cols; ++q) prev[q] += Wt[r * cols + q] * delta[r];
+        T* pt = reinterpret_cast<T*>(prev);
+        if constexpr (InLanes)
+          net.act.times_first(zprev, pt, cols * W);
+        else
+          for (std::int64_t q = 0; q < cols * W; ++q) pt[q] *= net.act.first(zprev[q]);
+      }
+    }
+  }
+};
+
+}  // namespace detail
+
+OPTCORE_ISA_END
+}  // namespace optcore

@@ -1,0 +1,104 @@
+"""Networks whose runs share their order are trained several at a time, one network per vector lane
+(cpp/include/optcore/mlp_lanes.hpp). Each run must get the bits it gets when trained on its own: the same order
+given per run (explicit orders with one row per run) takes the one-network-at-a-time pass, and the two must agree
+exactly, for both arithmetic orders of the batch gradient (examples in lanes for narrow layers and batches of >= 4,
+one example at a time otherwise)."""
+
+import numpy as np
+import pytest
+
+import optcore
+from optcore.nn import MLP, NetworkProblem
+
+
+def data(widths, loss, n, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0])).astype(dtype)
+    if loss == "squared":
+        Y = rng.standard_normal((n, widths[-1])).astype(dtype)
+    elif loss == "softmax_ce":
+        Y = rng.integers(0, widths[-1], n).astype(dtype)
+    else:
+        Y = rng.choice([-1.0, 1.0], n).astype(dtype)
+    return X, Y
+
+
+def train_both_ways(net, X, Y, runs, epochs, batch_size, eta, order_seed=3):
+    problem = NetworkProblem(net, X, Y)
+    theta0 = net.init(runs, seed=5)
+    steps = np.random.default_rng(order_seed).permutation(len(X))  # one order, used by every run and epoch
+    common = dict(epochs=epochs, batch_size=batch_size, step_size=eta, x0=theta0, record=("objective", "accuracy"))
+    shared = optcore.run_sgd(problem, order=steps, **common)  # (N,): every run visits the same indices
+    per_run = optcore.run_sgd(problem, order=np.broadcast_to(steps, (runs, epochs, len(X))).copy(), **common)
+    return shared, per_run
+
+
+CASES = [
+    # widths, activation, loss, bias, batch: narrow layers and batch >= 4 -> examples-in-lanes arithmetic
+    ([4, 6, 5, 1], "relu", "squared", True, 12),
+    ([4, 6, 1], "tanh", "logistic", True, 7),
+    ([3, 5, 5, 2], "leaky", "squared", False, 9),
+    ([3, 8, 3], "softplus", "softmax_ce", True, 16),
+    ([5, 7, 1], "hardtanh", "exponential", False, 5),
+    ([3, 4, 4, 4, 1], "sigmoid", "squared", True, 8),
+    # batch < 4 or a layer wider than 32 -> one-example arithmetic
+    ([4, 6, 5, 1], "relu", "squared", True, 3),
+    ([3, 40, 1], "relu", "logistic", True, 10),
+    ([3, 33, 5, 1], "linear", "squared", False, 16),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("widths", "activation", "loss", "bias", "batch"), CASES)
+def test_group_pass_gives_each_run_its_own_bits(dtype, widths, activation, loss, bias, batch):
+    kwargs = {"slopes": (1.0, 0.2)} if activation == "leaky" else {}
+    net = MLP(widths, activation=activation, loss=loss, bias=bias, dtype=dtype, **kwargs)
+    X, Y = data(widths, loss, n=16, dtype=dtype)
+    shared, per_run = train_both_ways(net, X, Y, runs=11, epochs=3, batch_size=batch, eta=0.05)
+    assert np.all(np.isfinite(shared.x))
+    np.testing.assert_array_equal(shared.x, per_run.x)
+    np.testing.assert_array_equal(shared.objective, per_run.objective)
+    np.testing.assert_array_equal(shared.accuracy, per_run.accuracy)
+
+
+def test_group_pass_matches_a_run_alone_and_any_thread_count():
+    net = MLP([5, 12, 12, 1], activation="relu", loss="squared")
+    X, Y = data([5, 12, 12, 1], "squared", n=30, dtype=np.float64)
+    problem = NetworkProblem(net, X, Y)
+    theta0 = net.init(13, seed=2)
+    common = dict(order="incremental", epochs=20, batch_size=30, step_size=0.05)
+    many = optcore.run_sgd(problem, x0=theta0, threads=1, **common)
+    two = optcore.run_sgd(problem, x0=theta0, threads=2, **common)
+    alone = optcore.run_sgd(problem, x0=theta0[9], **common)
+    np.testing.assert_array_equal(many.x, two.x)
+    np.testing.assert_array_equal(many.x[9], alone.x[0])
+
+
+def test_full_batch_gd_in_groups_matches_numpy_gradient_descent():
+    """Independent check: plain NumPy full-batch GD with the MLP's own loss_and_grad."""
+    widths = [4, 10, 1]
+    net = MLP(widths, activation="tanh", loss="squared", dtype=np.float64)
+    X, Y = data(widths, "squared", n=20, dtype=np.float64)
+    theta0 = net.init(9, seed=1)
+    res = optcore.run_sgd(
+        NetworkProblem(net, X, Y), order="incremental", epochs=15, batch_size=20, step_size=0.1, x0=theta0
+    )
+    for r in range(9):
+        theta = theta0[r].copy()
+        for _ in range(15):
+            theta = theta - 0.1 * net.loss_and_grad(theta, X, Y)[1]
+        np.testing.assert_allclose(res.x[r], theta, rtol=1e-11, atol=1e-13)
+
+
+def test_diverging_run_in_a_group_leaves_the_others_alone():
+    net = MLP([3, 6, 1], activation="relu", loss="squared")
+    X, Y = data([3, 6, 1], "squared", n=12, dtype=np.float64)
+    problem = NetworkProblem(net, X, Y)
+    theta0 = net.init(5, seed=0)
+    steps = np.array([0.05, 0.05, 1e3, 0.05, 0.05])
+    common = dict(order="incremental", epochs=30, batch_size=12, x0=theta0)
+    with pytest.warns(RuntimeWarning, match="diverged"):
+        res = optcore.run_sgd(problem, step_size=steps, **common)
+    alone = optcore.run_sgd(problem, step_size=0.05, **{**common, "x0": theta0[[0, 1, 3, 4]]})
+    assert res.diverged.tolist() == [False, False, True, False, False]
+    np.testing.assert_array_equal(res.x[[0, 1, 3, 4]], alone.x)
