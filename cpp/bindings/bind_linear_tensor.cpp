@@ -39,7 +39,6 @@ py::dict linear_tensor_gd_py(const py::dict& net, const py::dict& data, py::arra
   }
   s.steps = get_scalar<std::int64_t>(options, "steps");
   s.threads = get_scalar<int>(options, "threads");
-  s.normalized = get_scalar<bool>(options, "normalized");
   py::array rec = checked_array<std::int64_t>(options, "record_at", {-1});
   s.record_at = static_cast<const std::int64_t*>(rec.data());
   s.records = rec.shape(0);

@@ -12,9 +12,7 @@
  *      rho = z_1 * ... * z_L (coordinatewise), beta = S^T rho.
  *  Losses, averaged over the n examples: exponential exp(-y f), logistic log(1 + exp(-y f)), squared (f - y)^2 / 2.
  *
- *  One step is theta <- theta - eta_r * grad L(theta), all layers from the same theta; with `normalized` the step is
- *  eta_r / L(theta) (Nacson et al. 2019): on separable data the loss decays to 0 and plain GD's direction converges
- *  only like 1/log t, while the normalized steps reach the same limit direction much sooner. The arithmetic of a run does
+ *  One step is theta <- theta - eta_r * grad L(theta), all layers from the same theta. The arithmetic of a run does
  *  not depend on the other runs or on the thread count, so results are bitwise reproducible.
  */
 #pragma once
@@ -54,7 +52,6 @@ struct TensorNetSpec {
   std::int64_t steps = 0;     ///< gradient steps per run
   const std::int64_t* record_at = nullptr;  ///< strictly increasing step counts in [0, steps]
   std::int64_t records = 0;   ///< length of record_at
-  bool normalized = false;    ///< step eta / loss(theta_t) instead of eta (loss-normalized GD, for classification)
   int threads = 1;
 
   /** Parameters per run. */
@@ -376,8 +373,7 @@ void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs
         }
         if (t == spec.steps) break;
         const T* grad = st.gradient(theta);
-        const T scale = spec.normalized ? eta / loss : eta;
-        for (std::int64_t p = 0; p < P; ++p) theta[p] -= scale * grad[p];
+        for (std::int64_t p = 0; p < P; ++p) theta[p] -= eta * grad[p];
       }
     }
   });

@@ -70,7 +70,6 @@ def run_gd(
     alpha=None,
     theta0=None,
     record_at=None,
-    normalized: bool = False,
     runs: int | None = None,
     dtype=np.float64,
     seed: int = 0,
@@ -97,10 +96,6 @@ def run_gd(
         Explicit initial parameters.
     record_at : array of int, optional
         Strictly increasing step counts in [0, steps] to record at; default :func:`log_schedule` (steps, 60).
-    normalized : bool
-        Loss-normalized steps eta / L(theta_t) (Nacson et al. 2019) instead of constant ones: on separable data
-        the direction reaches GD's limit direction far sooner than with constant steps (whose direction error
-        decays like 1/log t). Not allowed with the squared loss.
     runs : int, optional
         R; inferred from alpha, step_size or theta0 when left out (default 1).
     dtype : float32 or float64
@@ -126,10 +121,6 @@ def run_gd(
     ya = float_array(y, "y", np.float64, shape=(n,))
     if loss != "squared" and not np.all(np.isin(ya, (-1.0, 1.0))):
         raise ValueError(f"y must hold labels -1 or +1 for the {loss} loss")
-    if not isinstance(normalized, bool):
-        raise TypeError(f"normalized must be a bool, got {type(normalized).__name__}")
-    if normalized and loss == "squared":
-        raise ValueError("normalized steps are for the exponential and logistic losses, not the squared loss")
     if (alpha is None) == (theta0 is None):
         raise ValueError("give exactly one of alpha (initialization scale) and theta0 (initial parameters)")
     candidates = [np.size(v) for v in (alpha, step_size) if v is not None and np.ndim(v) == 1]
@@ -167,7 +158,6 @@ def run_gd(
         "threads": int(min(threads, R)),
         "record_at": np.ascontiguousarray(rec, dtype=np.int64),
         "step_size": eta.astype(dt),
-        "normalized": normalized,
     }
     out = _core.linear_tensor_gd(core_net, data, theta, options)
     return TensorGDResult(
@@ -177,5 +167,5 @@ def run_gd(
         theta=theta,
         diverged=out["diverged"],
         network=net,
-        meta={"loss": loss, "normalized": normalized, "steps": steps, "step_size": eta, "dtype": dt.name, "seed": seed, "runs": R},
+        meta={"loss": loss, "steps": steps, "step_size": eta, "dtype": dt.name, "seed": seed, "runs": R},
     )
