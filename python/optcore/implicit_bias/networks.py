@@ -187,12 +187,17 @@ class Convolutional(LinearTensorNet):
     """Circular convolutional linear net with full-length filters: beta = w_1 (*) ... (*) w_L.
 
     (a (*) b)_i = sum_j a_j b_{(i-j) mod d}, so numpy.fft.fft(beta) = prod_l fft(w_l): the net is diagonal in the
-    Fourier basis. ``init`` draws i.i.d. N(0, 1/d) filters (times alpha).
+    Fourier basis. ``init="random"`` draws i.i.d. N(0, 1/d) filters (times alpha); ``init="delta"`` sets every
+    filter to alpha e_0, so all DFT coefficients of all layers start equal to alpha (balanced, equal moduli: the
+    analogue of the diagonal net's alpha 1 start).
     """
 
+    init_kind: str = "random"
     kind = "convolutional"
 
     def __post_init__(self):
+        if self.init_kind not in ("random", "delta"):
+            raise ValueError(f"init_kind must be 'random' or 'delta', got {self.init_kind!r}")
         depth, dim = _check_depth_dim(self.depth, self.dim)
         object.__setattr__(self, "depth", depth)
         object.__setattr__(self, "dim", dim)
@@ -209,6 +214,10 @@ class Convolutional(LinearTensorNet):
         return np.fft.ifft(spectrum).real
 
     def _unit_init(self, runs, seed):
+        if self.init_kind == "delta":
+            theta = np.zeros((runs, self.params))
+            theta[:, :: self.dim] = 1.0
+            return theta
         return np.random.default_rng(seed).standard_normal((runs, self.params)) / np.sqrt(self.dim)
 
 

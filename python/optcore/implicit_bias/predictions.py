@@ -72,6 +72,28 @@ def l2_max_margin(X, y) -> np.ndarray:
     return w
 
 
+def _svm_dual(G: np.ndarray) -> np.ndarray:
+    """argmin_{lambda >= 0} lambda^T G lambda / 2 - sum(lambda): the SVM dual (w = Z^T lambda when G = Z Z^T).
+
+    With G = R^T R positive definite (n <= d, generic data) this is the non-negative least-squares problem
+    min ||R lambda - R^-T 1||^2 (the two objectives differ by a constant), solved exactly by scipy's active-set
+    NNLS. A singular G falls back to L-BFGS-B.
+    """
+    try:
+        R = np.linalg.cholesky(G).T
+        return scipy.optimize.nnls(R, scipy.linalg.solve_triangular(R.T, np.ones(G.shape[0]), lower=True))[0]
+    except np.linalg.LinAlgError:
+        res = scipy.optimize.minimize(
+            lambda lam: (0.5 * lam @ G @ lam - lam.sum(), G @ lam - 1.0),
+            np.zeros(G.shape[0]),
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(0, None)] * G.shape[0],
+            options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10000},
+        )
+        return res.x
+
+
 def min_l2_interpolant(X, y) -> np.ndarray:
     """argmin ||beta||_2 s.t. X beta = y (the pseudo-inverse solution; X must have full row rank)."""
     Xa, ya = _data(X, y, labels=False)
@@ -167,46 +189,28 @@ def lp_margin_kkt_residual(beta, X, y, p: float, *, support_tol: float = 1e-3, z
     return float(res / np.linalg.norm(grad))
 
 
-def _dft_parts(d: int):
-    F = np.fft.fft(np.eye(d), axis=0)  # fft(beta) = F @ beta
-    return F.real.copy(), F.imag.copy()
-
-
-def _group_l1(C, S, weights, constraint, beta0, eps_path):
-    """min sum_k w_k sqrt((C_k b)^2 + (S_k b)^2 + eps^2) under linear constraints, by SLSQP with eps continuation."""
-    beta = beta0
-    for eps in eps_path:
-
-        def fun(b, eps=eps):
-            return float(np.sum(weights * np.sqrt((C @ b) ** 2 + (S @ b) ** 2 + eps**2)))
-
-        def jac(b, eps=eps):
-            c, s = C @ b, S @ b
-            r = weights / np.sqrt(c**2 + s**2 + eps**2)
-            return C.T @ (r * c) + S.T @ (r * s)
-
-        res = scipy.optimize.minimize(
-            fun, beta, jac=jac, constraints=[constraint], method="SLSQP", options={"ftol": 1e-15, "maxiter": 2000}
-        )
-        beta = res.x
-    return beta
+def _dft_matrix(d: int) -> np.ndarray:
+    return np.fft.fft(np.eye(d), axis=0)  # fft(beta) = F @ beta
 
 
 def fourier_min_l1(X, y, *, task: str = "regression") -> np.ndarray:
     """argmin sum_k |fft(beta)_k| s.t. X beta = y (task "regression") or y_i <x_i, beta> >= 1 ("margin").
 
     The l1 norm of the DFT coefficients (complex moduli), the prediction for circular convolutional nets of depth 2
-    (Gunasekar et al. 2018). A second-order cone program, solved by SLSQP on a smoothed objective with the smoothing
-    driven to 1e-9.
+    (Gunasekar et al. 2018). See :func:`fourier_lp_margin` (p = 1) for the method.
     """
     return fourier_lp_margin(X, y, 1.0, task=task)
 
 
-def fourier_lp_margin(X, y, p: float, *, task: str = "margin", iterations: int = 30) -> np.ndarray:
+def fourier_lp_margin(X, y, p: float, *, task: str = "margin", eps_min: float = 1e-10, max_iter: int = 2000) -> np.ndarray:
     """A stationary point of min sum_k |fft(beta)_k|^p under X beta = y ("regression") or margins >= 1 ("margin").
 
-    p = 2/L for a depth-L circular convolutional net. p = 1 is convex; for p < 1, reweighted Fourier-l1 from the
-    p = 1 solution (weights p (|fft(beta)_k| + 1e-9)^(p-1)).
+    p = 2/L for a depth-L circular convolutional net; p = 1 is a convex second-order cone program. Solved by
+    iteratively reweighted least squares (Daubechies et al. 2010; Chartrand and Yin 2008 for p < 1): each iteration
+    minimizes sum_k r_k |fft(beta)_k|^2 = beta^T M beta, r_k = (|fft(beta)_k|^2 + eps^2)^(p/2 - 1), under the
+    constraints -- a weighted minimum-norm interpolant in closed form, or a weighted SVM (:func:`l2_max_margin` after
+    the change of variables u = chol(M)^T beta) -- and eps shrinks by 10 whenever the iterate settles, down to
+    ``eps_min``. For p < 1 the result is the stationary point reached from the l2 solution.
     """
     p = positive_float(p, "p")
     if p > 1:
@@ -215,27 +219,34 @@ def fourier_lp_margin(X, y, p: float, *, task: str = "margin", iterations: int =
         raise ValueError(f"task must be 'regression' or 'margin', got {task!r}")
     Xa, ya = _data(X, y, labels=task == "margin")
     n, d = Xa.shape
-    C, S = _dft_parts(d)
+    F = _dft_matrix(d)
     if task == "margin":
         Z = ya[:, None] * Xa
         _check_separable(Z)
-        constraint = {"type": "ineq", "fun": lambda b: Z @ b - 1.0, "jac": lambda b: Z}
-        beta0 = l2_max_margin(Xa, ya)
+        beta = l2_max_margin(Xa, ya)
     else:
-        constraint = {"type": "eq", "fun": lambda b: Xa @ b - ya, "jac": lambda b: Xa}
-        beta0 = min_l2_interpolant(Xa, ya)
-    eps_path = [1e-2, 1e-4, 1e-6, 1e-9]
-    w = np.ones(d)
-    beta = _group_l1(C, S, w, constraint, beta0, eps_path)
-    if p == 1:
-        return beta
-    for _ in range(integer(iterations, "iterations", minimum=1)):
-        mod = np.hypot(C @ beta, S @ beta)
-        new = _group_l1(C, S, p * (mod + 1e-9) ** (p - 1), constraint, beta, [1e-9])
-        if np.linalg.norm(new - beta) <= 1e-10 * np.linalg.norm(beta):
-            beta = new
-            break
+        beta = min_l2_interpolant(Xa, ya)
+
+    def solve(M):
+        if task == "regression":
+            Minv_Xt = np.linalg.solve(M, Xa.T)
+            return Minv_Xt @ np.linalg.solve(Xa @ Minv_Xt, ya)
+        Minv_Zt = np.linalg.solve(M, Z.T)
+        return Minv_Zt @ _svm_dual(Z @ Minv_Zt)
+
+    eps = float(np.abs(F @ beta).max())
+    for _ in range(integer(max_iter, "max_iter", minimum=1)):
+        r = (np.abs(F @ beta) ** 2 + eps**2) ** (p / 2 - 1)
+        M = (F.conj().T * r) @ F
+        new = solve(0.5 * (M.real + M.real.T))
+        settled = np.linalg.norm(new - beta) <= 1e-3 * eps * max(1.0, np.linalg.norm(new))
         beta = new
+        if settled:
+            if eps <= eps_min:
+                break
+            eps /= 10
+    if task == "margin":
+        beta = beta / np.min(Z @ beta)  # exactly margin 1 (the inner solves are exact only to rounding)
     return beta
 
 
