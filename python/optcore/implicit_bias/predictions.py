@@ -80,7 +80,8 @@ def _svm_dual(G: np.ndarray) -> np.ndarray:
     NNLS. A singular G falls back to L-BFGS-B.
     """
     try:
-        R = np.linalg.cholesky(G).T
+        # a relative ridge of 1e-13 keeps the factorization alive when G is singular only to rounding
+        R = np.linalg.cholesky(G + 1e-13 * np.trace(G) / G.shape[0] * np.eye(G.shape[0])).T
         return scipy.optimize.nnls(R, scipy.linalg.solve_triangular(R.T, np.ones(G.shape[0]), lower=True))[0]
     except np.linalg.LinAlgError:
         res = scipy.optimize.minimize(
@@ -227,18 +228,19 @@ def fourier_lp_margin(X, y, p: float, *, task: str = "margin", eps_min: float = 
     else:
         beta = min_l2_interpolant(Xa, ya)
 
-    def solve(M):
+    def solve(Minv):
         if task == "regression":
-            Minv_Xt = np.linalg.solve(M, Xa.T)
-            return Minv_Xt @ np.linalg.solve(Xa @ Minv_Xt, ya)
-        Minv_Zt = np.linalg.solve(M, Z.T)
+            Minv_Xt = Minv @ Xa.T
+            return Minv_Xt @ np.linalg.lstsq(Xa @ Minv_Xt, ya, rcond=None)[0]
+        Minv_Zt = Minv @ Z.T
         return Minv_Zt @ _svm_dual(Z @ Minv_Zt)
 
     eps = float(np.abs(F @ beta).max())
     for _ in range(integer(max_iter, "max_iter", minimum=1)):
-        r = (np.abs(F @ beta) ** 2 + eps**2) ** (p / 2 - 1)
-        M = (F.conj().T * r) @ F
-        new = solve(0.5 * (M.real + M.real.T))
+        # M = F^H diag(r) F has M^-1 = F^H diag(1/r) F / d^2 (F^H F = d I); 1/r stays bounded as eps -> 0
+        inv_r = (np.abs(F @ beta) ** 2 + eps**2) ** (1 - p / 2)
+        Minv = ((F.conj().T * inv_r) @ F).real / d**2
+        new = solve(0.5 * (Minv + Minv.T))
         settled = np.linalg.norm(new - beta) <= 1e-3 * eps * max(1.0, np.linalg.norm(new))
         beta = new
         if settled:

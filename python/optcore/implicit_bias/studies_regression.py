@@ -40,13 +40,13 @@ def regression_data(network: str, n: int, d: int, seed: int):
     return X, X @ beta
 
 
-def make_network(network: str, depth: int, d: int):
-    """The network of a cell: ``"fc"`` (width d), ``"diagonal"`` (signed) or ``"conv"``."""
+def make_network(network: str, depth: int, d: int, *, conv_init: str = "delta"):
+    """The network of a cell: ``"fc"`` (width d), ``"diagonal"`` (signed) or ``"conv"`` (``conv_init`` filters)."""
     if network == "fc":
         return FullyConnected(depth, d, width=d)
     if network == "diagonal":
         return Diagonal(depth, d)
-    return Convolutional(depth, d, init_kind="delta")
+    return Convolutional(depth, d, init_kind=conv_init)
 
 
 def _support(coefficients, rel: float = 0.01) -> int:
