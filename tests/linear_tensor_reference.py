@@ -33,7 +33,7 @@ def beta_and_grads(kind, layers, g_fn, *, S=None, U=None):
             beta = layers[0].copy()
             g = g_fn(beta)
             return beta, [g]
-        mats = [layers[l] for l in range(L - 1)] + [layers[-1][:, None]]
+        mats = [layers[li] for li in range(L - 1)] + [layers[-1][:, None]]
 
         def prod(ms, size):
             out = np.eye(size)
@@ -44,16 +44,16 @@ def beta_and_grads(kind, layers, g_fn, *, S=None, U=None):
         beta = prod(mats, mats[0].shape[0])[:, 0]
         g = g_fn(beta)
         grads = []
-        for l in range(L):
-            left = prod(mats[:l], mats[0].shape[0])  # d x in_l
-            right = prod(mats[l + 1 :], mats[l].shape[1])  # out_l x 1
+        for li in range(L):
+            left = prod(mats[:li], mats[0].shape[0])  # d x in_l
+            right = prod(mats[li + 1 :], mats[li].shape[1])  # out_l x 1
             G = left.T @ g[:, None] @ right.T
-            grads.append(G[:, 0] if l == L - 1 else G)
+            grads.append(G[:, 0] if li == L - 1 else G)
         return beta, grads
     if kind == "diagonal":
         beta = np.prod(layers, axis=0)
         g = g_fn(beta)
-        return beta, [g * np.prod([layers[m] for m in range(L) if m != l], axis=0) for l in range(L)]
+        return beta, [g * np.prod([layers[m] for m in range(L) if m != li], axis=0) for li in range(L)]
     if kind == "convolutional":
         d = layers[0].size
 
@@ -67,14 +67,14 @@ def beta_and_grads(kind, layers, g_fn, *, S=None, U=None):
         beta = conv_all(layers)
         g = g_fn(beta)
         # beta = C(others) w_l, so dLoss/dw_l = C(others)^T g
-        return beta, [circulant(conv_all([layers[m] for m in range(L) if m != l])).T @ g for l in range(L)]
+        return beta, [circulant(conv_all([layers[m] for m in range(L) if m != li])).T @ g for li in range(L)]
     if kind == "odeco":
-        z = [U[l].T @ layers[l] for l in range(L)]
+        z = [U[li].T @ layers[li] for li in range(L)]
         rho = np.prod(z, axis=0)
         beta = S.T @ rho
         g = g_fn(beta)
         g_rho = S @ g
-        return beta, [U[l] @ (g_rho * np.prod([z[m] for m in range(L) if m != l], axis=0)) for l in range(L)]
+        return beta, [U[li] @ (g_rho * np.prod([z[m] for m in range(L) if m != li], axis=0)) for li in range(L)]
     raise ValueError(kind)
 
 
@@ -97,5 +97,5 @@ def reference_gd(kind, layers, X, y, loss, eta, steps, record_at, *, S=None, U=N
             losses.append(g_fn.loss)
         if t == steps:
             break
-        layers = [a - eta * gr for a, gr in zip(layers, grads)]
+        layers = [a - eta * gr for a, gr in zip(layers, grads, strict=False)]
     return np.array(betas), np.array(losses), layers

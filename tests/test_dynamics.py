@@ -21,7 +21,12 @@ def test_one_gd_step_changes_rho_k_squared_differences_by_eta_squared_gradient_n
         p0, p1 = dyn.params[0, k], dyn.params[0, k + 1]
         _, grad = mlp.loss_and_grad(p0, X, y)
         g_norms = np.array([np.linalg.norm(G) ** 2 for G, _ in mlp.unpack(np.asarray(grad).reshape(-1))])
-        w_dot_g = np.array([np.sum(W * G) for (W, _), (G, _) in zip(mlp.unpack(p0), mlp.unpack(np.asarray(grad).reshape(-1)))])
+        w_dot_g = np.array(
+            [
+                np.sum(W * G)
+                for (W, _), (G, _) in zip(mlp.unpack(p0), mlp.unpack(np.asarray(grad).reshape(-1)), strict=False)
+            ]
+        )
         assert np.allclose(w_dot_g, w_dot_g[0], rtol=1e-10)
         change = layer_norms(mlp, p1) ** 2 - layer_norms(mlp, p0) ** 2
         assert np.allclose(change - change[0], eta**2 * (g_norms - g_norms[0]), rtol=1e-8, atol=1e-14)
@@ -63,8 +68,20 @@ def test_normalize_layers_gives_unit_frobenius_layers():
 
 def test_digits_study_small():
     pytest.importorskip("sklearn")
-    rows = run_digits({"corruption": 0.5, "nets": 2, "scale_min": 1.0, "scale_max": 2.0, "width": 16,
-                       "pretrain_epochs": 2, "epochs": 10, "lr": 0.1, "split_seed": 0}, 0)
+    rows = run_digits(
+        {
+            "corruption": 0.5,
+            "nets": 2,
+            "scale_min": 1.0,
+            "scale_max": 2.0,
+            "width": 16,
+            "pretrain_epochs": 2,
+            "epochs": 10,
+            "lr": 0.1,
+            "split_seed": 0,
+        },
+        0,
+    )
     assert len(rows) == 2
     for r in rows:
         assert 0 <= r["test_error"] < 0.2 and r["train_accuracy"] > 0.9

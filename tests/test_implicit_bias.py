@@ -70,7 +70,9 @@ def test_kernel_matches_numpy_reference(name, loss, dtype):
     Xk = net.transform_inputs(X)
     for r in range(2):
         kwargs = {"S": net.S, "U": net.U} if name.startswith("odeco") else {}
-        betas, losses, layers = reference_gd(net.kind, net.layers(theta0[r]), Xk, y, loss, etas[r], steps, rec, **kwargs)
+        betas, losses, layers = reference_gd(
+            net.kind, net.layers(theta0[r]), Xk, y, loss, etas[r], steps, rec, **kwargs
+        )
         betas = net.reduce(betas)
         scale = np.abs(betas).max()
         assert np.abs(res.beta[r] - betas).max() <= tol * scale
@@ -88,7 +90,9 @@ def test_runs_are_independent_and_thread_count_free():
     a = run_gd(net, X, y, threads=1, **kw)
     b = run_gd(net, X, y, threads=3, **kw)
     assert np.array_equal(a.beta, b.beta)
-    alone = run_gd(net, X, y, loss="squared", steps=200, step_size=0.04, theta0=net.init([0.5, 0.6, 0.7], runs=3, seed=1)[1])
+    alone = run_gd(
+        net, X, y, loss="squared", steps=200, step_size=0.04, theta0=net.init([0.5, 0.6, 0.7], runs=3, seed=1)[1]
+    )
     assert np.array_equal(alone.beta[0], a.beta[1])
 
 
@@ -122,8 +126,15 @@ def test_min_norm_interpolants_match_theory_numbers():
 
 @pytest.mark.parametrize(
     ("depth", "alpha", "to_l1", "to_l2"),
-    [(2, 1e-3, 0.046, None), (2, 1e-2, 0.253, None), (2, 0.1, 1.056, None), (2, 0.5, None, 0.186),
-     (3, 1e-2, 1.6e-4, None), (3, 0.1, 0.108, None), (3, 0.3, 1.021, None)],
+    [
+        (2, 1e-3, 0.046, None),
+        (2, 1e-2, 0.253, None),
+        (2, 0.1, 1.056, None),
+        (2, 0.5, None, 0.186),
+        (3, 1e-2, 1.6e-4, None),
+        (3, 0.1, 0.108, None),
+        (3, 0.3, 1.021, None),
+    ],
 )
 def test_woodworth_minimizer_reproduces_theory_gf_values(depth, alpha, to_l1, to_l2):
     X, y, beta_star = _sparse_regression()
@@ -162,7 +173,7 @@ def test_diagonal_depth2_trend_between_l1_and_l2():
     assert d_l1[0] < 0.08  # 0.049 in THEORY 3.4
     assert d_l2[-1] < 0.25 and d_l2[-1] < d_l1[-1] / 5
     # and each run is close to its own gradient-flow prediction argmin Q_alpha
-    for a, b in zip(alphas, beta):
+    for a, b in zip(alphas, beta, strict=False):
         pred = woodworth_minimizer(X, y, a, 2)
         assert normalized_error(b, pred) < 0.05
 

@@ -50,8 +50,14 @@ def run_digits(config: dict, seed: int) -> list[dict]:
     corrupted = ytr.copy()
     flip = rng.random(len(ytr)) < config["corruption"]
     corrupted[flip] = rng.integers(0, 10, flip.sum())
-    common = dict(order="random_reshuffling", batch_size=32, step_size=config["lr"], runs=len(scales), seed=seed,
-                  record=("objective",))
+    common = dict(
+        order="random_reshuffling",
+        batch_size=32,
+        step_size=config["lr"],
+        runs=len(scales),
+        seed=seed,
+        record=("objective",),
+    )
     x = x0
     if config["corruption"] > 0 and config["pretrain_epochs"] > 0:
         x = run_sgd(NetworkProblem(mlp, Xtr, corrupted), epochs=config["pretrain_epochs"], x0=x, **common).x
@@ -60,16 +66,18 @@ def run_digits(config: dict, seed: int) -> list[dict]:
     for r, s in enumerate(scales):
         p = res.x[r]
         v = normalize_layers(mlp, p)
-        rows.append({
-            "init_scale": float(s),
-            "train_accuracy": float(mlp.accuracy(p, Xtr, ytr)),
-            "test_error": float(1 - mlp.accuracy(p, Xte, yte)),
-            "train_loss": float(mlp.loss_value(p, Xtr, ytr)),
-            "test_loss": float(mlp.loss_value(p, Xte, yte)),
-            "normalized_train_loss": float(mlp.loss_value(v, Xtr, ytr)),
-            "normalized_test_loss": float(mlp.loss_value(v, Xte, yte)),
-            "diverged": int(res.diverged[r]),
-        })
+        rows.append(
+            {
+                "init_scale": float(s),
+                "train_accuracy": float(mlp.accuracy(p, Xtr, ytr)),
+                "test_error": float(1 - mlp.accuracy(p, Xte, yte)),
+                "train_loss": float(mlp.loss_value(p, Xtr, ytr)),
+                "test_loss": float(mlp.loss_value(p, Xte, yte)),
+                "normalized_train_loss": float(mlp.loss_value(v, Xtr, ytr)),
+                "normalized_test_loss": float(mlp.loss_value(v, Xte, yte)),
+                "diverged": int(res.diverged[r]),
+            }
+        )
     return rows
 
 
@@ -84,22 +92,39 @@ def summarize_digits(table: pd.DataFrame) -> pd.DataFrame:
     """Line fits of test against train loss, normalized and unnormalized, over all networks that fit the data."""
     fit = table[(table["train_accuracy"] == 1.0) & (table["diverged"] == 0)]
     rows = []
-    for kind, (xc, yc) in {"normalized": ("normalized_train_loss", "normalized_test_loss"),
-                           "unnormalized": ("train_loss", "test_loss")}.items():
+    for kind, (xc, yc) in {
+        "normalized": ("normalized_train_loss", "normalized_test_loss"),
+        "unnormalized": ("train_loss", "test_loss"),
+    }.items():
         if len(fit) >= 3:
             a, b, r2 = linear_fit(fit[xc].to_numpy(), fit[yc].to_numpy())
         else:
             a = b = r2 = float("nan")
-        rows.append({"losses": kind, "networks": len(fit), "of": len(table), "intercept": a, "slope": b, "r2": r2,
-                     "test_error_min": fit["test_error"].min(), "test_error_max": fit["test_error"].max()})
+        rows.append(
+            {
+                "losses": kind,
+                "networks": len(fit),
+                "of": len(table),
+                "intercept": a,
+                "slope": b,
+                "r2": r2,
+                "test_error_min": fit["test_error"].min(),
+                "test_error_max": fit["test_error"].max(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def figure_digits(table: pd.DataFrame, ax) -> None:
     """Normalized test loss against normalized train loss, one point per network, coloured by corruption."""
     fit = table[(table["train_accuracy"] == 1.0) & (table["diverged"] == 0)]
-    sc = ax.scatter(fit["normalized_train_loss"], fit["normalized_test_loss"], c=fit["corruption"], cmap="viridis",
-                    s=20 + 40 * np.log10(fit["init_scale"] / fit["init_scale"].min() + 1))
+    sc = ax.scatter(
+        fit["normalized_train_loss"],
+        fit["normalized_test_loss"],
+        c=fit["corruption"],
+        cmap="viridis",
+        s=20 + 40 * np.log10(fit["init_scale"] / fit["init_scale"].min() + 1),
+    )
     ax.figure.colorbar(sc, ax=ax, label="label corruption in pretraining")
     if len(fit) >= 3:
         a, b, r2 = linear_fit(fit["normalized_train_loss"].to_numpy(), fit["normalized_test_loss"].to_numpy())

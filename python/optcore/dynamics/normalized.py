@@ -80,7 +80,7 @@ class NormalizedDynamics:
     step_size: float
 
     def conservation_drift(self) -> np.ndarray:
-        """max over records and layer pairs of |(rho_k^2 - rho_j^2)(t) - (rho_k^2 - rho_j^2)(0)|, per run."""
+        """Max over records and layer pairs of |(rho_k^2 - rho_j^2)(t) - (rho_k^2 - rho_j^2)(0)|, per run."""
         sq = self.rho_layers**2
         diff = sq[:, :, :, None] - sq[:, :, None, :]
         return np.max(np.abs(diff - diff[:, :1]), axis=(1, 2, 3))
@@ -152,6 +152,12 @@ def run_normalized_dynamics(
     outputs = np.stack([_forward(mlp, params[r], Xa)[..., 0] for r in range(R)])  # (R, K, n)
     margin = np.min(yv * outputs, axis=-1) / rho
     return NormalizedDynamics(
-        steps=res.steps, rho_layers=rho_layers, rho=rho, margin=margin, loss=res.objective, params=params, mlp=mlp,
+        steps=res.steps,
+        rho_layers=rho_layers,
+        rho=rho,
+        margin=margin,
+        loss=res.objective,
+        params=params,
+        mlp=mlp,
         step_size=eta,
     )

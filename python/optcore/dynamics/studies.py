@@ -31,9 +31,17 @@ def run_dynamics(config: dict, seed: int) -> list[dict]:
     # data and initialization come from `instance`, not from the sweep's seed, so that every step size
     # follows the same gradient flow and the drifts are comparable
     X, y = xor_like_data(config["n"], config["d"], config["instance"])
-    dyn = run_normalized_dynamics(X, y, hidden=(config["width"], config["width"]), steps=steps, step_size=eta,
-                                  runs=1, init_scale=config["init_scale"], record_every=max(1, steps // 400),
-                                  seed=config["instance"])
+    dyn = run_normalized_dynamics(
+        X,
+        y,
+        hidden=(config["width"], config["width"]),
+        steps=steps,
+        step_size=eta,
+        runs=1,
+        init_scale=config["init_scale"],
+        record_every=max(1, steps // 400),
+        seed=config["instance"],
+    )
     t = dyn.steps.astype(float)
     late = t >= t[-1] / 2
     slope, intercept = np.polyfit(np.log(t[late]), dyn.rho[0, late], 1)
@@ -43,26 +51,35 @@ def run_dynamics(config: dict, seed: int) -> list[dict]:
     drift = float(dyn.conservation_drift()[0])
     rows = []
     for k in range(1, t.size):
-        rows.append({
-            "step": int(t[k]),
-            "time_t": float(t[k] * eta),
-            "rho": float(dyn.rho[0, k]),
-            "normalized_margin": float(dyn.margin[0, k]),
-            "train_loss": float(dyn.loss[0, k]),
-            "drift": drift,
-            "drift_over_eta": drift / eta,
-            "rho_log_slope": float(slope),
-            "rho_log_r2": float(r2),
-            "late_margin_min_increment": float(np.min(np.diff(late_margin))),
-        })
+        rows.append(
+            {
+                "step": int(t[k]),
+                "time_t": float(t[k] * eta),
+                "rho": float(dyn.rho[0, k]),
+                "normalized_margin": float(dyn.margin[0, k]),
+                "train_loss": float(dyn.loss[0, k]),
+                "drift": drift,
+                "drift_over_eta": drift / eta,
+                "rho_log_slope": float(slope),
+                "rho_log_r2": float(r2),
+                "late_margin_min_increment": float(np.min(np.diff(late_margin))),
+            }
+        )
     return rows
 
 
 def summarize_dynamics(table: pd.DataFrame) -> pd.DataFrame:
     """Per step size: conservation drift (and over eta), the rho ~ log t fit, the late margin increments."""
     last = table[table["step"] == table.groupby(["eta", "instance"])["step"].transform("max")]
-    cols = ["drift", "drift_over_eta", "rho_log_slope", "rho_log_r2", "late_margin_min_increment",
-            "normalized_margin", "train_loss"]
+    cols = [
+        "drift",
+        "drift_over_eta",
+        "rho_log_slope",
+        "rho_log_r2",
+        "late_margin_min_increment",
+        "normalized_margin",
+        "train_loss",
+    ]
     return last.groupby("eta", sort=True)[cols].mean().reset_index()
 
 

@@ -131,7 +131,10 @@ class FullyConnected(LinearTensorNet):
     def _unit_init(self, runs, seed):
         rng = np.random.default_rng(seed)
         fan_in = [s[0] for s in self.shapes()]
-        parts = [rng.standard_normal((runs, int(np.prod(s)))) / np.sqrt(f) for s, f in zip(self.shapes(), fan_in)]
+        parts = [
+            rng.standard_normal((runs, int(np.prod(s)))) / np.sqrt(f)
+            for s, f in zip(self.shapes(), fan_in, strict=False)
+        ]
         return np.concatenate(parts, axis=1)
 
 
@@ -252,7 +255,11 @@ class Odeco(LinearTensorNet):
             if not np.allclose(Ul.T @ Ul, np.eye(m), atol=1e-8):
                 raise ValueError(f"U[{l_idx}] must have orthonormal columns (U_l^T U_l = I)")
         L, k = U.shape[0], U.shape[1]
-        v_bar = np.einsum("lkm->lk", U) if self.v_bar is None else float_array(self.v_bar, "v_bar", np.float64, shape=(L, k))
+        v_bar = (
+            np.einsum("lkm->lk", U)
+            if self.v_bar is None
+            else float_array(self.v_bar, "v_bar", np.float64, shape=(L, k))
+        )
         object.__setattr__(self, "S", S)
         object.__setattr__(self, "U", U)
         object.__setattr__(self, "v_bar", v_bar)
@@ -302,9 +309,7 @@ class Odeco(LinearTensorNet):
 def check_network(net) -> LinearTensorNet:
     """``net`` if it is a linear tensor network, else a TypeError."""
     if not isinstance(net, LinearTensorNet) or type(net) is LinearTensorNet:
-        raise TypeError(
-            f"network must be FullyConnected, Diagonal, Convolutional or Odeco, got {type(net).__name__}"
-        )
+        raise TypeError(f"network must be FullyConnected, Diagonal, Convolutional or Odeco, got {type(net).__name__}")
     return net
 
 

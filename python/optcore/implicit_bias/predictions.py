@@ -96,7 +96,7 @@ def _svm_dual(G: np.ndarray) -> np.ndarray:
 
 
 def min_l2_interpolant(X, y) -> np.ndarray:
-    """argmin ||beta||_2 s.t. X beta = y (the pseudo-inverse solution; X must have full row rank)."""
+    """Argmin ||beta||_2 s.t. X beta = y (the pseudo-inverse solution; X must have full row rank)."""
     Xa, ya = _data(X, y, labels=False)
     beta = scipy.linalg.lstsq(Xa, ya)[0]
     if np.linalg.norm(Xa @ beta - ya) > 1e-8 * max(1.0, np.linalg.norm(ya)):
@@ -105,7 +105,7 @@ def min_l2_interpolant(X, y) -> np.ndarray:
 
 
 def min_l1_interpolant(X, y) -> np.ndarray:
-    """argmin ||beta||_1 s.t. X beta = y, as a linear program in (beta+, beta-) (HiGHS)."""
+    """Argmin ||beta||_1 s.t. X beta = y, as a linear program in (beta+, beta-) (HiGHS)."""
     Xa, ya = _data(X, y, labels=False)
     n, d = Xa.shape
     res = scipy.optimize.linprog(
@@ -195,7 +195,7 @@ def _dft_matrix(d: int) -> np.ndarray:
 
 
 def fourier_min_l1(X, y, *, task: str = "regression") -> np.ndarray:
-    """argmin sum_k |fft(beta)_k| s.t. X beta = y (task "regression") or y_i <x_i, beta> >= 1 ("margin").
+    """Argmin sum_k |fft(beta)_k| s.t. X beta = y (task "regression") or y_i <x_i, beta> >= 1 ("margin").
 
     The l1 norm of the DFT coefficients (complex moduli), the prediction for circular convolutional nets of depth 2
     (Gunasekar et al. 2018). See :func:`fourier_lp_margin` (p = 1) for the method.
@@ -203,7 +203,9 @@ def fourier_min_l1(X, y, *, task: str = "regression") -> np.ndarray:
     return fourier_lp_margin(X, y, 1.0, task=task)
 
 
-def fourier_lp_margin(X, y, p: float, *, task: str = "margin", eps_min: float = 1e-10, max_iter: int = 2000) -> np.ndarray:
+def fourier_lp_margin(
+    X, y, p: float, *, task: str = "margin", eps_min: float = 1e-10, max_iter: int = 2000
+) -> np.ndarray:
     """A stationary point of min sum_k |fft(beta)_k|^p under X beta = y ("regression") or margins >= 1 ("margin").
 
     p = 2/L for a depth-L circular convolutional net; p = 1 is a convex second-order cone program. Solved by
@@ -254,7 +256,7 @@ def fourier_lp_margin(X, y, p: float, *, task: str = "margin", eps_min: float = 
 
 # --- Woodworth et al.'s potential (THEORY.md 3.4) ------------------------------------------------------------------
 def _link(u, depth):
-    """beta / alpha^D as a function of the dual variable u, and its derivative."""
+    """Beta / alpha^D as a function of the dual variable u, and its derivative."""
     if depth == 2:
         return 2.0 * np.sinh(u), 2.0 * np.cosh(u)
     e = depth / (depth - 2)
@@ -270,7 +272,7 @@ def _dual_potential(u, depth):
 
 
 def woodworth_minimizer(X, y, alpha: float, depth: int = 2, *, tol: float = 1e-13, max_iter: int = 500) -> np.ndarray:
-    """argmin Q_alpha^D(beta) s.t. X beta = y: the gradient-flow limit of beta = w_+^D - w_-^D, w_+-(0) = alpha 1.
+    """Argmin Q_alpha^D(beta) s.t. X beta = y: the gradient-flow limit of beta = w_+^D - w_-^D, w_+-(0) = alpha 1.
 
     By convex duality the minimizer is beta = alpha^D h(X^T nu) coordinatewise, with h(u) = 2 sinh(u) for D = 2
     (Q's q'(z) = arcsinh(z/2)) and h(u) = (1-u)^(-D/(D-2)) - (1+u)^(-D/(D-2)) on |u| < 1 for D >= 3 (q_D' = h_D^-1).
@@ -324,9 +326,13 @@ def woodworth_potential(beta, alpha: float, depth: int = 2) -> float:
     if depth == 2:
         q = 2 - np.sqrt(4 + z**2) + z * np.arcsinh(z / 2)
     else:
-        u = np.array([
-            0.0 if zi == 0 else scipy.optimize.brentq(lambda s, zi=zi: _link(s, depth)[0] - zi, -1 + 1e-16, 1 - 1e-16)
-            for zi in z
-        ])
+        u = np.array(
+            [
+                0.0
+                if zi == 0
+                else scipy.optimize.brentq(lambda s, zi=zi: _link(s, depth)[0] - zi, -1 + 1e-16, 1 - 1e-16)
+                for zi in z
+            ]
+        )
         q = z * u - _dual_potential(u, depth) + _dual_potential(0.0, depth)
     return float(alpha**depth * np.sum(q))

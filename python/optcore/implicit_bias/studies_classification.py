@@ -51,8 +51,10 @@ def predicted_direction(network: str, depth: int, X, y) -> np.ndarray:
 
 
 def margin_objective(network: str, depth: int, beta, X, y) -> np.ndarray:
-    """The predicted program's objective at beta (last axis) rescaled to margin 1: sum |beta_j|^(2/L), or the same
-    of the DFT coefficients for conv nets (sum of squares for L = 1 and for fc nets)."""
+    """The predicted program's objective at beta (last axis) rescaled to margin 1.
+
+    sum |beta_j|^(2/L), or the same of the DFT coefficients for conv nets (sum of squares for L = 1 and fc nets).
+    """
     beta = np.asarray(beta, dtype=float)
     margin = np.min(y * (beta @ X.T), axis=-1, keepdims=True)
     # before GD separates the data (margin <= 0) there is no margin-1 rescaling: NaN
@@ -70,8 +72,17 @@ def run_classification(config: dict, seed: int) -> list[dict]:
     # random conv filters: with delta filters the real DFT coefficient (the mean) of a depth-2 net keeps its sign
     net = make_network(net_name, L, config["d"], conv_init="random")
     steps = config["steps"]
-    res = run_gd(net, X, y, loss=config["loss"], steps=steps, step_size=config["lr"], alpha=config["alpha"],
-                 record_at=log_schedule(steps, 50), seed=seed)
+    res = run_gd(
+        net,
+        X,
+        y,
+        loss=config["loss"],
+        steps=steps,
+        step_size=config["lr"],
+        alpha=config["alpha"],
+        record_at=log_schedule(steps, 50),
+        seed=seed,
+    )
     pred = predicted_direction(net_name, L, X, y)
     svm = l2_max_margin(X, y)
     beta = res.beta[0]
@@ -82,17 +93,19 @@ def run_classification(config: dict, seed: int) -> list[dict]:
     for k, t in enumerate(res.steps):
         if t == 0:
             continue
-        rows.append({
-            "step": int(t),
-            "direction_error": float(err[k]),
-            "error_to_svm": float(err_svm[k]),
-            "train_loss": float(res.loss[0, k]),
-            "dft_support_gd": dft_support(beta[k]),
-            "dft_support_pred": dft_support(pred),
-            "dft_support_svm": dft_support(svm),
-            "diverged": int(res.diverged[0] >= 0),
-            "objective_ratio": float(ratio[k]),
-        })
+        rows.append(
+            {
+                "step": int(t),
+                "direction_error": float(err[k]),
+                "error_to_svm": float(err_svm[k]),
+                "train_loss": float(res.loss[0, k]),
+                "dft_support_gd": dft_support(beta[k]),
+                "dft_support_pred": dft_support(pred),
+                "dft_support_svm": dft_support(svm),
+                "diverged": int(res.diverged[0] >= 0),
+                "objective_ratio": float(ratio[k]),
+            }
+        )
     return rows
 
 
@@ -100,8 +113,17 @@ def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
     """At the last step: mean direction errors, error x log t (Soudry's constant) and DFT supports, per cell."""
     last = table[table["step"] == table["step"].max()].copy()
     last["error_x_log_t"] = last["direction_error"] * np.log(last["step"])
-    cols = ["direction_error", "error_x_log_t", "error_to_svm", "train_loss", "dft_support_gd", "dft_support_pred",
-            "dft_support_svm", "objective_ratio", "diverged"]
+    cols = [
+        "direction_error",
+        "error_x_log_t",
+        "error_to_svm",
+        "train_loss",
+        "dft_support_gd",
+        "dft_support_pred",
+        "dft_support_svm",
+        "objective_ratio",
+        "diverged",
+    ]
     return last.groupby(["network", "depth", "step"], sort=True)[cols].mean().reset_index()
 
 
@@ -126,7 +148,13 @@ CLASSIFICATION = Experiment(
     summary="Separable data, exp loss: direction of FC/diagonal/conv linear nets vs their l_{2/L} max-margin limits.",
     run=run_classification,
     params=(
-        Param("network", str, ("fc", "diagonal", "conv"), "network family (a grid axis)", choices=("fc", "diagonal", "conv")),
+        Param(
+            "network",
+            str,
+            ("fc", "diagonal", "conv"),
+            "network family (a grid axis)",
+            choices=("fc", "diagonal", "conv"),
+        ),
         Param("depth", int, (1, 2, 3), "depth L (a grid axis; L = 1 is the linear model)"),
         Param("n", int, 8, "examples"),
         Param("d", int, 8, "input dimension"),

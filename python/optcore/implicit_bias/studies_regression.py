@@ -75,24 +75,33 @@ def run_regression(config: dict, seed: int) -> list[dict]:
             pred, pred_name = woodworth_minimizer(X, y, alpha, L), "argmin Q_alpha"
         else:
             pred, pred_name = fl1, "min DFT-l1"
-        rows.append({
-            "alpha": float(alpha),
-            "prediction": pred_name,
-            "error_to_prediction": float(normalized_error(beta, pred)),
-            "error_to_min_l2": float(normalized_error(beta, l2)),
-            "error_to_min_l1": float(normalized_error(beta, l1)),
-            "residual": float(np.sqrt(2 * res.loss[r, -1])),
-            "diverged": int(res.diverged[r] >= 0),
-            "dft_support_gd": _support(np.fft.fft(beta)),
-            "dft_support_pred": _support(np.fft.fft(pred)),
-        })
+        rows.append(
+            {
+                "alpha": float(alpha),
+                "prediction": pred_name,
+                "error_to_prediction": float(normalized_error(beta, pred)),
+                "error_to_min_l2": float(normalized_error(beta, l2)),
+                "error_to_min_l1": float(normalized_error(beta, l1)),
+                "residual": float(np.sqrt(2 * res.loss[r, -1])),
+                "diverged": int(res.diverged[r] >= 0),
+                "dft_support_gd": _support(np.fft.fft(beta)),
+                "dft_support_pred": _support(np.fft.fft(pred)),
+            }
+        )
     return rows
 
 
 def summarize_regression(table: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds per (network, depth, alpha)."""
-    cols = ["error_to_prediction", "error_to_min_l2", "error_to_min_l1", "residual", "diverged", "dft_support_gd",
-            "dft_support_pred"]
+    cols = [
+        "error_to_prediction",
+        "error_to_min_l2",
+        "error_to_min_l1",
+        "residual",
+        "diverged",
+        "dft_support_gd",
+        "dft_support_pred",
+    ]
     keys = ["network", "depth", "alpha", "prediction"]
     return table.groupby(keys, sort=True)[cols].mean().reset_index()
 
@@ -100,10 +109,15 @@ def summarize_regression(table: pd.DataFrame) -> pd.DataFrame:
 def figure_regression(table: pd.DataFrame, ax) -> None:
     """Relative distance of the GD solution to its predicted limit against alpha, per network and depth."""
     s = summarize_regression(table)
-    styles = {"fc": "o-", "diagonal": "s-", "conv": "^-"}
+    markers = {"fc": "o", "diagonal": "s", "conv": "^"}
     for (net, L, pred), g in s.groupby(["network", "depth", "prediction"], sort=True):
-        ax.plot(g["alpha"], g["error_to_prediction"], styles.get(net, "o-"), alpha=0.9 if L == 2 else 0.6,
-                ls="-" if L == 2 else "--", label=f"{net} L={L} vs {pred}")
+        ax.plot(
+            g["alpha"],
+            g["error_to_prediction"],
+            marker=markers.get(net, "o"),
+            ls="-" if L == 2 else "--",
+            label=f"{net} L={L} vs {pred}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("initialization scale alpha")
@@ -116,7 +130,13 @@ REGRESSION = Experiment(
     summary="Linear FC/diagonal/conv nets on underdetermined regression: GD solution vs predicted limit as alpha -> 0.",
     run=run_regression,
     params=(
-        Param("network", str, ("fc", "diagonal", "conv"), "network family (a grid axis)", choices=("fc", "diagonal", "conv")),
+        Param(
+            "network",
+            str,
+            ("fc", "diagonal", "conv"),
+            "network family (a grid axis)",
+            choices=("fc", "diagonal", "conv"),
+        ),
         Param("depth", int, (2, 3), "depth L (a grid axis)"),
         Param("n", int, 8, "examples"),
         Param("d", int, 25, "input dimension (odd: conv nets then have one real DFT coefficient, the mean)"),
