@@ -105,3 +105,25 @@ def test_bad_input():
         layer_norms(MLP([3, 4, 1], bias=True), np.zeros(MLP([3, 4, 1], bias=True).n_params))
     with pytest.raises(TypeError, match="MLP"):
         layer_norms("net", np.zeros(3))
+
+
+def test_dynamics_experiment_small():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    from optcore.dynamics.studies import figure_dynamics, run_dynamics, summarize_dynamics
+
+    rows = []
+    for eta in (0.04, 0.02):
+        cfg = {"eta": eta, "time": 20.0, "n": 20, "d": 3, "width": 6, "init_scale": 1.0, "instance": 0}
+        rows += [{**r, "eta": eta, "instance": 0, "replicate": 0} for r in run_dynamics(cfg, 0)]
+    s = summarize_dynamics(pd.DataFrame(rows))
+    assert list(s["eta"]) == [0.02, 0.04]
+    assert s["drift"].iloc[1] > s["drift"].iloc[0] > 0
+    fig, ax = plt.subplots()
+    figure_dynamics(pd.DataFrame(rows), ax)
+    assert ax.get_xlabel() and ax.get_ylabel()
+    plt.close(fig)

@@ -295,3 +295,54 @@ def test_divergence_is_reported_not_hidden():
     res = run_gd(FullyConnected(3, 5, width=4), X, y, loss="squared", steps=500, step_size=50.0, alpha=3.0)
     assert res.diverged[0] > 0
     assert np.isnan(res.beta[0, -1]).all() and np.isnan(res.loss[0, -1])
+
+
+def test_core_rejects_wrong_dtypes_and_shapes():
+    from optcore import _core
+
+    X, y = _data("squared")
+    net = {"kind": "diagonal", "depth": 2, "dim": 5, "width": 0, "rank": 0, "factor": 0}
+    data = {"X": X, "y": y}
+    opts = {"loss": "squared", "steps": 3, "threads": 1, "record_at": np.array([0, 3]), "step_size": np.array([0.1])}
+    with pytest.raises(TypeError):
+        _core.linear_tensor_gd(net, data, np.zeros((1, 10), dtype=np.int64), opts)
+    with pytest.raises(ValueError, match="parameters per run"):
+        _core.linear_tensor_gd(net, data, np.zeros((1, 9)), opts)
+    with pytest.raises(ValueError, match="unknown network kind"):
+        _core.linear_tensor_gd({**net, "kind": "lstm"}, data, np.zeros((1, 10)), opts)
+    with pytest.raises(ValueError, match="record_at"):
+        _core.linear_tensor_gd(net, data, np.zeros((1, 10)), {**opts, "record_at": np.array([3, 0])})
+    with pytest.raises(TypeError, match="float64"):
+        _core.linear_tensor_gd(net, {"X": X.astype(np.float32), "y": y}, np.zeros((1, 10)), opts)
+
+
+@pytest.mark.parametrize("network", ["fc", "diagonal", "conv"])
+def test_experiments_run_small(network):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    from optcore.implicit_bias.studies_classification import figure_classification, run_classification
+    from optcore.implicit_bias.studies_regression import figure_regression, run_regression, summarize_regression
+
+    reg = run_regression(
+        {"network": network, "depth": 2, "n": 4, "d": 7, "alpha_min": 0.1, "alpha_max": 1.0, "alphas": 2,
+         "steps": 2000, "lr": 0.02},
+        0,
+    )
+    assert len(reg) == 2 and all(r["diverged"] == 0 for r in reg)
+    table = pd.DataFrame([{**r, "network": network, "depth": 2, "replicate": 0} for r in reg])
+    assert len(summarize_regression(table)) == 2
+    cls = run_classification(
+        {"network": network, "depth": 2, "n": 4, "d": 6, "loss": "logistic", "alpha": 0.1, "steps": 500, "lr": 0.1},
+        0,
+    )
+    assert cls[-1]["step"] == 500 and cls[-1]["direction_error"] < cls[0]["direction_error"]
+    ctable = pd.DataFrame([{**r, "network": network, "depth": 2, "replicate": 0} for r in cls])
+    for fig_fn, t in ((figure_regression, table), (figure_classification, ctable)):
+        fig, ax = plt.subplots()
+        fig_fn(t, ax)
+        assert ax.get_xlabel() and ax.get_ylabel()
+        plt.close(fig)

@@ -145,7 +145,7 @@ def run_gd(
         raise TypeError("record_at must be a non-empty 1-D integer array")
     if rec.min() < 0 or rec.max() > steps or np.any(np.diff(rec) <= 0):
         raise ValueError(f"record_at must be strictly increasing step counts in [0, {steps}]")
-    threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
+    threads = (os.cpu_count() or 1) if threads is None else integer(threads, "threads", minimum=1)
     core_net = net._core()
     if net.kind == "odeco":
         core_net["S"] = np.ascontiguousarray(net.S, dtype=dt)
