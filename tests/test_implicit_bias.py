@@ -346,3 +346,21 @@ def test_experiments_run_small(network):
         fig_fn(t, ax)
         assert ax.get_xlabel() and ax.get_ylabel()
         plt.close(fig)
+
+
+def test_odeco_regression_limit_is_woodworth_in_the_transformed_space():
+    """S = [Q; -Q] (Q orthogonal), random orthogonal U_l, v_l(0) = alpha U_l 1: rho_+ - rho_- = argmin Q_alpha for
+    the transformed inputs X Q^T, so beta = Q^T argmin Q_alpha (T-reg of THEORY.md 3.3 in its simplest case)."""
+    rng = np.random.default_rng(7)
+    n, d, alpha = 6, 10, 0.05
+    X = rng.standard_normal((n, d))
+    y = X @ np.r_[1.0, -1.0, np.zeros(d - 2)]
+    Q = np.linalg.qr(rng.standard_normal((d, d)))[0]
+    U = np.stack([np.linalg.qr(rng.standard_normal((2 * d, 2 * d)))[0] for _ in range(2)])
+    net = Odeco(np.vstack([Q, -Q]), U)
+    res = run_gd(net, X, y, loss="squared", steps=40000, step_size=0.05, alpha=alpha, record_at=[40000])
+    assert res.loss[0, -1] < 1e-12
+    gamma = woodworth_minimizer(X @ Q.T, y, alpha, 2)
+    assert normalized_error(res.final_beta[0], Q.T @ gamma) < 0.02
+    # and it is not the min-l2 interpolant
+    assert normalized_error(res.final_beta[0], min_l2_interpolant(X, y)) > 0.1
