@@ -81,5 +81,6 @@ void bind_random(py::module_& m);
 void bind_orders(py::module_& m);
 void bind_sgd(py::module_& m);
 void bind_nn(py::module_& m);
+void bind_linear_tensor(py::module_& m);
 
 }  // namespace optcore::bindings

@@ -27,3 +27,6 @@ def mlp_eval(
     v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
     threads: int = 1,
 ) -> dict[str, np.ndarray]: ...
+def linear_tensor_gd(
+    net: dict[str, Any], data: dict[str, Any], theta: npt.NDArray[np.floating], options: dict[str, Any]
+) -> dict[str, npt.NDArray[Any]]: ...

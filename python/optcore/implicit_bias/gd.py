@@ -1,0 +1,171 @@
+"""Full-batch gradient descent on linear tensor networks, many runs per call (the C++ kernel)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _core
+from .._validation import as_dtype, choice, float_array, integer
+from .networks import LinearTensorNet, check_network
+
+LOSSES = ("exponential", "logistic", "squared")
+
+
+def log_schedule(steps: int, points: int = 60) -> np.ndarray:
+    """Step counts 0, then about ``points`` log-spaced values in [1, steps], always ending at ``steps``."""
+    steps = integer(steps, "steps", minimum=0)
+    points = integer(points, "points", minimum=1)
+    if steps == 0:
+        return np.zeros(1, dtype=np.int64)
+    grid = np.unique(np.round(np.geomspace(1, steps, points)).astype(np.int64))
+    return np.concatenate([[0], grid]).astype(np.int64)
+
+
+@dataclass(frozen=True)
+class TensorGDResult:
+    """What :func:`run_gd` returns.
+
+    Attributes
+    ----------
+    steps : (K,) int64 array
+        The step counts at which the predictor and loss were recorded.
+    beta : (R, K, d) array
+        End-to-end linear predictor on the original inputs of every run at every recorded step.
+    loss : (R, K) array
+        Average loss at every recorded step.
+    theta : (R, P) array
+        Final parameters.
+    diverged : (R,) int64 array
+        First step whose loss was not finite (then the later records are NaN), -1 for runs that did not diverge.
+    network : LinearTensorNet
+    meta : dict
+        The call's options.
+    """
+
+    steps: np.ndarray
+    beta: np.ndarray
+    loss: np.ndarray
+    theta: np.ndarray
+    diverged: np.ndarray
+    network: LinearTensorNet
+    meta: dict
+
+    @property
+    def final_beta(self) -> np.ndarray:
+        """(R, d) predictor after the last step."""
+        return self.beta[:, -1]
+
+
+def run_gd(
+    network,
+    X,
+    y,
+    *,
+    loss: str,
+    steps: int,
+    step_size,
+    alpha=None,
+    theta0=None,
+    record_at=None,
+    runs: int | None = None,
+    dtype=np.float64,
+    seed: int = 0,
+    threads: int | None = None,
+) -> TensorGDResult:
+    """Full-batch GD on a linear tensor network for R runs (per-run initialization scale and step size).
+
+    Parameters
+    ----------
+    network : FullyConnected, Diagonal, Convolutional or Odeco
+    X : (n, d) array
+        Inputs.
+    y : (n,) array
+        Labels in {-1, +1} for the exponential and logistic losses, targets for the squared loss.
+    loss : {"exponential", "logistic", "squared"}
+        Average over examples of exp(-y f), log(1 + exp(-y f)) or (f - y)^2 / 2.
+    steps : int
+        Gradient steps per run.
+    step_size : float or (R,) array
+        Step size of each run.
+    alpha : float or (R,) array, optional
+        Initialization scale(s): theta0 = network.init(alpha, runs=R, seed=seed). Give alpha or theta0.
+    theta0 : (R, P) array, optional
+        Explicit initial parameters.
+    record_at : array of int, optional
+        Strictly increasing step counts in [0, steps] to record at; default :func:`log_schedule` (steps, 60).
+    runs : int, optional
+        R; inferred from alpha, step_size or theta0 when left out (default 1).
+    dtype : float32 or float64
+    seed : int
+        Seed of random initializations (fully connected and convolutional nets).
+    threads : int, optional
+        Worker threads (default: the CPU count, at most R).
+
+    Returns
+    -------
+    TensorGDResult
+    """
+    net = check_network(network)
+    dt = as_dtype(dtype)
+    loss = choice(loss, "loss", LOSSES)
+    steps = integer(steps, "steps", minimum=0)
+    Xa = float_array(X, "X", np.float64, ndim=2)
+    n, d = Xa.shape
+    if d != net.dim:
+        raise ValueError(f"X must have {net.dim} columns (the network's dim), got shape {Xa.shape}")
+    if n < 1:
+        raise ValueError("X must have at least one row")
+    ya = float_array(y, "y", np.float64, shape=(n,))
+    if loss != "squared" and not np.all(np.isin(ya, (-1.0, 1.0))):
+        raise ValueError(f"y must hold labels -1 or +1 for the {loss} loss")
+    if (alpha is None) == (theta0 is None):
+        raise ValueError("give exactly one of alpha (initialization scale) and theta0 (initial parameters)")
+    candidates = [np.size(v) for v in (alpha, step_size) if v is not None and np.ndim(v) == 1]
+    if theta0 is not None and np.ndim(theta0) == 2:
+        candidates.append(np.shape(theta0)[0])
+    R = integer(runs, "runs", minimum=1) if runs is not None else (max(candidates) if candidates else 1)
+    if theta0 is None:
+        theta = net.init(alpha, runs=R, seed=integer(seed, "seed", minimum=0))
+    else:
+        theta = float_array(theta0, "theta0", np.float64, ndim=(1, 2))
+        theta = np.tile(theta, (R, 1)) if theta.ndim == 1 else theta
+        if theta.shape != (R, net.params):
+            raise ValueError(f"theta0 must have shape ({R}, {net.params}), got {theta.shape}")
+    eta = float_array(step_size, "step_size", np.float64, ndim=(0, 1))
+    eta = np.full(R, float(eta)) if eta.ndim == 0 else eta
+    if eta.shape != (R,):
+        raise ValueError(f"step_size must be a scalar or have shape ({R},), got {eta.shape}")
+    if np.any(eta <= 0):
+        raise ValueError("step_size must be > 0")
+    rec = log_schedule(steps) if record_at is None else np.asarray(record_at)
+    if rec.dtype.kind not in "iu" or rec.ndim != 1 or rec.size == 0:
+        raise TypeError("record_at must be a non-empty 1-D integer array")
+    if rec.min() < 0 or rec.max() > steps or np.any(np.diff(rec) <= 0):
+        raise ValueError(f"record_at must be strictly increasing step counts in [0, {steps}]")
+    threads = (os.cpu_count() or 1) if threads is None else integer(threads, "threads", minimum=1)
+    core_net = net._core()
+    if net.kind == "odeco":
+        core_net["S"] = np.ascontiguousarray(net.S, dtype=dt)
+        core_net["U"] = np.ascontiguousarray(net.U, dtype=dt)
+    data = {"X": np.ascontiguousarray(net.transform_inputs(Xa), dtype=dt), "y": ya.astype(dt)}
+    theta = np.ascontiguousarray(theta, dtype=dt)
+    options = {
+        "loss": loss,
+        "steps": steps,
+        "threads": int(min(threads, R)),
+        "record_at": np.ascontiguousarray(rec, dtype=np.int64),
+        "step_size": eta.astype(dt),
+    }
+    out = _core.linear_tensor_gd(core_net, data, theta, options)
+    return TensorGDResult(
+        steps=options["record_at"],
+        beta=net.reduce(out["beta"]),
+        loss=out["loss"],
+        theta=theta,
+        diverged=out["diverged"],
+        network=net,
+        meta={"loss": loss, "steps": steps, "step_size": eta, "dtype": dt.name, "seed": seed, "runs": R},
+    )
