@@ -180,3 +180,15 @@ def test_wide_network_gradients(n):
     F_ref, g_ref = objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X, Y)
     assert F == pytest.approx(F_ref, rel=1e-12)
     np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("loss", ["squared", "logistic", "exponential", "softmax_ce"])
+def test_forward_needs_no_targets_for_any_loss(loss):
+    widths = [3, 4, 3 if loss in ("squared", "softmax_ce") else 1]
+    net = MLP(widths, activation="tanh", loss=loss)
+    theta = net.init(1, seed=0)[0]
+    X = np.random.default_rng(0).standard_normal((5, 3))
+    W1, b1 = net.unpack(theta)[0]
+    W2, b2 = net.unpack(theta)[1]
+    expected = np.tanh(X @ W1.T + b1) @ W2.T + b2
+    np.testing.assert_allclose(net.forward(theta, X), expected, rtol=1e-12, atol=1e-14)

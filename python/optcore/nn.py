@@ -191,16 +191,19 @@ class MLP:
 
     def _eval(self, params, X, Y, what, v=None, threads=None):
         p, single = self._params(params)
-        data = self._data(
-            X,
-            Y if Y is not None else np.zeros(len(X)) if self.loss != "squared" else np.zeros((len(X), self.widths[-1])),
-        )
+        data = self._data(X, Y if Y is not None else self._placeholder_targets(len(X)))
         if v is not None:
             v = float_array(v, "v", self.dtype, ndim=(1, 2))
             v = np.ascontiguousarray(np.broadcast_to(v, p.shape))
         threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
         out = _core.mlp_eval(data, p, what, v, threads)
         return {k: (a[0] if single else a) for k, a in out.items()}
+
+    def _placeholder_targets(self, n):
+        """Valid targets for passes that ignore them (forward): zeros, class 0, or labels +1."""
+        if self.loss == "squared":
+            return np.zeros((n, self.widths[-1]))
+        return np.zeros(n) if self.loss == "softmax_ce" else np.ones(n)
 
     def forward(self, params, X) -> np.ndarray:
         """Network outputs, (n, d_out) or (R, n, d_out)."""
