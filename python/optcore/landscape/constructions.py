@@ -309,7 +309,8 @@ def theorem2_conditions(activation, local_tuple, global_tuple) -> dict:
         ``C2.1``: h(v1) h(v4) - h(v2) h(v3) (must be 0); ``C2.2``: h(v1) h((v3+v4)/2) - h(v3) h((v1+v2)/2)
         (must be != 0); ``C2.3``: u1 h(v1) + u2 h(v2) - 1/3 (must be 0); ``C2.4``: whether v1, v2 avoid the kinks;
         ``C2.6``: (u1 h'(v1))^2 + u1 h''(v1)/3 (> 0); ``C2.7``: the right side minus the left side (> 0);
-        ``holds``: all of them, with relative tolerance 1e-12 on the equalities. C2.5 (analyticity bounds) holds
+        ``ok``: per condition, whether it holds (relative tolerance 1e-12 on the equalities, strict
+        inequalities beyond a relative 1e-12); ``holds``: all of them. C2.5 (analyticity bounds) holds
         for every activation of :mod:`.activations` away from its kinks.
     """
     act = get_activation(activation)
@@ -337,14 +338,18 @@ def theorem2_conditions(activation, local_tuple, global_tuple) -> dict:
         "C2.7": a1 * a2 - b * b,
     }
     scale1 = max(abs(h(g1) * h(g4)), abs(h(g2) * h(g3)), 1e-300)
-    out["holds"] = bool(
-        abs(out["C2.1"]) <= 1e-12 * scale1
-        and abs(out["C2.2"]) > 1e-9 * scale1
-        and abs(out["C2.3"]) <= 1e-12 * max(abs(u1 * h(v1)), abs(u2 * h(v2)), 1.0)
-        and out["C2.4"]
-        and a1 > 0
-        and out["C2.7"] > 0
-    )
+    scale6 = max((u1 * dh(v1)) ** 2, abs(u1 * d2h(v1)) / 3, 1e-300)
+    scale7 = max(abs(a1 * a2), b * b, 1e-300)
+    # strict inequalities must hold beyond rounding: C2.7 holds with equality (up to rounding) when h'' = 0
+    out["ok"] = {
+        "C2.1": abs(out["C2.1"]) <= 1e-12 * scale1,
+        "C2.2": abs(out["C2.2"]) > 1e-9 * scale1,
+        "C2.3": abs(out["C2.3"]) <= 1e-12 * max(abs(u1 * h(v1)), abs(u2 * h(v2)), 1.0),
+        "C2.4": out["C2.4"],
+        "C2.6": a1 > 1e-12 * scale6,
+        "C2.7": out["C2.7"] > 1e-12 * scale7,
+    }
+    out["holds"] = all(out["ok"].values())
     return out
 
 
@@ -377,7 +382,7 @@ def theorem2(activation="tanh", *, local_tuple=None, global_tuple=None) -> Theor
     glob = _find_global_tuple(act) if global_tuple is None else _solve_v4(act, *_tuple3(global_tuple, "global_tuple"))
     conditions = theorem2_conditions(act, local, glob)
     if not conditions["holds"]:
-        failed = [k for k in ("C2.1", "C2.2", "C2.3", "C2.4", "C2.6", "C2.7") if not _condition_ok(k, conditions)]
+        failed = [name for name, ok in conditions["ok"].items() if not ok]
         raise ValueError(f"the tuples violate condition(s) {', '.join(failed)} of Theorem 2: {conditions}")
     net = ShallowNet(THEOREM2_X, THEOREM2_Y, d1=2, activation=act)
     v1, v2, u1, u2 = local
@@ -387,17 +392,6 @@ def theorem2(activation="tanh", *, local_tuple=None, global_tuple=None) -> Theor
     t = 1.0 / (h(g3) * h((g1 + g2) / 2) - h(g1) * h((g3 + g4) / 2))
     global_min = net.pack([[g1, g2], [g3, g4]], [0.0, 0.0], [t * h(g3), -t * h(g1)], 0.0)
     return Theorem2(net, local_min, global_min, tuple(local), tuple(glob), conditions)
-
-
-def _condition_ok(name, c):
-    return {
-        "C2.1": True,
-        "C2.3": True,
-        "C2.2": c["C2.2"] != 0,
-        "C2.4": c["C2.4"],
-        "C2.6": c["C2.6"] > 0,
-        "C2.7": c["C2.7"] > 0,
-    }[name] and (name not in ("C2.1", "C2.3") or abs(c[name]) < 1e-9)
 
 
 def _solve_u2(act: Activation, v1, v2, u1):
@@ -427,7 +421,7 @@ def _find_local_tuple(act: Activation):
         if abs(t[3]) > 20:
             continue
         c = theorem2_conditions(act, t, (1.0, 1.0, 1.0, 1.0))
-        if not (c["C2.4"] and c["C2.6"] > 0 and c["C2.7"] > 0):
+        if not (c["ok"]["C2.4"] and c["ok"]["C2.6"] and c["ok"]["C2.7"]):
             continue
         a1 = c["C2.6"]
         a2 = (t[3] * float(act.dh(t[1]))) ** 2 + t[3] * float(act.d2h(t[1])) / 3

@@ -76,7 +76,7 @@ def run_spurious(config: dict, seed: int) -> dict:
 def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
     """Per (k, n): percentages pooled over seeds, with the total number of starts and the published value."""
     rows = []
-    for (excess, k), g in table.groupby(["excess", "k"], sort=True):
+    for (_excess, k), g in table.groupby(["excess", "k"], sort=True):
         w = np.full(len(g), float(g["starts"].iloc[0]))
         count = float(np.sum(w * g["spurious_pct"]) / 100)
         total = float(w.sum())
@@ -129,7 +129,8 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
     ax.set_xlabel("teacher neurons k (input dimension d = k)")
     ax.set_ylabel("% of starts ending at a spurious minimum")
     ax.set_ylim(-3, 103)
-    ax.set_title("Spurious minima of two-layer ReLU nets (population loss, GD + Newton)")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title("Spurious minima of 2-layer ReLU nets (GD + Newton)")
 
 
 SPURIOUS = Experiment(
@@ -199,7 +200,7 @@ def figure_theorem1_path(table: pd.DataFrame, ax) -> None:
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.axvline(0.0, color="0.7", linestyle=":", linewidth=0.8)
     ax.axvline(1.0, color="0.7", linestyle=":", linewidth=0.8)
-    ax.set_yscale("symlog", linthresh=1e-4)
+    ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_xlabel("t: local minimum (t = 0) to strictly better point (t = 1)")
     ax.set_ylabel("(risk - least-squares risk) / least-squares risk")
     ax.set_title("Theorem 1: a spurious local minimum and a strictly better point")
@@ -227,4 +228,141 @@ THEOREM1_PATH = Experiment(
     seeds=3,
     figure=figure_theorem1_path,
     summarize=summarize_theorem1_path,
+)
+
+
+# --- landscape-pca ------------------------------------------------------------------------------------------------
+def run_landscape_pca(config: dict, seed: int) -> list:
+    """Full-batch GD on a small tanh network; the loss on the PCA plane of its trajectory, and Hessian extremes.
+
+    Rows of kind ``grid`` hold the loss on the plane, rows of kind ``path`` the trajectory's coordinates and
+    projection errors; every row carries the plane's explained variance and the end point's Lanczos and dense
+    Hessian extremes.
+    """
+    from ..nn import MLP, NetworkProblem
+    from ..sgd import run_sgd
+    from .slices import hessian_extremes, mlp_hvp, pca_plane, plane
+
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((config["m"], config["dx"]))
+    y = np.sin(X.sum(axis=1))
+    mlp = MLP([config["dx"], config["width"], 1], activation="tanh")
+    res = run_sgd(
+        NetworkProblem(mlp, X, y),
+        order="incremental",
+        epochs=config["steps"],
+        step_size=config["lr"],
+        batch_size=config["m"],
+        x0=mlp.init(1, seed=seed % 2**63)[0],
+        runs=1,
+        seed=seed,
+        record_every=1,
+        record_iterates=True,
+        threads=1,
+    )
+    traj = res.iterates[0]
+    pca = pca_plane(traj)
+    pad = 0.25 * np.ptp(pca.coords, axis=0)
+    box = (
+        *(pca.coords[:, 0].min() - pad[0], pca.coords[:, 0].max() + pad[0]),
+        *(pca.coords[:, 1].min() - pad[1], pca.coords[:, 1].max() + pad[1]),
+    )
+    box = (box[0], box[1], box[2], box[3])
+    surf = plane(
+        lambda p: mlp.loss_value(p, X, y), pca.origin, *pca.directions, span=box, resolution=config["resolution"]
+    )
+    top, low = hessian_extremes(mlp_hvp(mlp, pca.origin, X, y), mlp.n_params, k=1)
+    dense = np.linalg.eigvalsh(mlp.hessian(pca.origin, X, y))
+    common = {
+        "explained_1": float(pca.explained[0]),
+        "explained_2": float(pca.explained[1]),
+        "max_projection_error": float(pca.projection_error.max()),
+        "lanczos_max": float(top[0]),
+        "lanczos_min": float(low[0]),
+        "dense_max": float(dense[-1]),
+        "dense_min": float(dense[0]),
+        "final_loss": float(res.objective[0, -1]),
+    }
+    rows = [
+        {
+            "kind": "grid",
+            "a": float(a),
+            "b": float(b),
+            "loss": float(surf.losses[i, j]),
+            "projection_error": 0.0,
+            **common,
+        }
+        for i, a in enumerate(surf.alphas)
+        for j, b in enumerate(surf.betas)
+    ]
+    losses = mlp.loss_value(traj, X, y)
+    rows += [
+        {"kind": "path", "a": float(c[0]), "b": float(c[1]), "loss": float(f), "projection_error": float(e), **common}
+        for c, f, e in zip(pca.coords, losses, pca.projection_error, strict=True)
+    ]
+    return rows
+
+
+def summarize_landscape_pca(table: pd.DataFrame) -> pd.DataFrame:
+    """Per seed: explained variance, projection error, final loss and Hessian extremes (Lanczos vs dense)."""
+    cols = [
+        "explained_1",
+        "explained_2",
+        "max_projection_error",
+        "final_loss",
+        "lanczos_max",
+        "dense_max",
+        "lanczos_min",
+        "dense_min",
+    ]
+    return table.groupby("seed", sort=True)[cols].first().reset_index()
+
+
+def figure_landscape_pca(table: pd.DataFrame, ax) -> None:
+    """Loss contours on the PCA plane of the first seed's trajectory, with the trajectory drawn on them."""
+    first = table[table["seed"] == table["seed"].iloc[0]]
+    grid = first[first["kind"] == "grid"]
+    a, b = np.unique(grid["a"]), np.unique(grid["b"])
+    Z = grid.sort_values(["a", "b"])["loss"].to_numpy().reshape(a.size, b.size)
+    levels = np.geomspace(max(Z.min(), 1e-12), Z.max(), 25)
+    cs = ax.contourf(a, b, Z.T, levels=levels, norm=_log_norm(levels), cmap="viridis")
+    ax.figure.colorbar(cs, ax=ax, label="training loss")
+    path = first[first["kind"] == "path"]
+    ax.plot(
+        path["a"],
+        path["b"],
+        "w.-",
+        markersize=3,
+        linewidth=1,
+        label=f"GD trajectory (max projection error {path['projection_error'].max():.2f})",
+    )
+    ax.plot(path["a"].iloc[0], path["b"].iloc[0], "ro", label="start")
+    ax.plot(0.0, 0.0, "r*", markersize=12, label="end (plane origin)")
+    ax.set_xlabel(f"PC 1 ({100 * first['explained_1'].iloc[0]:.1f}% of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * first['explained_2'].iloc[0]:.1f}% of variance)")
+    ax.set_title("Loss on the PCA plane of a GD trajectory")
+
+
+def _log_norm(levels):
+    from matplotlib.colors import LogNorm
+
+    return LogNorm(vmin=levels[0], vmax=levels[-1])
+
+
+PCA = Experiment(
+    name="landscape-pca",
+    summary="GD trajectory of a small tanh net on the loss contours of its PCA plane; Lanczos Hessian extremes.",
+    run=run_landscape_pca,
+    params=(
+        Param("m", int, 64, "data points (x ~ N(0, I), y = sin(sum x))"),
+        Param("dx", int, 3, "input dimension"),
+        Param("width", int, 8, "hidden width"),
+        Param("steps", int, 300, "full-batch GD steps"),
+        Param("lr", float, 0.5, "step size"),
+        Param("resolution", int, 41, "grid points per axis of the plane"),
+    ),
+    version="1",
+    seeds=1,
+    figure=figure_landscape_pca,
+    summarize=summarize_landscape_pca,
 )
