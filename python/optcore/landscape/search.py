@@ -165,13 +165,26 @@ def search_minima(
     newton_steps = np.zeros(starts, dtype=np.int64)
     retry_below = np.full(starts, newton_tol)  # a start that Newton could not finish retries once |g| is 10x smaller
     active = np.arange(starts)
+    # per-start step with a safeguard: a step that raises the loss is undone and the start's step halved (the
+    # authors' 5/k is stable for n = k; an over-parameterized student can overshoot near a vanishing neuron)
+    eta = np.full(starts, step)
+    prev_W, prev_f = W.copy(), np.full(starts, np.inf)
     for t in range(max_steps + 1):
         if active.size == 0:
             break
         g, f = _fast_gradient(W[active], nv, V, V, idx)
         gn = np.sqrt(np.einsum("sid,sid->s", g, g))
-        if not np.all(np.isfinite(gn)):
-            raise FloatingPointError(f"GD diverged (non-finite gradient) with step {step}; use a smaller step")
+        pf = prev_f[active]
+        bad = ~np.isfinite(f) | ~np.isfinite(gn) | (f > pf + 1e-12 * (np.abs(pf) + 1.0))
+        if np.any(bad):
+            back = active[bad]
+            W[back] = prev_W[back]
+            eta[back] *= 0.5
+            if np.any(eta[back] < 1e-12 * step):
+                raise FloatingPointError(f"GD cannot decrease the loss even with step {eta[back].min():.3g}")
+            keep_rows = ~bad
+            active, g, f, gn = active[keep_rows], g[keep_rows], f[keep_rows], gn[keep_rows]
+        prev_W[active], prev_f[active] = W[active], f
         # a start at the global value with a singular Hessian (n > k) may converge too slowly to reach newton_tol
         done = (gn <= 0.1 * grad_tol) | (f + teacher_half <= 1e-3 * global_tol)
         try_newton = ~done & (gn <= retry_below[active]) & ((t % newton_every == 0) | (t == max_steps))
@@ -179,14 +192,19 @@ def search_minima(
             who = active[try_newton]
             W[who], steps, final = _newton(W[who], V, grad_tol)
             newton_steps[who] += steps
+            prev_f[who] = np.inf  # Newton lowers the gradient, not necessarily the loss: restart the safeguard
             finished = final <= grad_tol
             retry_below[who[~finished]] = 0.1 * np.minimum(final[~finished], gn[try_newton][~finished])
             done[np.flatnonzero(try_newton)[finished]] = True
         if t == max_steps:
             break
         keep = ~done
-        active = active[keep]
-        W[active] -= step * g[keep]
+        active = np.concatenate([active[keep], back]) if np.any(bad) else active[keep]
+        if np.any(bad):
+            g = np.concatenate([g[keep], np.zeros((back.size,) + g.shape[1:])])
+        else:
+            g = g[keep]
+        W[active] -= eta[active, None, None] * g
         gd_steps[active] += 1
 
     # global end points stopped by their loss: polish those with a nonsingular Hessian (n = k) as well
@@ -222,6 +240,7 @@ def search_minima(
         eig_tol=eig_tol,
         dedup_tol=dedup_tol,
         newton_every=newton_every,
+        step_halvings=int(np.sum(np.round(np.log2(step / eta)))),
     )
     return SearchResult(
         k,
