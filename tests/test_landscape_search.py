@@ -7,7 +7,7 @@ import pytest
 from optcore import experiments as ex
 from optcore.landscape import deduplicate, equivalent, search_minima
 from optcore.landscape import population as pop
-from optcore.landscape.studies import PUBLISHED_PERCENT
+from optcore.landscape.studies import PUBLISHED_PERCENT, published_percent
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +110,9 @@ def test_published_table_is_the_secondary_source():
     assert sorted(row) == list(range(6, 21))
     assert row[6] == 0.3 and row[20] == 94.0
     assert all(row[k] <= row[k + 1] for k in range(6, 20))
+    assert published_percent(19, 20) == 49.1 and published_percent(9, 10) == 0.0 and published_percent(6, 8) == 0.0
+    assert (
+        np.isnan(published_percent(20, 21))
+        and np.isnan(published_percent(20, 22))
+        and np.isnan(published_percent(5, 5))
+    )

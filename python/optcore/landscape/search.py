@@ -188,6 +188,7 @@ def search_minima(
         # a start at the global value with a singular Hessian (n > k) may converge too slowly to reach newton_tol
         done = (gn <= 0.1 * grad_tol) | (f + teacher_half <= 1e-3 * global_tol)
         try_newton = ~done & (gn <= retry_below[active]) & ((t % newton_every == 0) | (t == max_steps))
+        moved = np.zeros(active.size, dtype=bool)
         if np.any(try_newton):
             who = active[try_newton]
             W[who], steps, final = _newton(W[who], V, grad_tol)
@@ -196,16 +197,15 @@ def search_minima(
             finished = final <= grad_tol
             retry_below[who[~finished]] = 0.1 * np.minimum(final[~finished], gn[try_newton][~finished])
             done[np.flatnonzero(try_newton)[finished]] = True
+            moved[np.flatnonzero(try_newton)] = steps > 0  # their gradient g is stale: recompute before a GD step
         if t == max_steps:
             break
-        keep = ~done
-        active = np.concatenate([active[keep], back]) if np.any(bad) else active[keep]
+        stepping = ~done & ~moved
+        W[active[stepping]] -= eta[active[stepping], None, None] * g[stepping]
+        gd_steps[active[stepping]] += 1
+        active = active[~done]
         if np.any(bad):
-            g = np.concatenate([g[keep], np.zeros((back.size,) + g.shape[1:])])
-        else:
-            g = g[keep]
-        W[active] -= eta[active, None, None] * g
-        gd_steps[active] += 1
+            active = np.concatenate([active, back])  # undone steps: retried with half the step
 
     # global end points stopped by their loss: polish those with a nonsingular Hessian (n = k) as well
     rest = np.flatnonzero(np.sqrt(np.sum(population.gradient(W, V) ** 2, axis=(1, 2))) > grad_tol)

@@ -54,23 +54,34 @@ def run_spurious(config: dict, seed: int) -> dict:
     started = time.perf_counter()
     r = search_minima(k, k + excess, starts=config["starts"], seed=seed, max_steps=config["max_steps"])
     spurious = r.label == "spurious"
-    published = PUBLISHED_PERCENT.get(excess, {}).get(k)
-    if published is None and excess == 1 and 6 <= k <= 20:
-        published = 0.0  # Table 2 omits the rows where no minimum was found
-    if excess >= 2:
-        published = 0.0  # "none found for n >= k + 2"
+    undetermined = r.label == "undetermined"
     return {
         "n": k + excess,
         "spurious_pct": 100.0 * float(spurious.mean()),
         "global_pct": 100.0 * r.fraction("global"),
         "undetermined_pct": 100.0 * r.fraction("undetermined"),
+        "not_converged_pct": 100.0 * float(np.mean(undetermined & (r.reason == "not converged"))),
+        "saddle_pct": 100.0 * float(np.mean(undetermined & (r.reason == "saddle"))),
+        "degenerate_pct": 100.0 * float(np.mean(undetermined & (r.reason == "degenerate"))),
         "distinct_spurious": len(r.distinct),
         "mean_lambda_min": float(r.lambda_min[spurious].mean()) if spurious.any() else float("nan"),
         "mean_loss": float(r.loss[spurious].mean()) if spurious.any() else float("nan"),
         "max_grad_spurious": float(r.grad_norm[spurious].max()) if spurious.any() else float("nan"),
-        "published_pct": float("nan") if published is None else published,
         "seconds": time.perf_counter() - started,
     }
+
+
+def published_percent(k: int, n: int) -> float:
+    """Safran and Shamir's published % for (k, n), NaN outside their tables (k = n <= 20, n = k + 1 <= 20).
+
+    Table 2 (n = k + 1) lists only the rows where minima were found: the others in its range are 0; for
+    n >= k + 2 the paper reports none found (taken as 0 for n <= 20).
+    """
+    if n == k:
+        return PUBLISHED_PERCENT[0].get(k, float("nan"))
+    if 6 <= k and n <= 20 and n >= k + 1:
+        return PUBLISHED_PERCENT[1].get(k, 0.0) if n == k + 1 else 0.0
+    return float("nan")
 
 
 def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
@@ -89,8 +100,9 @@ def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
                 "spurious_pct": 100 * p,
                 # binomial standard error of the percentage
                 "se_pct": 100 * float(np.sqrt(p * (1 - p) / total)),
-                "published_pct": g["published_pct"].iloc[0],
+                "published_pct": published_percent(int(k), int(g["n"].iloc[0])),
                 "undetermined_pct": float(np.sum(w * g["undetermined_pct"]) / total),
+                "not_converged_pct": float(np.sum(w * g["not_converged_pct"]) / total),
                 "distinct": int(g["distinct_spurious"].max()),
                 "mean_lambda_min": float(np.nanmean(g["mean_lambda_min"]))
                 if g["mean_lambda_min"].notna().any()
@@ -143,7 +155,7 @@ SPURIOUS = Experiment(
         Param("starts", int, 100, "random initializations W_ij ~ N(0, 1/k) per cell and seed"),
         Param("max_steps", int, 30_000, "GD steps at most (step 5/k), Newton polishing below |grad| = 1e-5"),
     ),
-    version="1",
+    version="3",
     seeds=1,
     figure=figure_spurious,
     summarize=summarize_spurious,
