@@ -125,7 +125,7 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
             yerr=2 * g["se_pct"],
             marker="o",
             capsize=3,
-            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts)",
+            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts, +-2 s.e.)",
         )
         pub = g[g["published_pct"].notna()]
         if len(pub):
