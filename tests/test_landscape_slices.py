@@ -154,3 +154,13 @@ def test_landscape_pca_and_theorem1_path_experiments_small():
     assert (s["risk_error_min"] <= 1e-12).all() and (s["risk_error_better"] <= 1e-12).all()
     assert (s["perturbation_decreases"] == 0).all() and (s["improvement"] > 0).all()
     ex.draw(ex.get("theorem1-path"), res.table)
+
+
+def test_theorem1_plateau_experiment_small():
+    res = ex.run_sweep(
+        "theorem1-plateau", {"activation": ["relu", "slight"], "d1": [2], "nets": 4, "epochs": 300}, seeds=1
+    )
+    s = ex.get("theorem1-plateau").summary_table(res.table)
+    assert np.allclose(s[["plateau", "better", "worse", "diverged"]].sum(axis=1), 1.0)
+    assert list(s["activation"]) == ["relu", "slight"]
+    ex.draw(ex.get("theorem1-plateau"), res.table)

@@ -6,7 +6,7 @@ To add an experiment: write a module defining an :class:`~optcore.experiments.Ex
 
 from __future__ import annotations
 
-from ..landscape.studies import PCA, SPURIOUS, THEOREM1_PATH
+from ..landscape.studies import PCA, PLATEAU, SPURIOUS, THEOREM1_PATH
 from ..memorization.studies import CAPACITY, NEAR_MINIMUM
 from ..shuffling.studies_grab import GRAB
 from ..shuffling.studies_machines import MACHINES
@@ -14,4 +14,5 @@ from ..shuffling.studies_matrices import MATRICES
 from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
 
 #: the package's experiments (``optcore list`` shows them sorted by name)
-EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM, SPURIOUS, THEOREM1_PATH, PCA)
+EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
+EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)

@@ -378,3 +378,101 @@ PCA = Experiment(
     figure=figure_landscape_pca,
     summarize=summarize_landscape_pca,
 )
+
+
+# --- theorem1-plateau ---------------------------------------------------------------------------------------------
+def run_theorem1_plateau(config: dict, seed: int) -> dict:
+    """GD from He initializations on data no affine map fits: how many nets end near the least-squares risk l0.
+
+    THEORY.md 1.5 (ii): the Theorem-1 minima sit at risk l0; a net whose final risk is within ``band`` of l0 (in
+    relative terms) is counted on the least-squares plateau, below it as better, above it as worse.
+    """
+    from ..nn import MLP, NetworkProblem
+    from ..sgd import run_sgd
+    from .constructions import least_squares_fit
+
+    m, dx, d1 = config["m"], config["dx"], config["d1"]
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, dx))
+    y = np.sin(X.sum(axis=1))
+    _, _, l0 = least_squares_fit(X, y)
+    mlp = MLP([dx, d1, 1], activation="leaky", slopes=_SLOPES[config["activation"]], reduction="sum")
+    res = run_sgd(
+        NetworkProblem(mlp, X, y),
+        order="incremental",
+        epochs=config["epochs"],
+        step_size=config["lr"] / m,  # the summed loss: step lr / m is GD with step lr on the mean loss
+        batch_size=m,
+        x0=mlp.init(config["nets"], seed=seed % 2**63),
+        runs=config["nets"],
+        seed=seed,
+        threads=1,
+    )
+    risk = np.asarray(res.objective[:, -1], dtype=np.float64)
+    finite = np.isfinite(risk)
+    rel = (risk[finite] - l0) / l0
+    band = config["band"]
+    return {
+        "plateau": float(np.sum(np.abs(rel) <= band) / risk.size),
+        "better": float(np.sum(rel < -band) / risk.size),
+        "worse": float(np.sum(rel > band) / risk.size),
+        "diverged": float(np.mean(~finite)),
+        "median_relative_risk": float(np.median(rel)) if rel.size else float("nan"),
+    }
+
+
+def summarize_theorem1_plateau(table: pd.DataFrame) -> pd.DataFrame:
+    """Fractions per (activation, d1), averaged over seeds (data sets)."""
+    cols = ["plateau", "better", "worse", "diverged", "median_relative_risk"]
+    out = table.groupby(["activation", "d1"], sort=False)[cols].mean().reset_index()
+    out.insert(2, "seeds", table.groupby(["activation", "d1"], sort=False).size().to_numpy())
+    return out
+
+
+def figure_theorem1_plateau(table: pd.DataFrame, ax) -> None:
+    """Fraction of GD-trained nets ending on the least-squares plateau vs width."""
+    s = summarize_theorem1_plateau(table)
+    for activation, g in s.groupby("activation", sort=False):
+        s_pos, s_neg = _SLOPES[activation]
+        # relu and leaky often coincide: different marker sizes keep both visible
+        style = {"relu": ("o", 10), "leaky": ("s", 5), "slight": ("^", 7)}[activation]
+        ax.plot(
+            g["d1"],
+            g["plateau"],
+            marker=style[0],
+            markersize=style[1],
+            label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})",
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(s["d1"].unique()), [str(d) for d in sorted(s["d1"].unique())])
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("hidden width d1")
+    ax.set_ylabel("fraction of nets with risk within band of l0")
+    ax.set_title("GD end points on the least-squares plateau of Theorem 1")
+
+
+PLATEAU = Experiment(
+    name="theorem1-plateau",
+    summary="How often full-batch GD on one-hidden-layer two-slope nets ends at the least-squares risk, vs width.",
+    run=run_theorem1_plateau,
+    params=(
+        Param(
+            "activation",
+            str,
+            ("relu", "leaky", "slight"),
+            "two-slope activation: relu (1, 0), leaky (1, 0.01), slight (1.001, 1)",
+            choices=("relu", "leaky", "slight"),
+        ),
+        Param("d1", int, (2, 4, 8, 16), "hidden width (a grid axis)"),
+        Param("m", int, 40, "data points (x ~ N(0, I), y = sin(sum x))"),
+        Param("dx", int, 3, "input dimension"),
+        Param("nets", int, 32, "networks trained per cell (He initialization)"),
+        Param("epochs", int, 3000, "full-batch GD steps"),
+        Param("lr", float, 0.05, "GD step size on the mean loss"),
+        Param("band", float, 1e-3, "relative distance to l0 that counts as on the plateau"),
+    ),
+    version="1",
+    seeds=2,
+    figure=figure_theorem1_plateau,
+    summarize=summarize_theorem1_plateau,
+)
