@@ -116,3 +116,11 @@ def test_published_table_is_the_secondary_source():
         and np.isnan(published_percent(20, 22))
         and np.isnan(published_percent(5, 5))
     )
+
+
+def test_k8_minimum_matches_the_published_averages(search_k8):
+    """Safran-Shamir Table 1 (secondary source) at k = n = 8: average lambda_min 0.021, average objective 0.021."""
+    r = search_k8
+    spurious = r.label == "spurious"
+    assert r.lambda_min[spurious].mean() == pytest.approx(0.021, abs=0.0015)
+    assert r.loss[spurious].mean() == pytest.approx(0.021, abs=0.0015)
