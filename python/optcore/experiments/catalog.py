@@ -10,6 +10,7 @@ from ..dynamics.digits import DIGITS
 from ..dynamics.studies import DYNAMICS
 from ..implicit_bias.studies_classification import CLASSIFICATION as IB_CLASSIFICATION
 from ..implicit_bias.studies_regression import REGRESSION as IB_REGRESSION
+from ..landscape.studies import PCA, PLATEAU, SPURIOUS, THEOREM1_PATH
 from ..memorization.studies import CAPACITY, NEAR_MINIMUM
 from ..shuffling.studies_grab import GRAB
 from ..shuffling.studies_machines import MACHINES
@@ -19,3 +20,4 @@ from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
 #: the package's experiments (``optcore list`` shows them sorted by name)
 EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
 EXPERIMENTS += (IB_REGRESSION, IB_CLASSIFICATION, DYNAMICS, DIGITS)
+EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)
