@@ -308,7 +308,16 @@ __device__ void sgd_runs(
 
 }  // namespace optcore_cuda
 
-// One extern "C" kernel per (problem kind, dtype): plain names for cupy.RawModule.get_function.
+// One kernel per compile, for the problem kind and dtype the defines name (the Python side compiles and caches one
+// module per (kind, dtype, device), which keeps each NVRTC compile small). Problem kinds: 0 least squares,
+// 1 logistic, 2 exponential, 3 quadratic, 4 lower bound. Without defines: least squares in double.
+#ifndef OPTCORE_SGD_REAL
+#define OPTCORE_SGD_REAL double
+#endif
+#ifndef OPTCORE_SGD_PROBLEM
+#define OPTCORE_SGD_PROBLEM 0
+#endif
+
 #define OPTCORE_SGD_KERNEL(NAME, T, KIND)                                                                           \
   extern "C" __global__ void NAME(                                                                                  \
       const T* A, const T* b, std::int64_t n, std::int64_t d, T l2, T L_const, T mu, T nu, T z_mean, int kind,       \
@@ -326,13 +335,4 @@ __device__ void sgd_runs(
                                     diverged, order_buf, scratch_buf, grad_buf, tmp_buf, worker_buf);               \
   }
 
-OPTCORE_SGD_KERNEL(optcore_sgd_least_squares_f64, double, 0)
-OPTCORE_SGD_KERNEL(optcore_sgd_least_squares_f32, float, 0)
-OPTCORE_SGD_KERNEL(optcore_sgd_logistic_f64, double, 1)
-OPTCORE_SGD_KERNEL(optcore_sgd_logistic_f32, float, 1)
-OPTCORE_SGD_KERNEL(optcore_sgd_exponential_f64, double, 2)
-OPTCORE_SGD_KERNEL(optcore_sgd_exponential_f32, float, 2)
-OPTCORE_SGD_KERNEL(optcore_sgd_quadratic_f64, double, 3)
-OPTCORE_SGD_KERNEL(optcore_sgd_quadratic_f32, float, 3)
-OPTCORE_SGD_KERNEL(optcore_sgd_lower_bound_f64, double, 4)
-OPTCORE_SGD_KERNEL(optcore_sgd_lower_bound_f32, float, 4)
+OPTCORE_SGD_KERNEL(optcore_sgd, OPTCORE_SGD_REAL, OPTCORE_SGD_PROBLEM)
