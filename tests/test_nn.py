@@ -180,3 +180,11 @@ def test_wide_network_gradients(n):
     F_ref, g_ref = objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X, Y)
     assert F == pytest.approx(F_ref, rel=1e-12)
     np.testing.assert_allclose(g, g_ref, rtol=1e-11, atol=1e-13)
+
+
+def test_forward_of_classification_networks_needs_no_labels():
+    """forward() ignores targets; its placeholder labels must pass the label checks of every loss."""
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    for loss, d_out in (("logistic", 1), ("exponential", 1), ("softmax_ce", 3), ("squared", 2)):
+        mlp = optcore.MLP([2, 3, d_out], loss=loss)
+        assert mlp.forward(mlp.init(1)[0], X).shape == (4, d_out)

@@ -105,7 +105,7 @@ def is_cupy_array(x) -> bool:
 def _is_host_array(x) -> bool:
     import numpy as np
 
-    return isinstance(x, np.ndarray)
+    return isinstance(x, np.ndarray) and not is_cupy_array(x)
 
 
 def choose_backend(backend: str | None, arrays: dict[str, object]) -> str:

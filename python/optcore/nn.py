@@ -198,7 +198,7 @@ class MLP:
         p, single = self._params(params)
         data = self._data(
             X,
-            Y if Y is not None else np.zeros(len(X)) if self.loss != "squared" else np.zeros((len(X), self.widths[-1])),
+            Y if Y is not None else self._placeholder_targets(len(X)),
         )
         if v is not None:
             v = float_array(v, "v", self.dtype, ndim=(1, 2))
@@ -214,6 +214,12 @@ class MLP:
         threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
         out = _core.mlp_eval(data, p, what, v, threads)
         return {k: (a[0] if single else a) for k, a in out.items()}
+
+    def _placeholder_targets(self, n: int) -> np.ndarray:
+        """Valid targets for passes that ignore them (forward): zeros, labels +1 or class 0."""
+        if self.loss == "squared":
+            return np.zeros((n, self.widths[-1]))
+        return np.ones(n) if self.loss in ("logistic", "exponential") else np.zeros(n)
 
     def forward(self, params, X, *, backend=None) -> np.ndarray:
         """Network outputs, (n, d_out) or (R, n, d_out)."""
