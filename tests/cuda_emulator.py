@@ -8,8 +8,9 @@ types CuPy would pack (NumPy scalars by their dtype, arrays as pointers).
 
 What this checks without a GPU: the kernels' logic (the engine loop, the order generation, the network passes) and
 the Python wrappers' argument lists, against the CPU core. ``__CUDACC__`` is defined, so the shared headers take
-their device code paths (the scalar dot product, the scalar Philox), as under nvcc/NVRTC. What it cannot check: NVRTC's code generation, CUDA's
-device math library (exp, log1p, tanh differ from glibc in the last bit), memory behaviour and speed.
+their device code paths (the scalar dot product, the scalar Philox), as under nvcc/NVRTC. What it cannot check:
+NVRTC's code generation, CUDA's device math library (exp, log1p, tanh differ from glibc in the last bit), memory
+behaviour and speed.
 """
 
 from __future__ import annotations
@@ -127,8 +128,10 @@ def make_fake_cupy() -> types.ModuleType:
 
     cp.asarray = asarray
     cp.ascontiguousarray = lambda a: _dev(np.ascontiguousarray(a))
-    cp.empty = lambda shape, dtype=np.float64: _dev(np.full(shape, 0xCD if np.dtype(dtype).kind in "ui" else np.nan,
-                                                            dtype=dtype))
+    def empty(shape, dtype=np.float64):  # garbage, like device memory: kernels must not read before writing
+        return _dev(np.full(shape, 0xCD if np.dtype(dtype).kind in "ui" else np.nan, dtype=dtype))
+
+    cp.empty = empty
     cp.zeros = lambda shape, dtype=np.float64: _dev(np.zeros(shape, dtype=dtype))
     cp.full = lambda shape, value, dtype=None: _dev(np.full(shape, value, dtype=dtype))
     cp.eye = lambda n, dtype=np.float64: _dev(np.eye(n, dtype=dtype))

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_emulator import CXX, make_fake_cupy
 
 import optcore
 from optcore import _backend
-
-from cuda_emulator import CXX, make_fake_cupy
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "bench_gpu.py"
 

@@ -55,7 +55,8 @@ def test_every_header_ships_with_the_package():
     """CMakeLists.txt installs cpp/include/optcore into the package, so CuPy compiles against the same headers."""
     shipped = _compile.header_dir() / "optcore"
     for header in (REPO / "cpp" / "include" / "optcore").glob("*.hpp"):
-        assert (shipped / header.name).read_bytes() == header.read_bytes(), f"{header.name} differs from the installed copy"
+        same = (shipped / header.name).read_bytes() == header.read_bytes()
+        assert same, f"{header.name} differs from the installed copy"
 
 
 def test_sources_include_the_shared_headers():

@@ -20,13 +20,12 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import PROBLEM_KINDS, make_problem
+from cuda_emulator import CXX, make_fake_cupy
 
 import optcore
 from optcore import _backend
 from optcore.nn import MLP
-
-from conftest import PROBLEM_KINDS, make_problem
-from cuda_emulator import CXX, make_fake_cupy
 
 EXACT = ("least_squares", "quadratic", "lower_bound")
 TRANSCENDENTAL_RTOL = {np.float64: 1e-12, np.float32: 1e-4}

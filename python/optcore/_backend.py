@@ -165,6 +165,9 @@ def cupy():
 
 
 def host_copy(x):
-    """A NumPy copy of a CuPy array (other values unchanged): the CUDA paths validate their (small) inputs on the
-    host with the same checks as the CPU paths, then upload them explicitly."""
+    """A NumPy copy of a CuPy array (other values unchanged).
+
+    The CUDA paths validate their (small) inputs on the host with the same checks as the CPU paths, then upload
+    them explicitly.
+    """
     return x.get() if is_cupy_array(x) else x

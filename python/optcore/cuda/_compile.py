@@ -61,8 +61,11 @@ def include_options() -> tuple[str, ...]:
 
 
 def source_text(name: str) -> str:
-    """The text of one source, prefixed with a digest of every header so that CuPy's on-disk cache (keyed by the
-    source text and options) never serves a kernel built from older headers."""
+    """The text of one source, prefixed with a digest of every header.
+
+    CuPy's on-disk cache is keyed by the source text and options, so the digest keeps it from serving a kernel
+    built from older headers.
+    """
     if name not in SOURCES:
         raise ValueError(f"unknown CUDA source {name!r}; expected one of {SOURCES}")
     text = (_HERE / name).read_text()
@@ -79,8 +82,10 @@ def define_options(defines: dict[str, str] | None) -> tuple[str, ...]:
 
 
 def module(name: str, defines: dict[str, str] | None = None):
-    """The compiled ``cupy.RawModule`` of source ``name`` (with ``defines``) for the current device, compiled on
-    first use and cached (in memory here, on disk by CuPy)."""
+    """The compiled ``cupy.RawModule`` of source ``name`` (with ``defines``) for the current device.
+
+    Compiled on first use and cached (in memory here, on disk by CuPy).
+    """
     from .._backend import cupy, require_gpu
 
     require_gpu()

@@ -1,5 +1,8 @@
-"""Network passes on the GPU (``nn.cu``), batched over R networks: forward, loss and accuracy, gradient,
-per-example gradients, Hessian-vector products and dense Hessians (P Hessian-vector products)."""
+"""Network passes on the GPU (``nn.cu``), batched over R networks.
+
+Forward, loss and accuracy, gradient, per-example gradients, Hessian-vector products and dense Hessians (P
+Hessian-vector products).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +16,11 @@ _WHAT = {"forward": 0, "loss": 1, "accuracy": 1, "grad": 2, "per_example": 3, "h
 
 
 def mlp_eval(data: dict, params, what: str, v=None) -> dict:
-    """The GPU counterpart of ``optcore._core.mlp_eval``: ``params`` (R, P) and ``v`` are CuPy arrays; ``data`` is
-    the host dict of :meth:`optcore.nn.MLP._data` (uploaded here). Returns a dict of CuPy arrays."""
+    """The GPU counterpart of ``optcore._core.mlp_eval``.
+
+    ``params`` (R, P) and ``v`` are CuPy arrays; ``data`` is the host dict of :meth:`optcore.nn.MLP._data`
+    (uploaded here). Returns a dict of CuPy arrays.
+    """
     cp = cupy()
     if what == "hessian":
         R, P = params.shape
