@@ -135,6 +135,8 @@ def test_engine_iterates_agree(device, kind, case, dtype):
     gpu = optcore.run_sgd(problem, epochs=4, step_size=device.asarray(step), x0=device.asarray(x0), seed=11, **case)
     assert isinstance(gpu.x, device.ndarray) and gpu.meta["backend"] == "cuda"
     _compare(cpu, gpu, dtype, exact=kind in EXACT)
+    if kind in EXACT:
+        assert gpu.to_pandas().equals(cpu.to_pandas())
 
 
 def test_engine_decay_schedule_and_divergence(device):
@@ -152,11 +154,23 @@ def test_engine_decay_schedule_and_divergence(device):
     np.testing.assert_array_equal(host(big_gpu.gap), big.gap)
 
 
-def test_engine_run_alone_equals_run_in_batch(device):
+def test_engine_run_alone_equals_run_in_batch(device, monkeypatch):
+    from optcore.cuda import orders as cuda_orders
+    from optcore.cuda import sgd as cuda_sgd
+
+    monkeypatch.setattr(cuda_sgd, "SCRATCH_BYTES", 4000)  # several launches of a few runs each
+    monkeypatch.setattr(cuda_orders, "SCRATCH_BYTES", 700)
+    np.testing.assert_array_equal(
+        host(optcore.epoch_orders("rr", 12, 3, runs=7, seed=2, backend="cuda")),
+        optcore.epoch_orders("rr", 12, 3, runs=7, seed=2, backend="cpu"),
+    )
     problem = make_problem("least_squares", np.float64)
     batch = optcore.run_sgd(problem, epochs=3, step_size=0.05, runs=300, seed=9, backend="cuda")
     alone = optcore.run_sgd(problem, epochs=3, step_size=0.05, runs=1, run_ids=[257], seed=9, backend="cuda")
     np.testing.assert_array_equal(host(alone.x)[0], host(batch.x)[257])
+    cpu = optcore.run_sgd(problem, epochs=3, step_size=0.05, runs=300, seed=9, threads=1)
+    np.testing.assert_array_equal(host(batch.x), cpu.x)
+    np.testing.assert_array_equal(host(batch.gap), cpu.gap)
 
 
 def test_engine_rejects_networks(device):

@@ -74,7 +74,7 @@ class SGDResult:
             "epoch": np.tile(self.epochs, R),
         }
         for name in RECORDABLE:
-            values = getattr(self, name)
+            values = _backend.host_copy(getattr(self, name))  # CuPy records (backend="cuda") come to the host
             if values is not None:
                 cols[name] = values.reshape(-1)
         return cols

@@ -8,8 +8,8 @@ from .._backend import cupy
 from ._compile import kernel
 from ._launch import BLOCK, grid, i32, i64, null, u32
 
-#: (run, epoch) pairs per launch: bounds the scratch memory, (M N + N + M) words per pair.
-MAX_ITEMS_PER_LAUNCH = 1 << 16
+#: Upper bound on one launch's scratch memory (bytes): (M N + N + M) words per (run, epoch) pair.
+SCRATCH_BYTES = 1 << 28
 
 
 def epoch_orders(spec: dict, arrays: dict, epochs: int):
@@ -28,7 +28,7 @@ def epoch_orders(spec: dict, arrays: dict, epochs: int):
     explicit_d = cp.asarray(np.ascontiguousarray(explicit, dtype=np.int64)) if explicit is not None else None
     out = cp.empty((R, epochs, M, count), dtype=cp.uint32)
     items = R * epochs
-    per_launch = min(items, MAX_ITEMS_PER_LAUNCH)
+    per_launch = int(max(1, min(items, SCRATCH_BYTES // (4 * (M * N + N + M)))))
     work = cp.empty((per_launch, M * N + N + M), dtype=cp.uint32)
     fn = kernel("orders.cu", "optcore_epoch_orders")
     for first in range(0, items, per_launch):

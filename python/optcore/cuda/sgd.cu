@@ -262,10 +262,12 @@ __device__ void sgd_runs(
     // recording
     const T* x_star, const T* hessian, int has_f_star, T f_star, T* gap, T* dist, T* objective, T* iterates,
     std::uint8_t* diverged,
-    // scratch, one slice per run
-    std::uint32_t* order_buf, std::uint32_t* scratch_buf, T* grad_buf, T* tmp_buf, T* worker_buf) {
-  const std::int64_t r = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (r >= runs) return;
+    // this launch's runs [first_run, first_run + launch_runs), and their scratch, one slice per thread
+    std::int64_t first_run, std::int64_t launch_runs, std::uint32_t* order_buf, std::uint32_t* scratch_buf,
+    T* grad_buf, T* tmp_buf, T* worker_buf) {
+  const std::int64_t t = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  const std::int64_t r = first_run + t;
+  if (t >= launch_runs || r >= runs) return;
   Loop<T> loop;
   loop.order.kind = static_cast<OrderKind>(kind);
   loop.order.workers = workers;
@@ -297,11 +299,11 @@ __device__ void sgd_runs(
   loop.diverged = diverged;
   const std::int64_t M = workers, N = per_worker;
   Work<T> w;
-  w.orders = order_buf + r * M * N;
-  w.scratch = scratch_buf + r * (N + M);
-  w.grad = grad_buf + r * d;
-  w.tmp = tmp_buf + r * d;
-  w.workers = worker_buf ? worker_buf + r * M * d : nullptr;
+  w.orders = order_buf + t * M * N;
+  w.scratch = scratch_buf + t * (N + M);
+  w.grad = grad_buf + t * d;
+  w.tmp = tmp_buf + t * d;
+  w.workers = worker_buf ? worker_buf + t * M * d : nullptr;
   const auto problem = MakeProblem<T, Kind>::make(A, b, n, d, l2, L_const, mu, nu, z_mean);
   RunOne<T, decltype(problem)>(problem, loop, w, r, x + r * d, d).run();
 }
@@ -327,12 +329,14 @@ __device__ void sgd_runs(
       std::int64_t steps, std::int64_t records, std::int64_t runs, const std::uint64_t* seeds,                      \
       const std::uint32_t* run_ids, T* x, const T* step_table, const T* decay, const T* x_star, const T* hessian,   \
       int has_f_star, T f_star, T* gap, T* dist, T* objective, T* iterates, std::uint8_t* diverged,                 \
-      std::uint32_t* order_buf, std::uint32_t* scratch_buf, T* grad_buf, T* tmp_buf, T* worker_buf) {               \
+      std::int64_t first_run, std::int64_t launch_runs, std::uint32_t* order_buf, std::uint32_t* scratch_buf,       \
+      T* grad_buf, T* tmp_buf, T* worker_buf) {                                                                     \
     optcore_cuda::sgd_runs<T, KIND>(A, b, n, d, l2, L_const, mu, nu, z_mean, kind, workers, per_worker, count,      \
                                     base, explicit_orders, explicit_runs, explicit_epochs, epochs, batch, local,     \
                                     sync_every, record_every, steps, records, runs, seeds, run_ids, x, step_table,  \
                                     decay, x_star, hessian, has_f_star, f_star, gap, dist, objective, iterates,     \
-                                    diverged, order_buf, scratch_buf, grad_buf, tmp_buf, worker_buf);               \
+                                    diverged, first_run, launch_runs, order_buf, scratch_buf, grad_buf, tmp_buf,     \
+                                    worker_buf);                                                                    \
   }
 
 OPTCORE_SGD_KERNEL(optcore_sgd, OPTCORE_SGD_REAL, OPTCORE_SGD_PROBLEM)

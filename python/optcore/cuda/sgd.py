@@ -15,6 +15,9 @@ from ._launch import BLOCK, grid, i32, i64, null, suffix, u32
 
 #: Problem kinds with a GPU kernel, with their OPTCORE_SGD_PROBLEM codes in sgd.cu (networks train on the CPU
 #: engine; their passes have GPU kernels in nn.cu).
+#: Upper bound on the runs' scratch memory of one launch (bytes); more runs go in several launches.
+SCRATCH_BYTES = 1 << 28
+
 KINDS = {"least_squares": 0, "logistic": 1, "exponential": 2, "quadratic": 3, "lower_bound": 4}
 REALS = {"f64": "double", "f32": "float"}
 
@@ -75,60 +78,72 @@ def run(kind: str, data: dict, x, run_arrays: dict, spec: dict, rec: dict) -> No
         return null() if arr is None else arr
 
     local = spec["mode"] == 1
-    order_buf = cp.empty((R, M * N), dtype=cp.uint32)
-    scratch_buf = cp.empty((R, N + M), dtype=cp.uint32)
-    grad_buf = cp.empty((R, d), dtype=dtype)
-    tmp_buf = cp.empty((R, d), dtype=dtype)
-    worker_buf = cp.empty((R, M * d), dtype=dtype) if local else None
+    # Each run's scratch (orders, gradient, temporaries, worker copies) lives in global memory; runs go in
+    # launches small enough that it stays under SCRATCH_BYTES.
+    per_run = 4 * (M * N + N + M) + dtype.itemsize * (2 * d + (M * d if local else 0))
+    launch_runs = int(max(1, min(R, SCRATCH_BYTES // per_run)))
+    order_buf = cp.empty((launch_runs, M * N), dtype=cp.uint32)
+    scratch_buf = cp.empty((launch_runs, N + M), dtype=cp.uint32)
+    grad_buf = cp.empty((launch_runs, d), dtype=dtype)
+    tmp_buf = cp.empty((launch_runs, d), dtype=dtype)
+    worker_buf = cp.empty((launch_runs, M * d), dtype=dtype) if local else None
     fn = sgd_kernel(kind, dtype)
     f_star = rec.get("f_star")
-    fn(
-        grid(R),
-        (BLOCK,),
-        (
-            A,
-            b,
-            i64(n),
-            i64(d),
-            l2,
-            L,
-            mu,
-            nu,
-            z_mean,
-            i32(spec["order"]),
-            u32(M),
-            u32(N),
-            u32(count),
-            dev("base_order", np.uint32),
-            dev("explicit_orders", np.int64),
-            i64(1 if explicit is None else explicit.shape[0]),
-            i64(1 if explicit is None else explicit.shape[1]),
-            i64(epochs),
-            u32(B),
-            i32(1 if local else 0),
-            i64(spec["sync_every"]),
-            i64(record_every),
-            i64(steps),
-            i64(records),
-            i64(R),
-            cp.asarray(run_arrays["seeds"], dtype=cp.uint64),
-            cp.asarray(run_arrays["run_ids"], dtype=cp.uint32),
-            x,
-            cp.asarray(np.ascontiguousarray(run_arrays["step_table"], dtype=dtype)),
-            cp.asarray(np.ascontiguousarray(run_arrays["decay"], dtype=dtype)),
-            rec_dev("x_star"),
-            rec_dev("hessian"),
-            i32(0 if f_star is None else 1),
-            t(0 if f_star is None else f_star),
-            rec_dev("gap"),
-            rec_dev("dist"),
-            rec_dev("objective"),
-            rec_dev("iterates"),
-            rec["diverged"],
-            order_buf,
-            scratch_buf,
-            grad_buf,
-            tmp_buf,
-            worker_buf if worker_buf is not None else null(),
-        ),
-    )
+    seeds = cp.asarray(run_arrays["seeds"], dtype=cp.uint64)
+    run_ids = cp.asarray(run_arrays["run_ids"], dtype=cp.uint32)
+    step_table = cp.asarray(np.ascontiguousarray(run_arrays["step_table"], dtype=dtype))
+    decay = cp.asarray(np.ascontiguousarray(run_arrays["decay"], dtype=dtype))
+    base_order, explicit_orders = dev("base_order", np.uint32), dev("explicit_orders", np.int64)
+    for first in range(0, R, launch_runs):
+        fn(
+            grid(min(launch_runs, R - first)),
+            (BLOCK,),
+            (
+                A,
+                b,
+                i64(n),
+                i64(d),
+                l2,
+                L,
+                mu,
+                nu,
+                z_mean,
+                i32(spec["order"]),
+                u32(M),
+                u32(N),
+                u32(count),
+                base_order,
+                explicit_orders,
+                i64(1 if explicit is None else explicit.shape[0]),
+                i64(1 if explicit is None else explicit.shape[1]),
+                i64(epochs),
+                u32(B),
+                i32(1 if local else 0),
+                i64(spec["sync_every"]),
+                i64(record_every),
+                i64(steps),
+                i64(records),
+                i64(R),
+                seeds,
+                run_ids,
+                x,
+                step_table,
+                decay,
+                rec_dev("x_star"),
+                rec_dev("hessian"),
+                i32(0 if f_star is None else 1),
+                t(0 if f_star is None else f_star),
+                rec_dev("gap"),
+                rec_dev("dist"),
+                rec_dev("objective"),
+                rec_dev("iterates"),
+                rec["diverged"],
+                i64(first),
+                i64(launch_runs),
+                order_buf,
+                scratch_buf,
+                grad_buf,
+                tmp_buf,
+                worker_buf if worker_buf is not None else null(),
+            ),
+        )
