@@ -36,6 +36,10 @@ def test_exits_with_the_reason_without_a_gpu():
 def test_optcore_workloads_on_the_emulator(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", make_fake_cupy())
     monkeypatch.setattr(_backend, "gpu_status", lambda: _backend.GPUStatus(True, "", 1))
+    from optcore.cuda import _compile
+
+    monkeypatch.setattr(_compile, "_modules", {})
+    monkeypatch.setattr(_compile, "LOAD_PTX", False)
     bench = load_bench()
     problem = bench.sgd_problem(np.float64, n=10, d=3)
     run, sync, final_gap = bench.sgd_optcore(problem, runs=6, epochs=2, step=0.05)

@@ -76,6 +76,7 @@ def test_source_text_carries_a_header_digest():
 
 def test_options_keep_the_cpu_arithmetic():
     assert "--fmad=false" in _compile.NVRTC_OPTIONS  # no fused multiply-adds, as in the CPU build
+    assert "-ftz=false" in _compile.NVRTC_OPTIONS  # float32 denormals kept, as on the CPU
     assert _compile.define_options({"B": "2", "A": "1"}) == ("-DA=1", "-DB=2")
 
 
@@ -108,6 +109,11 @@ def test_nvcc_compiles_optimized(source, defines, arch, tmp_path):
 def test_nvrtc_compiles_quickly(source, defines, arch):
     ptx = _compile.nvrtc_compile(source, arch=arch, defines=defines, optimize=False)
     assert b".entry" in ptx  # at least one kernel
+    # The CPU's arithmetic: denormals kept, no fused multiply-add -- except inside CUDA's exp/log/tanh (libdevice
+    # uses fma and ftz approximations internally), which only the logistic/exponential kernels and nn.cu call.
+    transcendental = source == "nn.cu" or defines.get("OPTCORE_SGD_PROBLEM") in ("1", "2")
+    if not transcendental:
+        assert b".ftz" not in ptx and b"fma." not in ptx
 
 
 @needs_nvrtc
@@ -120,6 +126,11 @@ def test_nvrtc_compiles_optimized(source, defines, arch):
     expected = {"orders.cu": {b"optcore_epoch_orders"}, "nn.cu": {b"optcore_mlp_f64", b"optcore_mlp_f32"},
                 "sgd.cu": {b"optcore_sgd"}}[source]
     assert names == expected
+
+
+def test_ptx_cache_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("OPTCORE_CACHE_DIR", str(tmp_path))
+    assert _compile.ptx_cache_dir() == tmp_path / "cuda" and (tmp_path / "cuda").is_dir()
 
 
 @needs_nvrtc

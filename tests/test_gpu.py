@@ -51,6 +51,7 @@ def device(request, monkeypatch):
     from optcore.cuda import _compile
 
     monkeypatch.setattr(_compile, "_modules", {})
+    monkeypatch.setattr(_compile, "LOAD_PTX", False)  # the emulator compiles the source; it cannot load PTX
     return fake
 
 

@@ -5,15 +5,17 @@ as package data under ``optcore/include`` (CMakeLists.txt installs them); in a s
 ``cpp/include``. NVRTC has no C++ standard library, so ``nvrtc_std/`` supplies the few declarations the headers take
 from ``<cstdint>`` and ``<cmath>``; nvcc and g++ never see it.
 
-Modules are compiled lazily with ``cupy.RawModule`` and cached per (source, defines, device); ``sgd.cu`` is
-compiled once per (problem kind, dtype) through its defines, which keeps each NVRTC compile small. The options fix the
-arithmetic: ``--fmad=false`` keeps multiplies and adds separate, as the CPU build does (no FMA), so the GPU computes
-the same operations in the same order as the CPU.
+Modules are compiled lazily by NVRTC, loaded with ``cupy.RawModule`` and cached per (source, defines, device);
+``sgd.cu`` is compiled once per (problem kind, dtype) through its defines, which keeps each NVRTC compile small.
+The options fix the arithmetic: ``--fmad=false`` keeps multiplies and adds separate, as the CPU build does (no
+FMA), and ``-ftz=false`` keeps float32 denormals, so the GPU computes the same operations in the same order as the
+CPU.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -21,12 +23,15 @@ from pathlib import Path
 #: The CUDA sources, each compiled into its own module.
 SOURCES = ("orders.cu", "sgd.cu", "nn.cu")
 
-#: NVRTC options besides the include paths (and the architecture, which CuPy adds for the current device).
-#: -default-device: functions without __host__/__device__ (e.g. the problems' constructors) may run on the device.
-NVRTC_OPTIONS = ("-std=c++17", "--fmad=false", "-default-device")
+#: NVRTC options besides the include paths and the architecture. --fmad=false and -ftz=false keep the CPU's
+#: arithmetic (no fused multiply-adds, float32 denormals kept); -default-device: functions without
+#: __host__/__device__ (e.g. the problems' constructors) may run on the device.
+NVRTC_OPTIONS = ("-std=c++17", "--fmad=false", "-ftz=false", "-prec-div=true", "-prec-sqrt=true", "-default-device")
 
 _HERE = Path(__file__).resolve().parent
 _modules: dict[tuple, object] = {}
+#: True: run NVRTC here and load the PTX (keeps -ftz=false); False: let CuPy compile the source (the test emulator).
+LOAD_PTX = True
 _lock = threading.Lock()
 
 
@@ -84,21 +89,48 @@ def define_options(defines: dict[str, str] | None) -> tuple[str, ...]:
 def module(name: str, defines: dict[str, str] | None = None):
     """The compiled ``cupy.RawModule`` of source ``name`` (with ``defines``) for the current device.
 
-    Compiled on first use and cached (in memory here, on disk by CuPy).
+    Compiled on first use and cached in memory, and on disk as PTX (:func:`ptx_cache_dir`). optcore runs NVRTC
+    itself (:func:`nvrtc_compile`) and loads the PTX, because ``RawModule(code=...)`` appends ``-ftz=true``, which
+    would flush float32 denormals to zero where the CPU keeps them. Where that fails (an NVRTC that does not know
+    the device's architecture) it falls back to ``RawModule(code=...)``.
     """
     from .._backend import cupy, require_gpu
 
     require_gpu()
     cp = cupy()
-    options = NVRTC_OPTIONS + include_options() + define_options(defines)
-    key = (name, options, cp.cuda.Device().id)
+    device = cp.cuda.Device()
+    key = (name, define_options(defines), device.id)
     with _lock:
         mod = _modules.get(key)
         if mod is None:
-            mod = cp.RawModule(code=source_text(name), options=options)
-            mod.compile()  # compile now, so errors surface here and not at the first kernel launch
+            ptx = None
+            if LOAD_PTX:
+                try:
+                    ptx = nvrtc_compile(name, arch=f"compute_{device.compute_capability}", defines=defines)
+                except RuntimeError as exc:
+                    if "INVALID_OPTION" not in str(exc):
+                        raise  # a real compile error
+            if ptx is None:
+                options = NVRTC_OPTIONS + include_options() + define_options(defines)
+                mod = cp.RawModule(code=source_text(name), options=options)
+            else:
+                path = ptx_cache_dir() / f"{hashlib.sha256(ptx).hexdigest()[:32]}.ptx"
+                if not path.exists():
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_bytes(ptx)
+                    tmp.replace(path)  # atomic: concurrent processes never load a partial file
+                mod = cp.RawModule(path=str(path))
+            mod.compile()  # load now, so errors surface here and not at the first kernel launch
             _modules[key] = mod
     return mod
+
+
+def ptx_cache_dir() -> Path:
+    """Where compiled PTX is kept: ``$OPTCORE_CACHE_DIR/cuda``, else ``~/.cache/optcore/cuda``."""
+    root = os.environ.get("OPTCORE_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "optcore")
+    path = Path(root) / "cuda"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def kernel(source: str, name: str, defines: dict[str, str] | None = None):
