@@ -60,8 +60,10 @@ def test_every_header_ships_with_the_package():
 
 
 def test_sources_include_the_shared_headers():
-    includes = {name: re.findall(r'#include "optcore/(\w+)\.hpp"', (REPO / "python/optcore/cuda" / name).read_text())
-                for name in _compile.SOURCES}
+    includes = {
+        name: re.findall(r'#include "optcore/(\w+)\.hpp"', (REPO / "python/optcore/cuda" / name).read_text())
+        for name in _compile.SOURCES
+    }
     assert "orders" in includes["orders.cu"]
     assert {"orders", "problems"} <= set(includes["sgd.cu"])
     assert {"activations", "kernels"} <= set(includes["nn.cu"])
@@ -123,14 +125,37 @@ def test_nvrtc_compiles_quickly(source, defines, arch):
 def test_nvrtc_compiles_optimized(source, defines, arch):
     ptx = _compile.nvrtc_compile(source, arch=arch, defines=defines)
     names = set(re.findall(rb"\.entry (\w+)", ptx))
-    expected = {"orders.cu": {b"optcore_epoch_orders"}, "nn.cu": {b"optcore_mlp_f64", b"optcore_mlp_f32"},
-                "sgd.cu": {b"optcore_sgd"}}[source]
+    expected = {
+        "orders.cu": {b"optcore_epoch_orders"},
+        "nn.cu": {b"optcore_mlp_f64", b"optcore_mlp_f32"},
+        "sgd.cu": {b"optcore_sgd"},
+    }[source]
     assert names == expected
 
 
 def test_ptx_cache_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("OPTCORE_CACHE_DIR", str(tmp_path))
     assert _compile.ptx_cache_dir() == tmp_path / "cuda" and (tmp_path / "cuda").is_dir()
+
+
+@needs_nvrtc
+def test_ptx_disk_cache(monkeypatch, tmp_path):
+    """The PTX is compiled once per (source, arch, defines, options, NVRTC version), then read from disk."""
+    monkeypatch.setenv("OPTCORE_CACHE_DIR", str(tmp_path))
+    calls = []
+    real = _compile.nvrtc_compile
+
+    def counting(*args, **kwargs):
+        calls.append(args)
+        return real(*args, **kwargs, optimize=False)
+
+    monkeypatch.setattr(_compile, "nvrtc_compile", counting)
+    first = _compile._cached_ptx("orders.cu", "compute_80", None)
+    again = _compile._cached_ptx("orders.cu", "compute_80", None)
+    other = _compile._cached_ptx("orders.cu", "compute_90", None)
+    assert first == again != other and len(calls) == 2
+    assert b".entry optcore_epoch_orders" in first.read_bytes()
+    assert _compile._cached_ptx("orders.cu", "compute_1", None) is None  # an architecture NVRTC does not know
 
 
 @needs_nvrtc

@@ -103,26 +103,38 @@ def module(name: str, defines: dict[str, str] | None = None):
     with _lock:
         mod = _modules.get(key)
         if mod is None:
-            ptx = None
-            if LOAD_PTX:
-                try:
-                    ptx = nvrtc_compile(name, arch=f"compute_{device.compute_capability}", defines=defines)
-                except RuntimeError as exc:
-                    if "INVALID_OPTION" not in str(exc):
-                        raise  # a real compile error
-            if ptx is None:
+            path = _cached_ptx(name, f"compute_{device.compute_capability}", defines) if LOAD_PTX else None
+            if path is None:
                 options = NVRTC_OPTIONS + include_options() + define_options(defines)
                 mod = cp.RawModule(code=source_text(name), options=options)
             else:
-                path = ptx_cache_dir() / f"{hashlib.sha256(ptx).hexdigest()[:32]}.ptx"
-                if not path.exists():
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_bytes(ptx)
-                    tmp.replace(path)  # atomic: concurrent processes never load a partial file
                 mod = cp.RawModule(path=str(path))
             mod.compile()  # load now, so errors surface here and not at the first kernel launch
             _modules[key] = mod
     return mod
+
+
+def _cached_ptx(name: str, arch: str, defines: dict[str, str] | None) -> Path | None:
+    """The PTX file of (source, arch, defines), compiled now unless the disk cache has it.
+
+    None when this NVRTC does not know ``arch`` (the caller then lets CuPy compile the source).
+    """
+    from cupy_backends.cuda.libs import nvrtc
+
+    key = "\0".join((source_text(name), arch, *NVRTC_OPTIONS, *define_options(defines), str(nvrtc.getVersion())))
+    path = ptx_cache_dir() / f"{name[:-3]}-{hashlib.sha256(key.encode()).hexdigest()[:32]}.ptx"
+    if path.exists():
+        return path
+    try:
+        ptx = nvrtc_compile(name, arch=arch, defines=defines)
+    except RuntimeError as exc:
+        if "INVALID_OPTION" in str(exc):
+            return None
+        raise  # a real compile error
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(ptx)
+    tmp.replace(path)  # atomic: concurrent processes never load a partial file
+    return path
 
 
 def ptx_cache_dir() -> Path:
