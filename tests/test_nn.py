@@ -192,3 +192,11 @@ def test_forward_needs_no_targets_for_any_loss(loss):
     W2, b2 = net.unpack(theta)[1]
     expected = np.tanh(X @ W1.T + b1) @ W2.T + b2
     np.testing.assert_allclose(net.forward(theta, X), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_forward_of_classification_networks_needs_no_labels():
+    """forward() ignores targets; its placeholder labels must pass the label checks of every loss."""
+    X = np.random.default_rng(0).standard_normal((4, 2))
+    for loss, d_out in (("logistic", 1), ("exponential", 1), ("softmax_ce", 3), ("squared", 2)):
+        mlp = optcore.MLP([2, 3, d_out], loss=loss)
+        assert mlp.forward(mlp.init(1)[0], X).shape == (4, d_out)

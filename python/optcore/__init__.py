@@ -15,6 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 from . import nn, orders, problems, reference, schedules
+from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
 from .nn import MLP, NetworkProblem
 from .orders import epoch_orders
 from .problems import Exponential, LeastSquares, Logistic, LowerBound1D, QuadraticComponents
@@ -32,6 +33,10 @@ __all__ = [
     "QuadraticComponents",
     "SGDResult",
     "epoch_orders",
+    "GPUStatus",
+    "gpu_available",
+    "gpu_status",
+    "gpu_unavailable_reason",
     "nn",
     "orders",
     "problems",

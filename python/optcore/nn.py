@@ -3,7 +3,8 @@
 An :class:`MLP` describes the architecture (widths, activation, biases, loss); its parameters are plain NumPy
 arrays, one flat vector per network, that users read and write (see :meth:`MLP.unpack` / :meth:`MLP.pack`).
 Every evaluation takes R networks at once, shape (R, P): losses, gradients, per-example gradients, exact
-Hessian-vector products (Pearlmutter's R-operator) and dense Hessians, in float32 or float64.
+Hessian-vector products (Pearlmutter's R-operator) and dense Hessians, in float32 or float64. With CuPy arrays
+(or ``backend="cuda"``) they run on the GPU and return CuPy arrays (docs/cuda.md).
 :class:`NetworkProblem` makes a network and its data a finite-sum problem of :func:`optcore.run_sgd`, so the same
 orders, batches, schedules and recording train it (full-batch GD: ``batch_size=n``).
 
@@ -26,7 +27,7 @@ import os
 
 import numpy as np
 
-from . import _core
+from . import _backend, _core
 from ._validation import as_dtype, choice, float_array, integer, positive_float
 from .problems import Problem
 from .reference import Stream
@@ -189,52 +190,67 @@ class MLP:
             raise ValueError(f"params must have {self.n_params} entries per network, got shape {p.shape}")
         return p, single
 
-    def _eval(self, params, X, Y, what, v=None, threads=None):
+    def _eval(self, params, X, Y, what, v=None, threads=None, backend=None):
+        backend = _backend.choose_backend(backend, {"params": params, "X": X, "Y": Y, "v": v})
+        if backend == "cuda":  # validated on the host with the CPU checks, then computed on the device
+            params_d = params
+            params, X, Y, v = (_backend.host_copy(a) for a in (params, X, Y, v))
         p, single = self._params(params)
-        data = self._data(X, Y if Y is not None else self._placeholder_targets(len(X)))
+        data = self._data(
+            X,
+            Y if Y is not None else self._placeholder_targets(len(X)),
+        )
         if v is not None:
             v = float_array(v, "v", self.dtype, ndim=(1, 2))
             v = np.ascontiguousarray(np.broadcast_to(v, p.shape))
+        if backend == "cuda":
+            from .cuda import nn as cuda_nn
+
+            cp = _backend.cupy()
+            p_d = params_d if _backend.is_cupy_array(params_d) and params_d.dtype == self.dtype else cp.asarray(p)
+            p_d = cp.ascontiguousarray(p_d.reshape(p.shape))
+            out = cuda_nn.mlp_eval(data, p_d, what, None if v is None else cp.asarray(v))
+            return {k: (a[0] if single else a) for k, a in out.items()}
         threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
         out = _core.mlp_eval(data, p, what, v, threads)
         return {k: (a[0] if single else a) for k, a in out.items()}
 
-    def _placeholder_targets(self, n):
-        """Valid targets for passes that ignore them (forward): zeros, class 0, or labels +1."""
+    def _placeholder_targets(self, n: int) -> np.ndarray:
+        """Valid targets for passes that ignore them (forward): zeros, labels +1 or class 0."""
         if self.loss == "squared":
             return np.zeros((n, self.widths[-1]))
-        return np.zeros(n) if self.loss == "softmax_ce" else np.ones(n)
+        return np.ones(n) if self.loss in ("logistic", "exponential") else np.zeros(n)
 
-    def forward(self, params, X) -> np.ndarray:
+    def forward(self, params, X, *, backend=None) -> np.ndarray:
         """Network outputs, (n, d_out) or (R, n, d_out)."""
-        return self._eval(params, X, None, "forward")["outputs"]
+        return self._eval(params, X, None, "forward", backend=backend)["outputs"]
 
-    def loss_value(self, params, X, Y):
+    def loss_value(self, params, X, Y, *, backend=None):
         """F(params): the loss with the chosen reduction, () or (R,)."""
-        return self._eval(params, X, Y, "loss")["loss"]
+        return self._eval(params, X, Y, "loss", backend=backend)["loss"]
 
-    def loss_and_grad(self, params, X, Y):
+    def loss_and_grad(self, params, X, Y, *, backend=None):
         """F and its gradient, () and (P,) or (R,) and (R, P)."""
-        out = self._eval(params, X, Y, "grad")
+        out = self._eval(params, X, Y, "grad", backend=backend)
         return out["loss"], out["grad"]
 
-    def accuracy(self, params, X, Y):
+    def accuracy(self, params, X, Y, *, backend=None):
         """Fraction of correctly classified examples (sign, or argmax)."""
-        return self._eval(params, X, Y, "accuracy")["accuracy"]
+        return self._eval(params, X, Y, "accuracy", backend=backend)["accuracy"]
 
-    def per_example_grads(self, params, X, Y) -> np.ndarray:
+    def per_example_grads(self, params, X, Y, *, backend=None) -> np.ndarray:
         """Gradients of the components f_i, (n, P) or (R, n, P) (f_i = loss_i, or n loss_i with reduction sum)."""
-        return self._eval(params, X, Y, "per_example")["grads"]
+        return self._eval(params, X, Y, "per_example", backend=backend)["grads"]
 
-    def hvp(self, params, X, Y, v) -> np.ndarray:
+    def hvp(self, params, X, Y, v, *, backend=None) -> np.ndarray:
         """Exact Hessian-vector product H(params) v of F, (P,) or (R, P)."""
-        return self._eval(params, X, Y, "hvp", v=v)["hvp"]
+        return self._eval(params, X, Y, "hvp", v=v, backend=backend)["hvp"]
 
-    def hessian(self, params, X, Y) -> np.ndarray:
+    def hessian(self, params, X, Y, *, backend=None) -> np.ndarray:
         """Dense Hessian of F (P HVPs), (P, P) or (R, P, P); for small networks."""
         if self.n_params > 4000:
             raise ValueError(f"a dense Hessian of {self.n_params} parameters is too large; use hvp()")
-        return self._eval(params, X, Y, "hessian")["hessian"]
+        return self._eval(params, X, Y, "hessian", backend=backend)["hessian"]
 
 
 def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core, reference
+from . import _backend, _core, reference
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import choice, index_array, integer
 
@@ -130,7 +130,7 @@ def epoch_orders(
     count: int | None = None,
     base_order=None,
     orders=None,
-    backend: str = "cpp",
+    backend: str | None = None,
 ) -> np.ndarray:
     """The exact indices the engine visits: an int64 array of shape (runs, epochs, workers, count).
 
@@ -155,12 +155,14 @@ def epoch_orders(
         Indices per worker and epoch (default N; fewer when a batch remainder is dropped).
     base_order, orders : array, optional
         The base order of the incremental orders, and the user orders for ``order="explicit"``.
-    backend : {"cpp", "numpy"}
-        The compiled core or the pure-NumPy reference (:mod:`optcore.reference`); both give identical results.
+    backend : {None, "cpp", "cpu", "numpy", "cuda"}
+        The compiled core (``"cpp"``, alias ``"cpu"``), the pure-NumPy reference (:mod:`optcore.reference`) or
+        the GPU kernels (``"cuda"``, a CuPy array out); all give identical results. None: the compiled core, or
+        ``"cuda"`` when ``base_order`` / ``orders`` are CuPy arrays.
 
     Returns
     -------
-    numpy.ndarray
+    numpy.ndarray or cupy.ndarray
         int64 indices, shape (runs, epochs, workers, count).
     """
     runs = integer(runs, "runs", minimum=1)
@@ -173,7 +175,14 @@ def epoch_orders(
     if per_worker >= 2**32:
         raise ValueError(f"at most 2**32 - 1 components per worker, got {per_worker}")
     count = per_worker if count is None else integer(count, "count", minimum=1, maximum=per_worker)
-    choice(backend, "backend", {"cpp", "numpy"})
+    if backend is None or backend in ("cpu", "cpp", "cuda"):
+        chosen = _backend.choose_backend(
+            None if backend is None else "cuda" if backend == "cuda" else "cpu",
+            {"seed": seed, "run_ids": run_ids, "base_order": base_order, "orders": orders},
+        )
+        backend = "cuda" if chosen == "cuda" else "cpp"
+        seed, run_ids, base_order, orders = (_backend.host_copy(a) for a in (seed, run_ids, base_order, orders))
+    choice(backend, "backend", {"cpp", "cpu", "numpy", "cuda"})
     spec, arrays = order_spec(
         order,
         workers=workers,
@@ -188,6 +197,10 @@ def epoch_orders(
     arrays["run_ids"] = resolve_run_ids(run_ids, runs)
     if backend == "cpp":
         return _core.epoch_orders(spec, arrays, epochs).astype(np.int64)
+    if backend == "cuda":
+        from .cuda import orders as cuda_orders
+
+        return cuda_orders.epoch_orders(spec, arrays, epochs)
     name = canonical_order(order)
     out = np.empty((runs, epochs, workers, count), dtype=np.int64)
     explicit = arrays.get("explicit_orders")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _core
+from . import _backend, _core
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import choice, float_array, integer
 from .orders import canonical_order, order_spec
@@ -74,7 +74,7 @@ class SGDResult:
             "epoch": np.tile(self.epochs, R),
         }
         for name in RECORDABLE:
-            values = getattr(self, name)
+            values = _backend.host_copy(getattr(self, name))  # CuPy records (backend="cuda") come to the host
             if values is not None:
                 cols[name] = values.reshape(-1)
         return cols
@@ -135,6 +135,7 @@ def run_sgd(
     base_order=None,
     orders=None,
     threads: int | None = None,
+    backend: str | None = None,
 ) -> SGDResult:
     """Run R independent SGD runs on ``problem`` in one call to the C++ core.
 
@@ -183,6 +184,11 @@ def run_sgd(
         User orders for ``order="explicit"``: (N,), (K, N), (R, K, N) or (R, K, M, N).
     threads : int, optional
         Threads for the runs (default: all cores). Results do not depend on it.
+    backend : {None, "cpu", "cuda"}
+        None: follow the array arguments (CuPy ``x0``, ``step_size``, ``orders`` ... -> ``"cuda"``; mixing CuPy
+        and NumPy arrays raises ``TypeError``). ``"cuda"`` runs the engine on the GPU (one thread per run, the
+        same orders bit for bit, see docs/cuda.md) and returns CuPy arrays; it raises ``RuntimeError`` saying why
+        when no GPU is usable (:func:`optcore.gpu_unavailable_reason`). Networks train on the CPU only.
 
     Returns
     -------
@@ -190,6 +196,19 @@ def run_sgd(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
+    backend = _backend.choose_backend(
+        backend,
+        {"x0": x0, "step_size": step_size, "seed": seed, "run_ids": run_ids, "base_order": base_order,
+         "orders": orders, "order": order},
+    )
+    if backend == "cuda":
+        if problem.kind == "mlp":
+            raise ValueError("backend='cuda' trains the finite-sum problems; networks train on the CPU engine "
+                             "(their passes run on the GPU through optcore.nn.MLP methods)")
+        # validated on the host with the CPU path's checks; x0 goes back to the device below
+        x0, step_size, seed, run_ids, base_order, orders, order = (
+            _backend.host_copy(a) for a in (x0, step_size, seed, run_ids, base_order, orders, order)
+        )
     if not isinstance(order, str):
         if np.ndim(order) == 0:
             raise TypeError(f"order must be a string (an order name) or an index array, got {type(order).__name__}")
@@ -265,11 +284,14 @@ def run_sgd(
         rec["iterates"] = np.full((R, n_records, d), np.nan, dtype=dtype)
 
     start = time.perf_counter()
-    _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
+    if backend == "cuda":
+        x, rec = _run_cuda(problem, x, run_arrays, spec, rec)
+    else:
+        _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
     elapsed = time.perf_counter() - start
 
     diverged = rec["diverged"].astype(bool)
-    if diverged.any():
+    if bool(diverged.any()):
         warnings.warn(
             f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates); their records are NaN after that "
             f"point. Reduce the step size.",
@@ -301,6 +323,7 @@ def run_sgd(
         "run_ids": [int(i) for i in ids],
         "base_order": None if base_order is None else np.asarray(base_order).tolist(),
         "threads": threads,
+        "backend": backend,
         "elapsed_s": elapsed,
     }
     return SGDResult(
@@ -316,6 +339,18 @@ def run_sgd(
         meta=meta,
         _explicit_orders=run_arrays.get("explicit_orders"),
     )
+
+
+def _run_cuda(problem: Problem, x: np.ndarray, run_arrays: dict, spec: dict, rec: dict):
+    """Upload the iterates and record arrays, run the GPU engine, and return them as CuPy arrays."""
+    from .cuda import sgd as cuda_sgd
+
+    cp = _backend.cupy()
+    x_d = cp.asarray(x)
+    rec_d = {k: (cp.asarray(v) if isinstance(v, np.ndarray) else v) for k, v in rec.items()}
+    cuda_sgd.run(problem.kind, problem._data(), x_d, run_arrays, spec, rec_d)
+    cp.cuda.get_current_stream().synchronize()  # so that elapsed_s measures the run
+    return x_d, rec_d
 
 
 def _what_to_record(record, problem: Problem) -> tuple[str, ...]:

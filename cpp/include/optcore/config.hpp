@@ -7,8 +7,11 @@
  */
 #pragma once
 
+// NVRTC (run-time CUDA compiles) has no C++ standard library: the error machinery below is host-only.
+#if !defined(__CUDACC_RTC__)
 #include <sstream>
 #include <stdexcept>
+#endif
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define OPTCORE_HD __host__ __device__
@@ -16,6 +19,7 @@
 #define OPTCORE_HD
 #endif
 
+#if !defined(__CUDACC_RTC__)
 namespace optcore {
 
 /** Throws std::invalid_argument (ValueError in Python) with the failed condition, a message and the source line. */
@@ -36,3 +40,4 @@ namespace optcore {
       ::optcore::fail_check(#cond, optcore_check_os_.str(), __FILE__, __LINE__); \
     }                                                                   \
   } while (0)
+#endif  // !defined(__CUDACC_RTC__)

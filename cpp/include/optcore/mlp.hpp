@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "optcore/activations.hpp"
 #include "optcore/config.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
@@ -23,100 +24,7 @@
 namespace optcore {
 OPTCORE_ISA_BEGIN
 
-enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tanh = 4, sigmoid = 5, softplus = 6 };
 enum class NetLoss : int { squared = 0, logistic = 1, exponential = 2, softmax_ce = 3 };
-
-/** h, h' and h'' of the activation at z. */
-template <class T>
-struct ActivationFn {
-  Activation kind;
-  T s_pos, s_neg;  ///< slopes of the two-slope activation (relu: 1, 0)
-
-  T value(T z) const {
-    switch (kind) {
-      case Activation::relu: return z > T(0) ? z : T(0);
-      case Activation::leaky: return z > T(0) ? s_pos * z : s_neg * z;
-      case Activation::linear: return z;
-      case Activation::hardtanh: return std::min(T(1), std::max(T(-1), z));
-      case Activation::tanh: return std::tanh(z);
-      case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
-      case Activation::softplus: return z > T(0) ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
-    }
-    return z;
-  }
-  T first(T z) const {
-    switch (kind) {
-      case Activation::relu: return z > T(0) ? T(1) : T(0);
-      case Activation::leaky: return z > T(0) ? s_pos : s_neg;
-      case Activation::linear: return T(1);
-      case Activation::hardtanh: return (z > T(-1) && z < T(1)) ? T(1) : T(0);
-      case Activation::tanh: {
-        const T t = std::tanh(z);
-        return T(1) - t * t;
-      }
-      case Activation::sigmoid:
-      case Activation::softplus: {  // softplus' = sigmoid
-        const T s = T(1) / (T(1) + std::exp(-z));
-        return kind == Activation::sigmoid ? s * (T(1) - s) : s;
-      }
-    }
-    return T(1);
-  }
-  /** a[i] = h(z[i]) for i < n, with the kind dispatched once (the loops vectorize). */
-  void values(const T* z, T* a, std::int64_t n) const {
-    switch (kind) {
-      case Activation::relu:
-        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : T(0);
-        return;
-      case Activation::leaky:
-        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? s_pos * z[i] : s_neg * z[i];
-        return;
-      case Activation::linear:
-        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i];
-        return;
-      case Activation::hardtanh:
-        for (std::int64_t i = 0; i < n; ++i) a[i] = std::min(T(1), std::max(T(-1), z[i]));
-        return;
-      default:
-        for (std::int64_t i = 0; i < n; ++i) a[i] = value(z[i]);
-    }
-  }
-  /** d[i] *= h'(z[i]) for i < n, with the kind dispatched once. */
-  void times_first(const T* z, T* d, std::int64_t n) const {
-    switch (kind) {
-      case Activation::relu:
-        for (std::int64_t i = 0; i < n; ++i) d[i] = z[i] > T(0) ? d[i] : T(0);
-        return;
-      case Activation::leaky:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= z[i] > T(0) ? s_pos : s_neg;
-        return;
-      case Activation::linear:
-        return;
-      case Activation::hardtanh:
-        for (std::int64_t i = 0; i < n; ++i) d[i] = (z[i] > T(-1) && z[i] < T(1)) ? d[i] : T(0);
-        return;
-      default:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= first(z[i]);
-    }
-  }
-  T second(T z) const {
-    switch (kind) {
-      case Activation::tanh: {
-        const T t = std::tanh(z);
-        return T(-2) * t * (T(1) - t * t);
-      }
-      case Activation::sigmoid: {
-        const T s = T(1) / (T(1) + std::exp(-z));
-        return s * (T(1) - s) * (T(1) - T(2) * s);
-      }
-      case Activation::softplus: {
-        const T s = T(1) / (T(1) + std::exp(-z));
-        return s * (T(1) - s);
-      }
-      default: return T(0);
-    }
-  }
-};
 
 namespace lanes_detail {
 // Fixed-length lane loops with restrict pointers, so the compiler can keep them as plain vector instructions.

@@ -55,7 +55,7 @@ struct LeastSquares {
     lanes_update<T, D>(a, xt, eta, l2, -eta * r);
   }
 #endif
-  T objective(const T* x) const {
+  OPTCORE_HD T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) {
       const double r = static_cast<double>(dot(A + i * d, x, d)) - b[i];
@@ -83,7 +83,7 @@ struct MarginLoss {
     }
     return T(-1) / (T(1) + std::exp(z));
   }
-  static double phi(double z) {
+  OPTCORE_HD static double phi(double z) {
     if (Exponential) return std::exp(-z);
     return z >= 0 ? std::log1p(std::exp(-z)) : -z + std::log1p(std::exp(z));
   }
@@ -117,7 +117,7 @@ struct MarginLoss {
     lanes_update<T, D>(a, xt, eta, l2, -eta * c);
   }
 #endif
-  T objective(const T* x) const {
+  OPTCORE_HD T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += phi(static_cast<double>(y[i]) * dot(A + i * d, x, d));
     return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
@@ -147,7 +147,7 @@ struct Quadratic {
     add_grad(i, x, tmp, T(1));
     axpy(-eta, tmp, x, d);
   }
-  T objective(const T* x) const {
+  OPTCORE_HD T objective(const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) {
       const T* Ai = As + i * d * d;
@@ -179,7 +179,7 @@ struct LowerBound1D {
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const {
     x[0] -= eta * (curvature(x[0]) * x[0] + z[i] * nu);
   }
-  T objective(const T* x) const { return curvature(x[0]) * x[0] * x[0] / T(2) + z_mean * nu * x[0]; }
+  OPTCORE_HD T objective(const T* x) const { return curvature(x[0]) * x[0] * x[0] / T(2) + z_mean * nu * x[0]; }
 };
 
 OPTCORE_ISA_END

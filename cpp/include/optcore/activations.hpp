@@ -1,0 +1,121 @@
+/** @file activations.hpp
+ *  The activation functions of the networks and their first and second derivatives, shared by the CPU build
+ *  (mlp.hpp) and the CUDA kernels (python/optcore/cuda/nn.cu): the scalar forms are OPTCORE_HD.
+ *
+ *  Derivative convention at kinks: the left derivative (see mlp.hpp and optcore.nn).
+ */
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "optcore/config.hpp"
+#include "optcore/isa.hpp"
+
+namespace optcore {
+OPTCORE_ISA_BEGIN
+
+enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tanh = 4, sigmoid = 5, softplus = 6 };
+
+/** min(1, max(-1, z)), written out as std::min/std::max compute it (same result for every z, NaN included), so
+ *  that it needs no <algorithm> on the GPU. */
+template <class T>
+OPTCORE_HD inline T hardtanh_value(T z) {
+  const T upper = T(-1) < z ? z : T(-1);  // std::max(T(-1), z)
+  return upper < T(1) ? upper : T(1);     // std::min(T(1), upper)
+}
+
+/** h, h' and h'' of the activation at z. */
+template <class T>
+struct ActivationFn {
+  Activation kind;
+  T s_pos, s_neg;  ///< slopes of the two-slope activation (relu: 1, 0)
+
+  OPTCORE_HD T value(T z) const {
+    switch (kind) {
+      case Activation::relu: return z > T(0) ? z : T(0);
+      case Activation::leaky: return z > T(0) ? s_pos * z : s_neg * z;
+      case Activation::linear: return z;
+      case Activation::hardtanh: return hardtanh_value(z);
+      case Activation::tanh: return std::tanh(z);
+      case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
+      case Activation::softplus: return z > T(0) ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+    }
+    return z;
+  }
+  OPTCORE_HD T first(T z) const {
+    switch (kind) {
+      case Activation::relu: return z > T(0) ? T(1) : T(0);
+      case Activation::leaky: return z > T(0) ? s_pos : s_neg;
+      case Activation::linear: return T(1);
+      case Activation::hardtanh: return (z > T(-1) && z < T(1)) ? T(1) : T(0);
+      case Activation::tanh: {
+        const T t = std::tanh(z);
+        return T(1) - t * t;
+      }
+      case Activation::sigmoid:
+      case Activation::softplus: {  // softplus' = sigmoid
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return kind == Activation::sigmoid ? s * (T(1) - s) : s;
+      }
+    }
+    return T(1);
+  }
+  /** a[i] = h(z[i]) for i < n, with the kind dispatched once (the loops vectorize). */
+  void values(const T* z, T* a, std::int64_t n) const {
+    switch (kind) {
+      case Activation::relu:
+        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? z[i] : T(0);
+        return;
+      case Activation::leaky:
+        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i] > T(0) ? s_pos * z[i] : s_neg * z[i];
+        return;
+      case Activation::linear:
+        for (std::int64_t i = 0; i < n; ++i) a[i] = z[i];
+        return;
+      case Activation::hardtanh:
+        for (std::int64_t i = 0; i < n; ++i) a[i] = hardtanh_value(z[i]);
+        return;
+      default:
+        for (std::int64_t i = 0; i < n; ++i) a[i] = value(z[i]);
+    }
+  }
+  /** d[i] *= h'(z[i]) for i < n, with the kind dispatched once. */
+  void times_first(const T* z, T* d, std::int64_t n) const {
+    switch (kind) {
+      case Activation::relu:
+        for (std::int64_t i = 0; i < n; ++i) d[i] = z[i] > T(0) ? d[i] : T(0);
+        return;
+      case Activation::leaky:
+        for (std::int64_t i = 0; i < n; ++i) d[i] *= z[i] > T(0) ? s_pos : s_neg;
+        return;
+      case Activation::linear:
+        return;
+      case Activation::hardtanh:
+        for (std::int64_t i = 0; i < n; ++i) d[i] = (z[i] > T(-1) && z[i] < T(1)) ? d[i] : T(0);
+        return;
+      default:
+        for (std::int64_t i = 0; i < n; ++i) d[i] *= first(z[i]);
+    }
+  }
+  OPTCORE_HD T second(T z) const {
+    switch (kind) {
+      case Activation::tanh: {
+        const T t = std::tanh(z);
+        return T(-2) * t * (T(1) - t * t);
+      }
+      case Activation::sigmoid: {
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return s * (T(1) - s) * (T(1) - T(2) * s);
+      }
+      case Activation::softplus: {
+        const T s = T(1) / (T(1) + std::exp(-z));
+        return s * (T(1) - s);
+      }
+      default: return T(0);
+    }
+  }
+};
+
+OPTCORE_ISA_END
+}  // namespace optcore
