@@ -30,7 +30,9 @@ def check_masks(masks, shapes) -> list[np.ndarray | None]:
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be a numeric or boolean array of 0/1, got dtype {arr.dtype}")
         if arr.shape != shape:
-            raise ValueError(f"{name} must have the shape (d_out, d_in) = {shape} of layer {layer}'s W, got {arr.shape}")
+            raise ValueError(
+                f"{name} must have the shape (d_out, d_in) = {shape} of layer {layer}'s W, got {arr.shape}"
+            )
         if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
             raise ValueError(f"{name} must hold only 0 and 1, but contains NaN or inf")
         if not np.all((arr == 0) | (arr == 1)):
@@ -49,7 +51,9 @@ def check_ties(ties, shapes, masks, bias: bool) -> list[tuple[np.ndarray, np.nda
     if ties is None:
         return [None] * len(shapes)
     if isinstance(ties, np.ndarray) or not hasattr(ties, "__len__"):
-        raise TypeError(f"ties must be a list with one entry (a pair of arrays or None) per layer, got {type(ties).__name__}")
+        raise TypeError(
+            f"ties must be a list with one entry (a pair of arrays or None) per layer, got {type(ties).__name__}"
+        )
     if len(ties) != len(shapes):
         raise ValueError(f"ties must have one entry per weight layer ({len(shapes)}), got {len(ties)}")
     out = []
