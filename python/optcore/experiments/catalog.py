@@ -6,6 +6,7 @@ To add an experiment: write a module defining an :class:`~optcore.experiments.Ex
 
 from __future__ import annotations
 
+from ..approximation.studies import COMPOSITIONAL_APPROXIMATION
 from ..memorization.studies import CAPACITY, NEAR_MINIMUM
 from ..shuffling.studies_grab import GRAB
 from ..shuffling.studies_machines import MACHINES
@@ -14,3 +15,4 @@ from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
 
 #: the package's experiments (``optcore list`` shows them sorted by name)
 EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
+EXPERIMENTS += (COMPOSITIONAL_APPROXIMATION,)
