@@ -102,3 +102,18 @@ def test_diverging_run_in_a_group_leaves_the_others_alone():
     alone = optcore.run_sgd(problem, step_size=0.05, **{**common, "x0": theta0[[0, 1, 3, 4]]})
     assert res.diverged.tolist() == [False, False, True, False, False]
     np.testing.assert_array_equal(res.x[[0, 1, 3, 4]], alone.x)
+
+
+def test_masked_networks_keep_their_zeros_under_full_batch_gd_in_groups():
+    widths = [4, 6, 1]
+    mask = np.ones((6, 4))
+    mask[:, 2:] = 0
+    mask[0, 0] = 0
+    net = MLP(widths, activation="relu", loss="squared", masks=[mask, None])
+    X, Y = data(widths, "squared", n=12, dtype=np.float64)
+    theta0 = net.init(9, seed=3)
+    res = optcore.run_sgd(
+        NetworkProblem(net, X, Y), order="incremental", epochs=20, batch_size=12, step_size=0.1, x0=theta0
+    )
+    W1 = res.x[:, : 6 * 4].reshape(9, 6, 4)
+    assert np.all(W1[:, mask == 0] == 0) and np.all(W1[:, mask == 1] != 0)

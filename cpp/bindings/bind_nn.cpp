@@ -93,7 +93,8 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     {
       py::gil_scoped_release release;
       detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
-        std::vector<T> e(P);
+        std::vector<T> e(P), projected_dir, raw_hv;
+        if (net.group) projected_dir.resize(P), raw_hv.resize(P);
         for (std::int64_t r = lo; r < hi; ++r) {
           const std::int64_t columns = dense ? P : 1;
           for (std::int64_t c = 0; c < columns; ++c) {
@@ -105,6 +106,15 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
             }
             T* hv = dense ? h + (r * P + c) * P : h + r * P;
             std::fill_n(hv, P, T(0));
+            if (net.group) {  // structured network: P H P v, the Hessian of its free parameters (mlp.hpp)
+              std::fill(projected_dir.begin(), projected_dir.end(), T(0));
+              std::fill(raw_hv.begin(), raw_hv.end(), T(0));
+              net.add_projected(dir, projected_dir.data(), T(1));
+              for (std::int64_t i = 0; i < n; ++i)
+                net.add_hvp(i, theta + r * P, projected_dir.data(), raw_hv.data(), T(1) / static_cast<T>(n));
+              net.add_projected(raw_hv.data(), hv, T(1));
+              continue;
+            }
             for (std::int64_t i = 0; i < n; ++i) net.add_hvp(i, theta + r * P, dir, hv, T(1) / static_cast<T>(n));
           }
         }

@@ -19,6 +19,13 @@ Conventions
   e^{-y f} (one output, labels +-1); ``softmax_ce`` (class indices 0..d_out-1).
 * Reduction: ``mean`` (F = average loss) or ``sum`` (F = total loss). As a finite sum, f_i = loss_i (mean) or
   n loss_i (sum), so that F = (1/n) sum_i f_i either way and SGD steps are unbiased for F.
+* Structured networks (``masks=``, ``ties=``): a 0/1 mask per layer fixes the connectivity (masked weights are 0
+  forever) and tie labels make entries of one layer share one value (weight sharing). Parameters keep the flat
+  layout above; the network is the function of its ``n_free_params`` free parameters, so gradients, per-example
+  gradients, Hessian-vector products and SGD steps are those of the free parameters written back into the layout:
+  a free entry receives the sum of the raw gradient over its tied group, a masked entry 0 (and the HVP is
+  P H P v with that projection P). Parameters given to a structured network must have zero masked entries and
+  equal tied entries (``MLP.init`` and ``MLP.project`` make such vectors); anything else raises ``ValueError``.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import os
 
 import numpy as np
 
-from . import _backend, _core
+from . import _backend, _core, _structure
 from ._validation import as_dtype, choice, float_array, integer, positive_float
 from .problems import Problem
 from .reference import Stream
@@ -54,6 +61,18 @@ class MLP:
         One of ``LOSSES``.
     reduction : {"mean", "sum"}
     dtype : float32 or float64
+    masks : list of (array (d_out, d_in) of 0/1 or None), optional
+        One entry per weight layer: which weights exist (1) and which are fixed at 0 (0). None: fully connected.
+    ties : list of ((W labels, b labels) or None), optional
+        One entry per weight layer: integer labels of W's shape (and of b's, or None); entries of a layer with the
+        same label >= 0 share one parameter, -1 leaves an entry untied. Masked entries must have label -1.
+
+    Attributes
+    ----------
+    n_params : int
+        Entries of the flat parameter vector (the layout, masked entries included).
+    n_free_params : int
+        Independent trainable parameters: unmasked weights and biases, each tied group counted once.
     """
 
     def __init__(
@@ -66,6 +85,8 @@ class MLP:
         loss: str = "squared",
         reduction: str = "mean",
         dtype=np.float64,
+        masks=None,
+        ties=None,
     ):
         widths = np.asarray(widths)
         if widths.ndim != 1 or widths.size < 2 or widths.dtype.kind not in "iu":
@@ -88,12 +109,26 @@ class MLP:
             raise ValueError(f"loss {self.loss!r} needs one output, got d_out = {self.widths[-1]}")
         self.shapes = [(int(o), int(i)) for i, o in zip(self.widths[:-1], self.widths[1:], strict=True)]
         self.n_params = sum(o * i + (o if self.bias else 0) for o, i in self.shapes)
+        self.masks = _structure.check_masks(masks, self.shapes)
+        self.ties = _structure.check_ties(ties, self.shapes, self.masks, self.bias)
+        self.structured = any(m is not None for m in self.masks) or any(t is not None for t in self.ties)
+        self._group, self.n_free_params = None, self.n_params
+        if self.structured:
+            self._group, self.n_free_params = _structure.param_groups(self.shapes, self.bias, self.masks, self.ties)
 
     def __repr__(self) -> str:
+        free = f", free={self.n_free_params}" if self.structured else ""
         return (
             f"MLP(widths={self.widths.tolist()}, activation={self.activation!r}, bias={self.bias}, "
-            f"loss={self.loss!r}, P={self.n_params})"
+            f"loss={self.loss!r}, P={self.n_params}{free})"
         )
+
+    def project(self, params) -> np.ndarray:
+        """Structured networks: ``params`` (P,) or (R, P) with masked entries set to 0 and tied groups averaged."""
+        p = float_array(params, "params", self.dtype, ndim=(1, 2))
+        if p.shape[-1] != self.n_params:
+            raise ValueError(f"params must have {self.n_params} entries per network, got shape {p.shape}")
+        return p.copy() if not self.structured else _structure.project(p, self._group, self.n_free_params)
 
     # --- parameters ------------------------------------------------------------------------------------------------
     def unpack(self, params) -> list[tuple[np.ndarray, np.ndarray | None]]:
@@ -127,7 +162,8 @@ class MLP:
         """Initial parameters of ``runs`` networks, shape (runs, P).
 
         Weights are N(0, s^2) with s = scale * sqrt(2/d_in) (he), scale * sqrt(1/d_in) (xavier-style, fan-in) or
-        scale (gaussian); biases are 0.
+        scale (gaussian); biases are 0. In a structured network d_in is each unit's number of unmasked inputs, masked
+        entries are 0, and every entry of a tied group takes the value drawn for the group's first entry.
 
         The normals come from the counter-based Philox streams (seed, run, layer, 0, purpose 4) by Box-Muller,
         so network r's initialization depends only on (seed, r).
@@ -141,10 +177,17 @@ class MLP:
         for r in range(runs):
             layers = []
             for layer, (o, i) in enumerate(self.shapes):
-                std = {"he": scale * np.sqrt(2.0 / i), "xavier": scale * np.sqrt(1.0 / i), "gaussian": scale}[scheme]
+                fan_in = i if self.masks[layer] is None else self.masks[layer].sum(axis=1, keepdims=True)
+                std = {"he": scale * np.sqrt(2.0 / fan_in), "xavier": scale * np.sqrt(1.0 / fan_in)}.get(scheme, scale)
                 W = std * _philox_normals(int(seed), r, layer, o * i).reshape(o, i)
                 layers.append((W, np.zeros(o)))
             out[r] = self.pack(layers)
+        if self.structured:  # masked entries to 0; tied entries take their group's first value
+            free = self._group >= 0
+            _, first_in_free = np.unique(self._group[free], return_index=True)
+            first = np.flatnonzero(free)[first_in_free]
+            out[:, free] = out[:, first[self._group[free]]]
+            out[:, ~free] = 0
         return out
 
     # --- evaluation --------------------------------------------------------------------------------------------
@@ -180,6 +223,8 @@ class MLP:
             "s_pos": self.slopes[0],
             "s_neg": self.slopes[1],
             "scale": float(n if self.reduction == "sum" else 1),
+            "param_group": self._group,
+            "groups": int(self.n_free_params),
         }
 
     def _params(self, params):
@@ -188,10 +233,18 @@ class MLP:
         p = np.ascontiguousarray(p.reshape(1, -1) if single else p)
         if p.shape[1] != self.n_params:
             raise ValueError(f"params must have {self.n_params} entries per network, got shape {p.shape}")
+        self._check_structured(p, "params")
         return p, single
+
+    def _check_structured(self, params, name: str) -> None:
+        """Structured networks: raise unless masked entries are 0 and tied entries equal."""
+        if self.structured:
+            _structure.check_structured(params, self._group, self.n_free_params, name)
 
     def _eval(self, params, X, Y, what, v=None, threads=None, backend=None):
         backend = _backend.choose_backend(backend, {"params": params, "X": X, "Y": Y, "v": v})
+        if backend == "cuda" and self.structured:
+            raise ValueError("masked or tied networks (masks=, ties=) run on the CPU only; use backend='cpu'")
         if backend == "cuda":  # validated on the host with the CPU checks, then computed on the device
             params_d = params
             params, X, Y, v = (_backend.host_copy(a) for a in (params, X, Y, v))
@@ -280,6 +333,10 @@ class NetworkProblem(Problem):
 
     def _data(self):
         return self.__data
+
+    def _check_start(self, x) -> None:
+        """The engine's starting points must be structured parameters (zero masked, equal tied entries)."""
+        self.mlp._check_structured(x, "x0")
 
     def objective(self, x):
         """F at parameters (P,) or (R, P)."""

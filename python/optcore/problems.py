@@ -37,6 +37,9 @@ class Problem:
         """Arrays and scalars for the compiled core (in the problem's dtype)."""
         raise NotImplementedError
 
+    def _check_start(self, x) -> None:
+        """Raise ValueError if the (R, d) starting points are not valid iterates (hook; any point by default)."""
+
     # --- NumPy evaluation ----------------------------------------------------------------------------------------
     def component_gradient(self, i: int, x) -> np.ndarray:
         """Gradient of f_i at x (NumPy, in float64)."""

@@ -248,6 +248,7 @@ def run_sgd(
         if x0.shape[-1] != d or (x0.ndim == 2 and x0.shape[0] != R):
             raise ValueError(f"x0 must have shape (d,) = ({d},) or (R, d) = ({R}, {d}), got {x0.shape}")
         x = np.ascontiguousarray(np.broadcast_to(x0, (R, d)), dtype=dtype).copy()
+    problem._check_start(x)
 
     keys = resolve_keys(seed, R)
     ids = resolve_run_ids(run_ids, R)

@@ -67,6 +67,11 @@ struct MLP {
   std::int64_t n;
   T scale;     ///< 1 (mean) or n (sum)
   std::int64_t d;  ///< number of parameters
+  /// Structured networks only (see "structured networks" below): the group of each of the d parameters, -1 for a
+  /// masked weight (fixed at zero), else the index in [0, groups) of the set of parameters tied to it.
+  /// nullptr (the default) is the plain fully connected network, whose code path does not change.
+  const std::int64_t* group = nullptr;
+  std::int64_t groups = 0;
 
   std::int64_t out_dim() const { return widths[layers]; }
   std::int64_t y_cols() const { return loss == NetLoss::squared ? out_dim() : 1; }
@@ -308,6 +313,7 @@ struct MLP {
 
   void add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                       T s) const {
+    if (group) return structured_add_grad_batch(idx, count, base, theta, g, s);
     constexpr int E = kBatchLanes;
     if (count < E / 2 || !lanes_pay()) {  // tiny batches and wide layers: the one-example pass is cheaper
       for (std::int64_t j = 0; j < count; ++j) add_grad(base + idx[j], theta, g, s);
@@ -363,6 +369,7 @@ struct MLP {
 
   // --- the engine's interface ------------------------------------------------------------------------------------
   void add_grad(std::int64_t i, const T* theta, T* g, T s) const {
+    if (group) return structured_add_grad(i, theta, g, s);
     Scratch& sc = scratch();
     const T* out = forward(i, theta, sc);
     loss_gradient(i, out, sc.delta.data() + sc.offsets[layers]);
@@ -468,6 +475,61 @@ struct MLP {
         }
       }
     }
+  }
+
+  // --- structured networks: masked (locally connected) and tied (weight-shared) parameters -----------------------
+  //
+  // A structured network is the function G(phi) = F(T phi) of its free parameters phi, where F is the fully
+  // connected network and T copies each free parameter into the entries of its group (masked entries get none, so
+  // they are 0). Its iterate is kept in the full layout theta = T phi. Then grad G, lifted back, is P grad F with
+  // P = T T': each free entry receives the sum of the raw gradient over its group, masked entries receive 0. An SGD
+  // step theta -= eta P grad F is exactly the step phi -= eta grad G, so masked weights stay exactly 0 and tied ones
+  // stay equal. The forward pass is the unstructured one: theta already has zeros at the masked entries (the
+  // Python layer checks this), so no mask is applied there. The dense layout costs the flops of the fully connected
+  // layers; it keeps this path a thin wrapper around the unstructured kernels.
+
+  /** out += c * P raw: the sum of raw over each parameter's group (0 for masked entries). */
+  void add_projected(const T* raw, T* out, T c) const {
+    std::vector<T>& sums = group_tmp(groups);
+    std::fill_n(sums.data(), groups, T(0));
+    for (std::int64_t q = 0; q < d; ++q)
+      if (group[q] >= 0) sums[group[q]] += raw[q];
+    for (std::int64_t q = 0; q < d; ++q)
+      if (group[q] >= 0) out[q] += c * sums[group[q]];
+  }
+
+  /** This network without its structure: the fully connected kernels on the same layout. */
+  MLP<T> unstructured() const {
+    MLP<T> plain = *this;
+    plain.group = nullptr;
+    plain.groups = 0;
+    return plain;
+  }
+
+  void structured_add_grad(std::int64_t i, const T* theta, T* g, T s) const {
+    std::vector<T>& raw = structured_tmp(d);
+    std::fill_n(raw.data(), d, T(0));
+    unstructured().add_grad(i, theta, raw.data(), s);
+    add_projected(raw.data(), g, T(1));
+  }
+
+  void structured_add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta,
+                                 T* g, T s) const {
+    std::vector<T>& raw = structured_tmp(d);  // one projection per batch, not per example
+    std::fill_n(raw.data(), d, T(0));
+    unstructured().add_grad_batch(idx, count, base, theta, raw.data(), s);
+    add_projected(raw.data(), g, T(1));
+  }
+
+  static std::vector<T>& structured_tmp(std::int64_t size) {
+    thread_local std::vector<T> v;
+    if (static_cast<std::int64_t>(v.size()) < size) v.resize(size);
+    return v;
+  }
+  static std::vector<T>& group_tmp(std::int64_t size) {
+    thread_local std::vector<T> v;
+    if (static_cast<std::int64_t>(v.size()) < size) v.resize(size);
+    return v;
   }
 
   static std::vector<T>& backprop_tmp(std::int64_t size) {

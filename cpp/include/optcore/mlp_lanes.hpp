@@ -43,6 +43,7 @@ struct GroupBatchGrad<MLP<T>> {
    * accumulators within the L2 cache.
    */
   static bool pays(const MLP<T>& net) {
+    if (net.group) return false;  // masked or tied networks project their gradients: the per-network pass does it
     std::int64_t widest = 0;
     for (int l = 0; l <= net.layers; ++l) widest = std::max(widest, net.widths[l]);
     return widest <= 64 && 3 * static_cast<std::size_t>(net.d) * sizeof(Lanes) <= 256 * 1024;

@@ -20,7 +20,8 @@ template <class T>
 MLP<T> make_mlp(const ProblemData<T>& data) {
   return MLP<T>{data.widths, data.layers, data.bias,
                 ActivationFn<T>{static_cast<Activation>(data.activation), data.s_pos, data.s_neg},
-                static_cast<NetLoss>(data.net_loss), data.A, data.b, data.n, data.scale, data.d};
+                static_cast<NetLoss>(data.net_loss), data.A, data.b, data.n, data.scale, data.d,
+                data.param_group, data.groups};
 }
 
 /** Runs the loop on the problem described by `data`; the caller has checked every array's shape. */

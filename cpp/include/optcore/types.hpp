@@ -104,6 +104,8 @@ struct ProblemData {
   int activation = 0, net_loss = 0;       ///< Activation and NetLoss codes
   T s_pos = T(1), s_neg = T(0);           ///< slopes of the two-slope activation
   T scale = T(1);                         ///< 1 for the mean reduction, n for the sum
+  const std::int64_t* param_group = nullptr;  ///< structured networks: (d,) group per parameter, -1 = masked
+  std::int64_t groups = 0;                    ///< number of tied groups (free parameters) of a structured network
 };
 
 }  // namespace optcore

@@ -6,6 +6,7 @@ To add an experiment: write a module defining an :class:`~optcore.experiments.Ex
 
 from __future__ import annotations
 
+from ..approximation.studies import COMPOSITIONAL_APPROXIMATION
 from ..dynamics.digits import DIGITS
 from ..dynamics.studies import DYNAMICS
 from ..implicit_bias.studies_classification import CLASSIFICATION as IB_CLASSIFICATION
@@ -21,3 +22,4 @@ from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
 EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
 EXPERIMENTS += (IB_REGRESSION, IB_CLASSIFICATION, DYNAMICS, DIGITS)
 EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)
+EXPERIMENTS += (COMPOSITIONAL_APPROXIMATION,)
