@@ -46,8 +46,9 @@ struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_ba
 
 /**
  * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
- * (mlp_lanes.hpp specializes it for networks). `pays(problem)` must depend on the problem alone, never on how
- * many runs there are, and `grads` must give each run the bits of its own add_grad_batch().
+ * (mlp_lanes.hpp specializes it for networks): used when `pays(problem)` and at least kMinRuns runs of a group
+ * are alive. `grads` and `record` must give each run the bits of its own add_grad_batch(), objective() and
+ * accuracy(), so which pass ran never shows in the results.
  */
 template <class Problem>
 struct GroupBatchGrad {
@@ -100,9 +101,7 @@ class GroupRunner {
         const std::uint32_t lo = static_cast<std::uint32_t>(s) * B;
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
-        if (group_batches_ && b > 1) {
-          group_batch_step(first, count, alive, lo, b, k, t);
-        } else {
+        if (!(group_batches_ && b > 1 && group_batch_step(first, count, alive, lo, b, k, t))) {
           for (int g = 0; g < count; ++g) {
             if (!alive[g]) continue;
             const std::int64_t r = first + g;
@@ -127,8 +126,12 @@ class GroupRunner {
   }
 
  private:
-  /** One batch step of every live run of the group, whose runs share the order: their gradients in one pass. */
-  void group_batch_step(std::int64_t first, int count, const bool* alive, std::uint32_t lo, std::uint32_t b,
+  /**
+   * One batch step of every live run of the group, whose runs share the order: their gradients in one pass.
+   * Returns false, doing nothing, when too few runs are alive for the pass to pay (the per-run pass gives the
+   * same bits).
+   */
+  bool group_batch_step(std::int64_t first, int count, const bool* alive, std::uint32_t lo, std::uint32_t b,
                         std::int64_t k, std::int64_t t) {
     if constexpr (GroupBatchGrad<Problem>::available) {
       const T* thetas[kGroup];
@@ -142,11 +145,13 @@ class GroupRunner {
         grads[live] = group_grads_.data() + static_cast<std::size_t>(live) * d_;
         ++live;
       }
-      if (live == 0) return;
+      if (live < GroupBatchGrad<Problem>::kMinRuns) return false;
       GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live);
       for (int j = 0; j < live; ++j)
         axpy(-step_size(runs[j], k, t) / static_cast<T>(b), grads[j], x_of(runs[j]), d_);
+      return true;
     }
+    return false;
   }
 
   /**
@@ -352,10 +357,7 @@ class GroupRunner {
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
     if constexpr (GroupBatchGrad<Problem>::available) {
-      if (group_batches_ && (rec_.objective || rec_.accuracy)) {
-        group_record(first, count, alive, index);
-        return;
-      }
+      if (group_batches_ && (rec_.objective || rec_.accuracy) && group_record(first, count, alive, index)) return;
     }
     for (int g = 0; g < count; ++g) {
       const std::int64_t r = first + g;
@@ -372,25 +374,27 @@ class GroupRunner {
     }
   }
 
-  /** record() for a group whose objective and accuracy come from one lanes pass (GroupBatchGrad::record). */
-  void group_record(std::int64_t first, int count, const bool* alive, std::int64_t index) {
+  /**
+   * record_all() for a group whose objective and accuracy come from one lanes pass (GroupBatchGrad::record);
+   * false, doing nothing, when too few runs are alive for it to pay.
+   */
+  bool group_record(std::int64_t first, int count, const bool* alive, std::int64_t index) {
     if constexpr (GroupBatchGrad<Problem>::available) {
       const T* thetas[kGroup];
       std::int64_t runs[kGroup];
       T objective[kGroup], accuracy[kGroup];
       int live = 0;
       for (int g = 0; g < count; ++g) {
-        if (!alive[g]) {
-          record_nan(first + g, index);
-          continue;
-        }
-        runs[live] = first + g;
-        thetas[live++] = x_of(first + g);
+        if (alive[g]) runs[live] = first + g, thetas[live++] = x_of(first + g);
       }
-      if (live == 0) return;
+      if (live < GroupBatchGrad<Problem>::kMinRuns) return false;
+      for (int g = 0; g < count; ++g)
+        if (!alive[g]) record_nan(first + g, index);
       GroupBatchGrad<Problem>::record(p_, thetas, live, objective, rec_.accuracy ? accuracy : nullptr);
       for (int j = 0; j < live; ++j) record(runs[j], index, thetas[j], &objective[j], &accuracy[j]);
+      return true;
     }
+    return false;
   }
 
   /** The records of run r at record point `index`; objective and accuracy are given when already computed. */

@@ -37,10 +37,12 @@ struct GroupBatchGrad<MLP<T>> {
   typedef T Lanes __attribute__((vector_size(32)));
   static constexpr bool available = true;
 
+  /** Fewer live runs than this go through the per-network pass (same bits, less wasted work). */
+  static constexpr int kMinRuns = W / 2;
+
   /**
-   * Whether the lanes pass is used for this network shape (never on the number of runs, so a run's arithmetic
-   * does not depend on how many runs share the call): narrow layers, and the lanes' parameters and two gradient
-   * accumulators within the L2 cache.
+   * Whether the lanes pass pays for this network shape: narrow layers, and the lanes' parameters and two
+   * gradient accumulators within the L2 cache.
    */
   static bool pays(const MLP<T>& net) {
     if (net.group) return false;  // masked or tied networks project their gradients: the per-network pass does it
