@@ -5,6 +5,7 @@
 // portable copy too. The core's own code sits in the inline namespace optcore::avx2, so it shares no symbol.
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
