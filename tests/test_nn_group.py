@@ -117,3 +117,28 @@ def test_masked_networks_keep_their_zeros_under_full_batch_gd_in_groups():
     )
     W1 = res.x[:, : 6 * 4].reshape(9, 6, 4)
     assert np.all(W1[:, mask == 0] == 0) and np.all(W1[:, mask == 1] != 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(
+    ("widths", "activation", "loss", "n"),
+    [
+        ([4, 6, 5, 1], "relu", "squared", 16),  # examples-in-lanes passes: objective from the gradient pass
+        ([3, 8, 3], "tanh", "softmax_ce", 6),  # gradient in lanes but objective one example at a time: own pass
+        ([3, 40, 1], "softplus", "logistic", 12),  # one example at a time for both
+    ],
+)
+def test_full_batch_objective_records_keep_their_bits(dtype, widths, activation, loss, n):
+    """Full-batch GD recording only the objective takes each epoch-end objective from the next step's gradient
+    pass; it must equal the objective computed on its own (per-run orders), including for groups too small for
+    the lanes pass (9 runs: a group of 8 and a group of 1)."""
+    net = MLP(widths, activation=activation, loss=loss, dtype=dtype)
+    X, Y = data(widths, loss, n=n, dtype=dtype)
+    problem = NetworkProblem(net, X, Y)
+    theta0 = net.init(9, seed=4)
+    common = dict(epochs=6, batch_size=n, step_size=0.05, x0=theta0, record=("objective",))
+    shared = optcore.run_sgd(problem, order="incremental", **common)
+    per_run = optcore.run_sgd(problem, order=np.broadcast_to(np.arange(n), (9, 6, n)).copy(), **common)
+    np.testing.assert_array_equal(shared.x, per_run.x)
+    np.testing.assert_array_equal(shared.objective, per_run.objective)
+    np.testing.assert_allclose(shared.objective[:, -1], problem.objective(shared.x), rtol=1e-12 if dtype == np.float64 else 1e-6)

@@ -74,6 +74,12 @@ class GroupRunner {
     if constexpr (GroupBatchGrad<Problem>::available) {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
       if (group_batches_) group_grads_.resize(static_cast<std::size_t>(kGroup) * d_);
+      // Full-batch steps recording only the objective at epoch ends: the objective at the end of epoch k is
+      // computed by the forward pass of the gradient of epoch k + 1 (GroupBatchGrad::grads), not by its own pass.
+      fused_objective_ = group_batches_ && spec.steps_per_epoch() == 1 && spec.batch > 1 &&
+                         spec.batch == spec.order.count &&
+                         spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist && !rec.iterates &&
+                         !rec.accuracy && GroupBatchGrad<Problem>::full_batch_objective(problem);
     }
   }
 
@@ -102,6 +108,7 @@ class GroupRunner {
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
         if (!(group_batches_ && b > 1 && group_batch_step(first, count, alive, lo, b, k, t))) {
+          settle_pending_objective(first, count, alive);
           for (int g = 0; g < count; ++g) {
             if (!alive[g]) continue;
             const std::int64_t r = first + g;
@@ -121,7 +128,9 @@ class GroupRunner {
         ++t;
         if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
       }
+      defer_objective_ = fused_objective_ && k + 1 < K;
       end_epoch(first, count, alive, rec_index, local);
+      defer_objective_ = false;
     }
   }
 
@@ -145,8 +154,18 @@ class GroupRunner {
         grads[live] = group_grads_.data() + static_cast<std::size_t>(live) * d_;
         ++live;
       }
-      if (live < GroupBatchGrad<Problem>::kMinRuns) return false;
-      GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live);
+      if (live < GroupBatchGrad<Problem>::kMinRuns) {
+        settle_pending_objective(first, count, alive);
+        return false;
+      }
+      T objective[kGroup];
+      const bool pending = pending_objective_ >= 0;
+      GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live,
+                                     pending ? objective : nullptr);
+      if (pending) {
+        for (int j = 0; j < live; ++j) rec_.objective[runs[j] * spec_.records() + pending_objective_] = objective[j];
+        pending_objective_ = -1;
+      }
       for (int j = 0; j < live; ++j)
         axpy(-step_size(runs[j], k, t) / static_cast<T>(b), grads[j], x_of(runs[j]), d_);
       return true;
@@ -356,6 +375,12 @@ class GroupRunner {
   }
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
+    if (defer_objective_) {  // filled in by the next step's gradient pass (group_batch_step)
+      for (int g = 0; g < count; ++g)
+        if (!alive[g]) record_nan(first + g, index);
+      pending_objective_ = index;
+      return;
+    }
     if constexpr (GroupBatchGrad<Problem>::available) {
       if (group_batches_ && (rec_.objective || rec_.accuracy) && group_record(first, count, alive, index)) return;
     }
@@ -372,6 +397,14 @@ class GroupRunner {
       }
       record(r, index, x);
     }
+  }
+
+  /** A deferred objective record whose gradient pass did not come (too few live runs): computed on its own. */
+  void settle_pending_objective(std::int64_t first, int count, const bool* alive) {
+    if (pending_objective_ < 0) return;
+    for (int g = 0; g < count; ++g)
+      if (alive[g]) rec_.objective[(first + g) * spec_.records() + pending_objective_] = p_.objective(x_of(first + g));
+    pending_objective_ = -1;
   }
 
   /**
@@ -441,6 +474,9 @@ class GroupRunner {
   std::vector<T> grad_, tmp_, workers_;
   bool shared_order_ = false;  ///< every run visits the same components in the same order
   bool group_batches_ = false;  ///< batch gradients of the whole group in one pass (GroupBatchGrad)
+  bool fused_objective_ = false;  ///< epoch-end objectives come from the next full-batch gradient pass
+  bool defer_objective_ = false;  ///< the record being written now is one of those
+  std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
   std::vector<T> group_grads_;  ///< (kGroup, d) for group_batch_step()
 };
 

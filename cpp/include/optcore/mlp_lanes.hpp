@@ -57,17 +57,31 @@ struct GroupBatchGrad<MLP<T>> {
     Lanes *theta, *acc, *total, *z, *a, *delta;
     std::vector<T> out, dout;
     std::vector<std::int64_t> unit_off, w_off;
+    std::vector<double> loss_store;        ///< (n, W) example losses, when grads() also gives the objective
+    std::vector<double>* losses = nullptr;  ///< &loss_store while it is being filled
   };
+
+  /**
+   * Whether grads() over the full batch (every example once) can also give MLP::objective() at the same
+   * parameters: its forward pass must be the objective's (examples in lanes, or one example at a time, for both).
+   */
+  static bool full_batch_objective(const MLP<T>& net) {
+    const bool grads_in_lanes = net.n >= MLP<T>::kBatchLanes / 2 && net.lanes_pay();
+    const bool objective_in_lanes = net.n >= MLP<T>::kBatchLanes && net.lanes_pay();
+    return grads_in_lanes == objective_in_lanes;
+  }
 
   /**
    * grads[g] = the gradient of batch idx[0..b) (examples base + idx[e]) at thetas[g], g < count, exactly as
    * MLP::add_grad_batch(idx, b, base, thetas[g], grads[g], 1) leaves it in a zero-filled grads[g].
    */
   static void grads(const MLP<T>& net, const std::uint32_t* idx, std::int64_t b, std::int64_t base,
-                    const T* const* thetas, T* const* grads, int count) {
+                    const T* const* thetas, T* const* grads, int count, T* objective = nullptr) {
     thread_local Scratch sc;
     prepare(net, sc);
     const bool examples_in_lanes = b >= MLP<T>::kBatchLanes / 2 && net.lanes_pay();
+    sc.losses = objective ? &sc.loss_store : nullptr;
+    if (objective) sc.loss_store.assign(static_cast<std::size_t>(net.n) * W, 0.0);
     const std::int64_t P = net.d;
     for (int g0 = 0; g0 < count; g0 += W) {
       const int used = std::min(W, count - g0);
@@ -88,6 +102,12 @@ struct GroupBatchGrad<MLP<T>> {
         for (int l = 0; l < used; ++l)
           for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + sc.total[q][l];
       }
+      if (objective)  // as MLP::objective(): the example losses summed in example order, in double
+        for (int l = 0; l < used; ++l) {
+          double total = 0;
+          for (std::int64_t i = 0; i < net.n; ++i) total += sc.loss_store[i * W + l];
+          objective[g0 + l] = static_cast<T>(total * static_cast<double>(net.scale) / static_cast<double>(net.n));
+        }
     }
   }
 
@@ -210,6 +230,7 @@ struct GroupBatchGrad<MLP<T>> {
         continue;
       }
       for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j][lane];
+      if (sc.losses) (*sc.losses)[i * W + lane] = net.example_loss(i, sc.out.data());
       net.loss_gradient(i, sc.out.data(), sc.dout.data());
       for (std::int64_t j = 0; j < k; ++j) dout[j][lane] = sc.dout[j];
     }
