@@ -146,14 +146,8 @@ class GroupRunner {
       const T* thetas[kGroup];
       T* grads[kGroup];
       std::int64_t runs[kGroup];
-      int live = 0;
-      for (int g = 0; g < count; ++g) {
-        if (!alive[g]) continue;
-        runs[live] = first + g;
-        thetas[live] = x_of(first + g);
-        grads[live] = group_grads_.data() + static_cast<std::size_t>(live) * d_;
-        ++live;
-      }
+      const int live = live_runs(first, count, alive, runs, thetas);
+      for (int j = 0; j < live; ++j) grads[j] = group_grads_.data() + static_cast<std::size_t>(j) * d_;
       if (live < GroupBatchGrad<Problem>::kMinRuns) {
         settle_pending_objective(first, count, alive);
         return false;
@@ -399,6 +393,14 @@ class GroupRunner {
     }
   }
 
+  /** The live runs of the group and their iterates, in run order; returns how many. */
+  int live_runs(std::int64_t first, int count, const bool* alive, std::int64_t* runs, const T** thetas) const {
+    int live = 0;
+    for (int g = 0; g < count; ++g)
+      if (alive[g]) runs[live] = first + g, thetas[live++] = x_of(first + g);
+    return live;
+  }
+
   /** A deferred objective record whose gradient pass did not come (too few live runs): computed on its own. */
   void settle_pending_objective(std::int64_t first, int count, const bool* alive) {
     if (pending_objective_ < 0) return;
@@ -416,10 +418,7 @@ class GroupRunner {
       const T* thetas[kGroup];
       std::int64_t runs[kGroup];
       T objective[kGroup], accuracy[kGroup];
-      int live = 0;
-      for (int g = 0; g < count; ++g) {
-        if (alive[g]) runs[live] = first + g, thetas[live++] = x_of(first + g);
-      }
+      const int live = live_runs(first, count, alive, runs, thetas);
       if (live < GroupBatchGrad<Problem>::kMinRuns) return false;
       for (int g = 0; g < count; ++g)
         if (!alive[g]) record_nan(first + g, index);

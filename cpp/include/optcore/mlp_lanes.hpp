@@ -85,8 +85,7 @@ struct GroupBatchGrad<MLP<T>> {
     const std::int64_t P = net.d;
     for (int g0 = 0; g0 < count; g0 += W) {
       const int used = std::min(W, count - g0);
-      for (std::int64_t q = 0; q < P; ++q)
-        for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[g0 + l][q] : T(0);
+      load_lanes(sc, thetas + g0, used, P);
       std::fill_n(sc.total, P, zero());
       if (examples_in_lanes) {
         constexpr int E = MLP<T>::kBatchLanes;
@@ -123,8 +122,7 @@ struct GroupBatchGrad<MLP<T>> {
     const Lanes* out = sc.z + sc.unit_off[net.layers];
     for (int g0 = 0; g0 < count; g0 += W) {
       const int used = std::min(W, count - g0);
-      for (std::int64_t q = 0; q < P; ++q)
-        for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[g0 + l][q] : T(0);
+      load_lanes(sc, thetas + g0, used, P);
       double total[W] = {};
       std::int64_t right[W] = {};
       for (std::int64_t i = 0; i < net.n; ++i) {
@@ -153,6 +151,12 @@ struct GroupBatchGrad<MLP<T>> {
 
  private:
   static Lanes zero() { return Lanes{} * T(0); }
+
+  /** sc.theta = the parameters of networks thetas[0..used) in lanes 0..used (zeros in the other lanes). */
+  static void load_lanes(Scratch& sc, const T* const* thetas, int used, std::int64_t P) {
+    for (std::int64_t q = 0; q < P; ++q)
+      for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[l][q] : T(0);
+  }
 
   static void prepare(const MLP<T>& net, Scratch& sc) {
     const int L = net.layers;
