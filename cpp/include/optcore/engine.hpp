@@ -3,7 +3,8 @@
  *
  *  Every run has its own stream (seed, run id), step-size table and initial point; all runs share the order kind,
  *  epochs, batch size and worker layout. Runs are split into contiguous chunks, one per thread, and each chunk is
- *  advanced in lock-step groups of up to kGroup runs so that the CPU overlaps their independent dependency chains.
+ *  advanced in lock-step groups of runs (8, or up to kMaxGroup for the vector-lane kernels) so that the CPU
+ *  overlaps their independent dependency chains.
  *  A run's arithmetic is the same whatever its group, chunk or thread, so results are bitwise identical for any
  *  thread count and for a run computed alone or inside a batch.
  */
@@ -58,22 +59,27 @@ struct GroupBatchGrad {
 template <class T, class Problem>
 class GroupRunner {
  public:
-  static constexpr int kGroup = 8;
+  static constexpr int kGroup = 8;  ///< runs per group
+  /// Chunks of kLaneWidth runs that the vector-lane kernels advance together (lane_steps), and so the most runs in
+  /// one group: the latency of one chunk's chain of dependent operations, not the arithmetic, would bound them.
+  static constexpr int kLaneChunks = 4;
+  static constexpr int kMaxGroup = 32;
 
   GroupRunner(const Problem& problem, const LoopSpec& spec, const RunArrays<T>& runs, const Recording<T>& rec)
       : p_(problem), spec_(spec), runs_(runs), rec_(rec), d_(runs.dim), M_(spec.order.workers),
         N_(spec.order.per_worker) {
-    orders_.resize(static_cast<std::size_t>(kGroup) * M_ * N_);
-    order_scratch_.resize(static_cast<std::size_t>(N_) + M_);
-    grad_.resize(d_);
-    tmp_.resize(d_);
-    if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(kGroup) * M_ * d_);
     const OrderKind kind = spec.order.kind;
     shared_order_ = kind == OrderKind::incremental || kind == OrderKind::flipflop_ig ||
                     (kind == OrderKind::explicit_order && spec.order.explicit_runs == 1);
+    group_ = lane_kernels(spec) ? lane_group() : kGroup;
+    orders_.resize(static_cast<std::size_t>(shared_order_ ? 1 : group_) * M_ * N_);  // shared: one copy
+    order_scratch_.resize(static_cast<std::size_t>(N_) + M_);
+    grad_.resize(d_);
+    tmp_.resize(d_);
+    if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(group_) * M_ * d_);
     if constexpr (GroupBatchGrad<Problem>::available) {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
-      if (group_batches_) group_grads_.resize(static_cast<std::size_t>(kGroup) * d_);
+      if (group_batches_) group_grads_.resize(static_cast<std::size_t>(group_) * d_);
       // Full-batch steps recording only the objective at epoch ends: the objective at the end of epoch k is
       // computed by the forward pass of the gradient of epoch k + 1 (GroupBatchGrad::grads), not by its own pass.
       fused_objective_ = group_batches_ && spec.steps_per_epoch() == 1 && spec.batch > 1 &&
@@ -83,12 +89,15 @@ class GroupRunner {
     }
   }
 
-  /** Runs [first, first + count), count <= kGroup, from start to finish. */
+  /** Runs per group: run_group() takes at most this many. */
+  int group_size() const { return group_; }
+
+  /** Runs [first, first + count), count <= group_size(), from start to finish. */
   void run_group(std::int64_t first, int count) {
     const std::int64_t K = spec_.epochs, steps = spec_.steps_per_epoch();
     const std::uint32_t B = spec_.batch, count_per_worker = spec_.order.count;
     const bool local = spec_.mode == WorkerMode::local;
-    bool alive[kGroup];
+    bool alive[kMaxGroup];
     for (int g = 0; g < count; ++g) {
       alive[g] = true;
       if (local)
@@ -143,16 +152,16 @@ class GroupRunner {
   bool group_batch_step(std::int64_t first, int count, const bool* alive, std::uint32_t lo, std::uint32_t b,
                         std::int64_t k, std::int64_t t) {
     if constexpr (GroupBatchGrad<Problem>::available) {
-      const T* thetas[kGroup];
-      T* grads[kGroup];
-      std::int64_t runs[kGroup];
+      const T* thetas[kMaxGroup];
+      T* grads[kMaxGroup];
+      std::int64_t runs[kMaxGroup];
       const int live = live_runs(first, count, alive, runs, thetas);
       for (int j = 0; j < live; ++j) grads[j] = group_grads_.data() + static_cast<std::size_t>(j) * d_;
       if (live < GroupBatchGrad<Problem>::kMinRuns) {
         settle_pending_objective(first, count, alive);
         return false;
       }
-      T objective[kGroup];
+      T objective[kMaxGroup];
       const bool pending = pending_objective_ >= 0;
       GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live,
                                      pending ? objective : nullptr);
@@ -177,7 +186,7 @@ class GroupRunner {
     const bool repeat = k > 0 && (kind == OrderKind::single_shuffle || kind == OrderKind::incremental);
     const bool flip = k % 2 == 1 && (kind == OrderKind::flipflop_rr || kind == OrderKind::flipflop_ss ||
                                      kind == OrderKind::flipflop_ig);
-    for (int g = 0; g < count; ++g) {
+    for (int g = 0; g < (shared_order_ ? 1 : count); ++g) {  // runs that share their order share one copy
       if (repeat) continue;
       if (flip) {
         for (std::uint32_t m = 0; m < M_; ++m) std::reverse(order_row(g, m), order_row(g, m) + N_);
@@ -209,9 +218,9 @@ class GroupRunner {
   void plain_epoch(std::int64_t first, int count, std::int64_t k, std::int64_t& t, std::int64_t& rec_index,
                    const bool* alive) {
     const std::int64_t steps = spec_.steps_per_epoch();
-    const std::uint32_t* rows[kGroup];
-    T* xs[kGroup];
-    T etas[kGroup];
+    const std::uint32_t* rows[kMaxGroup];
+    T* xs[kMaxGroup];
+    T etas[kMaxGroup];
     bool decaying = false;
     for (int g = 0; g < count; ++g) {
       rows[g] = order_row(g, 0);
@@ -288,10 +297,31 @@ class GroupRunner {
     return &plain_steps<0>;
   }
 
+  /** Whether plain epochs go through the vector-lane kernels (lane_steps) for this loop. */
+  bool lane_kernels(const LoopSpec& spec) const {
+#ifdef OPTCORE_HAVE_LANES
+    if constexpr (Problem::kFixedDimKernels)
+      return shared_order_ && d_ >= 1 && d_ <= kMaxFixedDim && M_ == 1 && spec.mode != WorkerMode::local &&
+             spec.batch == 1;
+#endif
+    (void)spec;
+    return false;
+  }
+
+  static constexpr int lane_group() {
+#ifdef OPTCORE_HAVE_LANES
+    static_assert(kLaneChunks * kLaneWidth<T> <= kMaxGroup, "kMaxGroup too small for the lane kernels");
+    return kLaneChunks * kLaneWidth<T>;
+#else
+    return kGroup;
+#endif
+  }
+
   /**
    * Steps [s0, s1) for a group whose runs all visit the same component at every step: the iterates are
-   * transposed into vector lanes (lanes.hpp), stepped together, and transposed back. Lanes beyond `count` hold
-   * zeros with step size 0 and are discarded.
+   * transposed into vector lanes (lanes.hpp), stepped together by lanes_steps(), and transposed back. Lanes
+   * beyond `count` hold zeros with step size 0 and are discarded. One or two chunks in use run as such, three
+   * or four as four (one padded): fewer kernels to compile, and a third chunk alone would gain little.
    */
   template <int D>
   static void lane_steps(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas, int count,
@@ -299,31 +329,39 @@ class GroupRunner {
 #ifdef OPTCORE_HAVE_LANES
     if constexpr (D > 0 && Problem::kFixedDimKernels) {
       using V = LaneVec<T>;
-      constexpr int W = kLaneWidth<T>, chunks = (kGroup + W - 1) / W;
-      V xt[chunks][D];
-      V eta[chunks];
-      for (int c = 0; c < chunks; ++c) {
-        eta[c] = V{} * T(0);
-        for (int j = 0; j < D; ++j) xt[c][j] = V{} * T(0);
-        for (int l = 0; l < W && c * W + l < count; ++l) {
-          eta[c][l] = etas[c * W + l];
-          for (int j = 0; j < D; ++j) xt[c][j][l] = xs[c * W + l][j];
-        }
-      }
-      const std::uint32_t* row = rows[0];
+      constexpr int W = kLaneWidth<T>;
       const int used = (count + W - 1) / W;
-      for (std::int64_t s = s0; s < s1; ++s)
-        for (int c = 0; c < used; ++c) p.template step_lanes<D>(row[s], xt[c], eta[c]);
-      for (int g = 0; g < count; ++g)
-        for (int j = 0; j < D; ++j) xs[g][j] = xt[g / W][j][g % W];
-      return;
+      if (used <= kLaneChunks) {
+        alignas(sizeof(V)) V xt[kLaneChunks][D];
+        V eta[kLaneChunks];
+        for (int c = 0; c < kLaneChunks; ++c) {
+          eta[c] = V{} * T(0);
+          for (int j = 0; j < D; ++j) xt[c][j] = V{} * T(0);
+          for (int l = 0; l < W && c * W + l < count; ++l) {
+            eta[c][l] = etas[c * W + l];
+            for (int j = 0; j < D; ++j) xt[c][j][l] = xs[c * W + l][j];
+          }
+        }
+        const auto coef = [&p](std::int64_t i, V z, V e) { return p.lanes_coef(i, z, e); };
+        if (used == 1)
+          lanes_steps<T, D, 1>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
+        else if (used == 2)
+          lanes_steps<T, D, 2>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
+        else
+          lanes_steps<T, D, kLaneChunks>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
+        for (int g = 0; g < count; ++g)
+          for (int j = 0; j < D; ++j) xs[g][j] = xt[g / W][j][g % W];
+        return;
+      }
     }
 #endif
     plain_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
   }
 
   T* x_of(std::int64_t r) const { return runs_.x + r * d_; }
-  std::uint32_t* order_row(int g, std::uint32_t m) { return orders_.data() + (static_cast<std::size_t>(g) * M_ + m) * N_; }
+  std::uint32_t* order_row(int g, std::uint32_t m) {
+    return orders_.data() + (static_cast<std::size_t>(shared_order_ ? 0 : g) * M_ + m) * N_;
+  }
   T* worker_x(int g, std::uint32_t m) { return workers_.data() + (static_cast<std::size_t>(g) * M_ + m) * d_; }
   std::int64_t global_index(std::uint32_t m, std::uint32_t i) const { return static_cast<std::int64_t>(m) * N_ + i; }
 
@@ -415,9 +453,9 @@ class GroupRunner {
    */
   bool group_record(std::int64_t first, int count, const bool* alive, std::int64_t index) {
     if constexpr (GroupBatchGrad<Problem>::available) {
-      const T* thetas[kGroup];
-      std::int64_t runs[kGroup];
-      T objective[kGroup], accuracy[kGroup];
+      const T* thetas[kMaxGroup];
+      std::int64_t runs[kMaxGroup];
+      T objective[kMaxGroup], accuracy[kMaxGroup];
       const int live = live_runs(first, count, alive, runs, thetas);
       if (live < GroupBatchGrad<Problem>::kMinRuns) return false;
       for (int g = 0; g < count; ++g)
@@ -476,7 +514,8 @@ class GroupRunner {
   bool fused_objective_ = false;  ///< epoch-end objectives come from the next full-batch gradient pass
   bool defer_objective_ = false;  ///< the record being written now is one of those
   std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
-  std::vector<T> group_grads_;  ///< (kGroup, d) for group_batch_step()
+  std::vector<T> group_grads_;  ///< (group_, d) for group_batch_step()
+  int group_ = kGroup;  ///< runs per group
 };
 
 /** Calls body(first, last) on contiguous chunks of [0, total), one per thread; rethrows a worker's exception. */
@@ -522,8 +561,9 @@ void run_sgd(const Problem& problem, LoopSpec spec, const RunArrays<T>& runs, co
   OPTCORE_CHECK(o.kind != OrderKind::explicit_order || o.explicit_orders, "explicit order needs an index array");
   detail::parallel_chunks(runs.runs, spec.threads, [&](std::int64_t first, std::int64_t last) {
     detail::GroupRunner<T, Problem> runner(problem, spec, runs, rec);
-    for (std::int64_t r = first; r < last; r += detail::GroupRunner<T, Problem>::kGroup)
-      runner.run_group(r, static_cast<int>(std::min<std::int64_t>(detail::GroupRunner<T, Problem>::kGroup, last - r)));
+    const int group = runner.group_size();
+    for (std::int64_t r = first; r < last; r += group)
+      runner.run_group(r, static_cast<int>(std::min<std::int64_t>(group, last - r)));
   });
 }
 

@@ -47,13 +47,8 @@ struct LeastSquares {
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
 
 #ifdef OPTCORE_HAVE_LANES
-  /** step_d<D> for the runs in the lanes of xt (D vectors), which visit the same component: see lanes.hpp. */
-  template <int D>
-  void step_lanes(std::int64_t i, LaneVec<T>* xt, LaneVec<T> eta) const {
-    const T* a = A + i * D;
-    const LaneVec<T> r = lanes_dot<T, D>(a, xt) - b[i];
-    lanes_update<T, D>(a, xt, eta, l2, -eta * r);
-  }
+  /** step_d()'s coefficient -eta r_i of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
+  LaneVec<T> lanes_coef(std::int64_t i, LaneVec<T> z, LaneVec<T> eta) const { return -eta * (z - b[i]); }
 #endif
   OPTCORE_HD T objective(const T* x) const {
     double total = 0;
@@ -107,14 +102,11 @@ struct MarginLoss {
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
 
 #ifdef OPTCORE_HAVE_LANES
-  /** step_d<D> for the runs in the lanes of xt (D vectors), which visit the same component: see lanes.hpp. */
-  template <int D>
-  void step_lanes(std::int64_t i, LaneVec<T>* xt, LaneVec<T> eta) const {
-    const T* a = A + i * D;
-    const LaneVec<T> z = lanes_dot<T, D>(a, xt);
+  /** step_d()'s coefficient -eta c_i of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
+  LaneVec<T> lanes_coef(std::int64_t i, LaneVec<T> z, LaneVec<T> eta) const {
     LaneVec<T> c = z;
     for (int l = 0; l < kLaneWidth<T>; ++l) c[l] = dphi(y[i] * z[l]) * y[i];  // scalar: exp has no vector form here
-    lanes_update<T, D>(a, xt, eta, l2, -eta * c);
+    return -eta * c;
   }
 #endif
   OPTCORE_HD T objective(const T* x) const {
