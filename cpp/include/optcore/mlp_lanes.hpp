@@ -91,13 +91,22 @@ struct GroupBatchGrad<MLP<T>> {
         constexpr int E = MLP<T>::kBatchLanes;
         for (int slot = 0; slot < E; ++slot) {  // the sums of example slot `slot`, then added to the total
           std::fill_n(sc.acc, P, zero());
-          for (std::int64_t e = slot; e < b; e += E) example<true>(net, sc, base + idx[e], used, sc.acc, T(1));
+          std::int64_t e = slot;
+          while (e < b) {  // the slot's examples, kBlock at a time
+            int k = 0;
+            for (; k < kBlock && e < b; ++k, e += E) example<true>(net, sc, base + idx[e], used, k);
+            accumulate<true>(net, sc, k, sc.acc, T(1));
+          }
           for (std::int64_t q = 0; q < P; ++q) sc.total[q] += sc.acc[q];
         }
         for (int l = 0; l < used; ++l)
           for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + net.scale * sc.total[q][l];
       } else {
-        for (std::int64_t e = 0; e < b; ++e) example<false>(net, sc, base + idx[e], used, sc.total, net.scale);
+        for (std::int64_t e = 0; e < b;) {
+          int k = 0;
+          for (; k < kBlock && e < b; ++k, ++e) example<false>(net, sc, base + idx[e], used, k);
+          accumulate<false>(net, sc, k, sc.total, net.scale);
+        }
         for (int l = 0; l < used; ++l)
           for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + sc.total[q][l];
       }
@@ -151,6 +160,8 @@ struct GroupBatchGrad<MLP<T>> {
 
  private:
   static Lanes zero() { return Lanes{} * T(0); }
+  /// Inputs of the first layer that forward() broadcasts once per example (wider inputs: broadcast per use).
+  static constexpr std::int64_t kMaxBroadcast = 64;
 
   /** sc.theta = the parameters of networks thetas[0..used) in lanes 0..used (zeros in the other lanes). */
   static void load_lanes(Scratch& sc, const T* const* thetas, int used, std::int64_t P) {
@@ -166,11 +177,12 @@ struct GroupBatchGrad<MLP<T>> {
     for (int l = 0; l < L; ++l)
       sc.w_off[l + 1] = sc.w_off[l] + net.widths[l + 1] * net.widths[l] + (net.bias ? net.widths[l + 1] : 0);
     const std::size_t P = static_cast<std::size_t>(net.d), U = static_cast<std::size_t>(sc.unit_off[L + 1]);
-    sc.store.resize((3 * P + 3 * U + 1) * W);
+    sc.store.resize((3 * P + (1 + 2 * kBlock) * U + 1) * W);
     const std::uintptr_t raw = reinterpret_cast<std::uintptr_t>(sc.store.data());
     Lanes* next = reinterpret_cast<Lanes*>((raw + sizeof(Lanes) - 1) / sizeof(Lanes) * sizeof(Lanes));
     for (Lanes** p : {&sc.theta, &sc.acc, &sc.total}) *p = next, next += P;
-    for (Lanes** p : {&sc.z, &sc.a, &sc.delta}) *p = next, next += U;
+    sc.z = next, next += U;
+    for (Lanes** p : {&sc.a, &sc.delta}) *p = next, next += kBlock * U;
     sc.out.resize(net.out_dim());
     sc.dout.resize(net.out_dim());
   }
@@ -182,15 +194,45 @@ struct GroupBatchGrad<MLP<T>> {
    */
   /** The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and sc.a. */
   template <bool InLanes>
-  static void forward(const MLP<T>& net, Scratch& sc, const T* x) {
+  static void forward(const MLP<T>& net, Scratch& sc, const T* x, Lanes* acts = nullptr) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
+    Lanes* const act = acts ? acts : sc.a;
     // layer 1 broadcasts the example's inputs, later layers take the lanes' activations
     for (int l = 1; l <= L; ++l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
-      const Lanes* in = sc.a + sc.unit_off[l - 1];
+      const Lanes* in = act + sc.unit_off[l - 1];
       Lanes* z = sc.z + sc.unit_off[l];
-      for (std::int64_t r = 0; r < rows; ++r) {
+      std::int64_t r = 0;
+      if constexpr (InLanes) {  // bias first, then the inputs in order
+        const Lanes* xin = in;
+        Lanes xb[kMaxBroadcast];
+        if (l == 1) {  // the example's inputs, broadcast once for all rows
+          const std::int64_t m = std::min<std::int64_t>(cols, kMaxBroadcast);
+          for (std::int64_t q = 0; q < m; ++q) xb[q] = zero() + x[q];
+          if (cols <= kMaxBroadcast) xin = xb;
+        }
+        if (l > 1 || cols <= kMaxBroadcast) {
+          // four rows at a time: four independent chains of additions instead of one (the latency of one chain,
+          // not the arithmetic, bounds a row alone); each row's sum keeps its order
+          for (; r + 4 <= rows; r += 4) {
+            const Lanes* Wr = theta + off + r * cols;
+            Lanes acc0 = net.bias ? theta[off + rows * cols + r] : zero();
+            Lanes acc1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
+            Lanes acc2 = net.bias ? theta[off + rows * cols + r + 2] : zero();
+            Lanes acc3 = net.bias ? theta[off + rows * cols + r + 3] : zero();
+            for (std::int64_t q = 0; q < cols; ++q) {
+              const Lanes xq = xin[q];
+              acc0 += Wr[q] * xq;
+              acc1 += Wr[cols + q] * xq;
+              acc2 += Wr[2 * cols + q] * xq;
+              acc3 += Wr[3 * cols + q] * xq;
+            }
+            z[r] = acc0, z[r + 1] = acc1, z[r + 2] = acc2, z[r + 3] = acc3;
+          }
+        }
+      }
+      for (; r < rows; ++r) {
         const Lanes* Wr = theta + off + r * cols;
         const Lanes br = net.bias ? theta[off + rows * cols + r] : zero();
         if constexpr (InLanes) {  // bias first, then the inputs in order
@@ -210,7 +252,7 @@ struct GroupBatchGrad<MLP<T>> {
           z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
         }
       }
-      Lanes* a = sc.a + sc.unit_off[l];
+      Lanes* a = act + sc.unit_off[l];
       if (l < L)
         net.act.values(reinterpret_cast<const T*>(z), reinterpret_cast<T*>(a), rows * W);
       else
@@ -218,54 +260,93 @@ struct GroupBatchGrad<MLP<T>> {
     }
   }
 
+  /// Examples whose activations and deltas are kept at once: accumulate() adds their gradient terms with the
+  /// running sums held in registers, one load and store of a sum per block instead of per example.
+  static constexpr int kBlock = 8;
+
+  /**
+   * Example i through the lanes' networks: forward pass, loss gradient and backpropagated deltas, kept in block
+   * slot k (activations at sc.a + k U, the inputs broadcast as layer 0; deltas at sc.delta + k U).
+   */
   template <bool InLanes>
-  static void example(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, Lanes* __restrict g, T c) {
+  static void example(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, int k) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
+    const std::int64_t U = sc.unit_off[L + 1];
     const T* x = net.X + i * net.widths[0];
-    forward<InLanes>(net, sc, x);
+    Lanes* act = sc.a + k * U;
+    Lanes* deltas = sc.delta + k * U;
+    for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
+    forward<InLanes>(net, sc, x, act);
     // --- loss gradient, one lane at a time
-    const std::int64_t k = net.out_dim();
+    const std::int64_t kout = net.out_dim();
     const Lanes* zout = sc.z + sc.unit_off[L];
-    Lanes* dout = sc.delta + sc.unit_off[L];
+    Lanes* dout = deltas + sc.unit_off[L];
     for (int lane = 0; lane < W; ++lane) {
       if (lane >= used) {
-        for (std::int64_t j = 0; j < k; ++j) dout[j][lane] = T(0);
+        for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = T(0);
         continue;
       }
-      for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j][lane];
+      for (std::int64_t j = 0; j < kout; ++j) sc.out[j] = zout[j][lane];
       if (sc.losses) (*sc.losses)[i * W + lane] = net.example_loss(i, sc.out.data());
       net.loss_gradient(i, sc.out.data(), sc.dout.data());
-      for (std::int64_t j = 0; j < k; ++j) dout[j][lane] = sc.dout[j];
+      for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = sc.dout[j];
     }
-    // --- backward
-    for (int l = L; l >= 1; --l) {
+    // --- deltas of the hidden layers
+    for (int l = L; l > 1; --l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
-      const Lanes* delta = sc.delta + sc.unit_off[l];
+      const Lanes* delta = deltas + sc.unit_off[l];
+      const Lanes* Wt = theta + off;
+      Lanes* prev = deltas + sc.unit_off[l - 1];
+      const T* zprev = reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1]);
+      for (std::int64_t q = 0; q < cols; ++q) prev[q] = zero();
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (std::int64_t q = 0; q < cols; ++q) prev[q] += Wt[r * cols + q] * delta[r];
+      T* pt = reinterpret_cast<T*>(prev);
+      if constexpr (InLanes)
+        net.act.times_first(zprev, pt, cols * W);
+      else
+        for (std::int64_t q = 0; q < cols * W; ++q) pt[q] *= net.act.first(zprev[q]);
+    }
+  }
+
+  /**
+   * g += the gradient terms of the block's examples 0..count, example after example for each parameter (so each
+   * sum sees its terms in the order of one example at a time). InLanes selects add_grad_batch()'s
+   * examples-in-lanes arithmetic, delta * input, else add_grad()'s, (c * delta) * input with c = scale.
+   */
+  template <bool InLanes>
+  static void accumulate(const MLP<T>& net, Scratch& sc, int count, Lanes* __restrict g, T c) {
+    const int L = net.layers;
+    const std::int64_t U = sc.unit_off[L + 1];
+    for (int l = 1; l <= L; ++l) {
+      const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
       const Lanes* in = sc.a + sc.unit_off[l - 1];
+      const Lanes* delta = sc.delta + sc.unit_off[l];
       Lanes* gl = g + off;
       for (std::int64_t r = 0; r < rows; ++r) {
-        // add_grad()'s terms are (c * delta) * input; add_grad_batch() multiplies by the scale at the end
-        const Lanes dr = InLanes ? delta[r] : c * delta[r];
+        Lanes dr[kBlock];
+        for (int k = 0; k < count; ++k) dr[k] = InLanes ? delta[k * U + r] : c * delta[k * U + r];
         Lanes* gW = gl + r * cols;
-        if (l == 1)
-          for (std::int64_t q = 0; q < cols; ++q) gW[q] += dr * x[q];
-        else
-          for (std::int64_t q = 0; q < cols; ++q) gW[q] += dr * in[q];
-        if (net.bias) gl[rows * cols + r] += dr;
-      }
-      if (l > 1) {
-        const Lanes* Wt = theta + off;
-        Lanes* prev = sc.delta + sc.unit_off[l - 1];
-        const T* zprev = reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1]);
-        for (std::int64_t q = 0; q < cols; ++q) prev[q] = zero();
-        for (std::int64_t r = 0; r < rows; ++r)
-          for (std::int64_t q = 0; q < cols; ++q) prev[q] += Wt[r * cols + q] * delta[r];
-        T* pt = reinterpret_cast<T*>(prev);
-        if constexpr (InLanes)
-          net.act.times_first(zprev, pt, cols * W);
-        else
-          for (std::int64_t q = 0; q < cols * W; ++q) pt[q] *= net.act.first(zprev[q]);
+        std::int64_t q = 0;
+        for (; q + 4 <= cols; q += 4) {
+          Lanes s0 = gW[q], s1 = gW[q + 1], s2 = gW[q + 2], s3 = gW[q + 3];
+          for (int k = 0; k < count; ++k) {
+            const Lanes* ink = in + k * U + q;
+            s0 += dr[k] * ink[0], s1 += dr[k] * ink[1], s2 += dr[k] * ink[2], s3 += dr[k] * ink[3];
+          }
+          gW[q] = s0, gW[q + 1] = s1, gW[q + 2] = s2, gW[q + 3] = s3;
+        }
+        for (; q < cols; ++q) {
+          Lanes s0 = gW[q];
+          for (int k = 0; k < count; ++k) s0 += dr[k] * in[k * U + q];
+          gW[q] = s0;
+        }
+        if (net.bias) {
+          Lanes sb = gl[rows * cols + r];
+          for (int k = 0; k < count; ++k) sb += dr[k];
+          gl[rows * cols + r] = sb;
+        }
       }
     }
   }
