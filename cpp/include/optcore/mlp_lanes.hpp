@@ -187,11 +187,22 @@ struct GroupBatchGrad<MLP<T>> {
     sc.dout.resize(net.out_dim());
   }
 
-  /**
-   * Example i through the lanes' networks: forward, loss gradient, backward; the gradient terms are added to
-   * g (P lanes). InLanes selects add_grad_batch()'s examples-in-lanes arithmetic, else add_grad()'s, whose terms
-   * carry the factor c (= scale) inside.
-   */
+  /** dout = the loss gradient of example i in each used lane (zero in the others), one lane at a time. */
+  static void loss_gradients(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, const Lanes* zout,
+                             Lanes* dout) {
+    const std::int64_t kout = net.out_dim();
+    for (int lane = 0; lane < W; ++lane) {
+      if (lane >= used) {
+        for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = T(0);
+        continue;
+      }
+      for (std::int64_t j = 0; j < kout; ++j) sc.out[j] = zout[j][lane];
+      if (sc.losses) (*sc.losses)[i * W + lane] = net.example_loss(i, sc.out.data());
+      net.loss_gradient(i, sc.out.data(), sc.dout.data());
+      for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = sc.dout[j];
+    }
+  }
+
   /** The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and sc.a. */
   template <bool InLanes>
   static void forward(const MLP<T>& net, Scratch& sc, const T* x, Lanes* acts = nullptr) {
@@ -278,19 +289,24 @@ struct GroupBatchGrad<MLP<T>> {
     Lanes* deltas = sc.delta + k * U;
     for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
     forward<InLanes>(net, sc, x, act);
-    // --- loss gradient, one lane at a time
+    // --- loss gradient: squared loss in lanes (MLP::example_loss() and loss_gradient()'s arithmetic), the other
+    // losses one lane at a time
     const std::int64_t kout = net.out_dim();
     const Lanes* zout = sc.z + sc.unit_off[L];
     Lanes* dout = deltas + sc.unit_off[L];
-    for (int lane = 0; lane < W; ++lane) {
-      if (lane >= used) {
-        for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = T(0);
-        continue;
+    if (net.loss == NetLoss::squared) {
+      const T* y = net.Y + i * kout;
+      Lanes total = zero();
+      for (std::int64_t j = 0; j < kout; ++j) {
+        const Lanes r = zout[j] - y[j];
+        dout[j] = r;
+        total += r * r;
+        for (int lane = used; lane < W; ++lane) dout[j][lane] = T(0);
       }
-      for (std::int64_t j = 0; j < kout; ++j) sc.out[j] = zout[j][lane];
-      if (sc.losses) (*sc.losses)[i * W + lane] = net.example_loss(i, sc.out.data());
-      net.loss_gradient(i, sc.out.data(), sc.dout.data());
-      for (std::int64_t j = 0; j < kout; ++j) dout[j][lane] = sc.dout[j];
+      if (sc.losses)
+        for (int lane = 0; lane < used; ++lane) (*sc.losses)[i * W + lane] = T(0.5) * total[lane];
+    } else {
+      loss_gradients(net, sc, i, used, zout, dout);
     }
     // --- deltas of the hidden layers
     for (int l = L; l > 1; --l) {
@@ -337,7 +353,12 @@ struct GroupBatchGrad<MLP<T>> {
           }
           gW[q] = s0, gW[q + 1] = s1, gW[q + 2] = s2, gW[q + 3] = s3;
         }
-        for (; q < cols; ++q) {
+        for (; q + 2 <= cols; q += 2) {
+          Lanes s0 = gW[q], s1 = gW[q + 1];
+          for (int k = 0; k < count; ++k) s0 += dr[k] * in[k * U + q], s1 += dr[k] * in[k * U + q + 1];
+          gW[q] = s0, gW[q + 1] = s1;
+        }
+        if (q < cols) {
           Lanes s0 = gW[q];
           for (int k = 0; k < count; ++k) s0 += dr[k] * in[k * U + q];
           gW[q] = s0;
