@@ -320,8 +320,9 @@ class GroupRunner {
   /**
    * Steps [s0, s1) for a group whose runs all visit the same component at every step: the iterates are
    * transposed into vector lanes (lanes.hpp), stepped together by lanes_steps(), and transposed back. Lanes
-   * beyond `count` hold zeros with step size 0 and are discarded. One or two chunks in use run as such, three
-   * or four as four (one padded): fewer kernels to compile, and a third chunk alone would gain little.
+   * beyond `count` hold zeros with step size 0 and are discarded. Three or four chunks in use run together (one
+   * padded), one or two one after the other: a kernel for every chunk count would add about a minute of compile
+   * time per instruction set for a gain of about 10% (two chunks together against one after the other).
    */
   template <int D>
   static void lane_steps(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas, int count,
@@ -343,10 +344,8 @@ class GroupRunner {
           }
         }
         const auto coef = [&p](std::int64_t i, V z, V e) { return p.lanes_coef(i, z, e); };
-        if (used == 1)
-          lanes_steps<T, D, 1>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
-        else if (used == 2)
-          lanes_steps<T, D, 2>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
+        if (used <= 2)
+          for (int c = 0; c < used; ++c) lanes_steps<T, D, 1>(p.A, rows[0], s0, s1, xt + c, eta + c, p.l2, coef);
         else
           lanes_steps<T, D, kLaneChunks>(p.A, rows[0], s0, s1, xt, eta, p.l2, coef);
         for (int g = 0; g < count; ++g)
