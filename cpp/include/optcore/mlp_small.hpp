@@ -39,12 +39,14 @@ struct SmallBatch {
   typedef T Vec __attribute__((vector_size(32)));              ///< one AVX register (two SSE registers)
   static constexpr int kBlockVecs = kBlock / V;
 
-  static bool pays(const MLP<T>& net) {
-    if (net.group) return false;
+  /** Whether the network's shape fits this pass: every layer at most kMaxWidth wide. */
+  static bool fits(const MLP<T>& net) {
     for (int l = 0; l <= net.layers; ++l)
       if (net.widths[l] > kMaxWidth) return false;
     return true;
   }
+  /** Whether this pass computes the network's batch gradients (structured networks go through unstructured()). */
+  static bool pays(const MLP<T>& net) { return !net.group && fits(net); }
 
   /** Per-thread buffers for one block: unit-major (units, vectors of examples) and example-major arrays. */
   struct Scratch {
@@ -118,6 +120,37 @@ struct SmallBatch {
     return static_cast<T>(total * static_cast<double>(net.scale) / static_cast<double>(net.n));
   }
 
+  /**
+   * d[i] *= h'(z[i]) for n (a multiple of V) aligned entries: backward()'s product with the derivative (a product,
+   * not a select, so zeros keep backward()'s signs), as vector selects and products for the piecewise-linear kinds.
+   */
+  static void times_first(const ActivationFn<T>& act, const T* z, T* d, std::int64_t n) {
+    const Vec* zv = reinterpret_cast<const Vec*>(z);
+    Vec* dv = reinterpret_cast<Vec*>(d);
+    const std::int64_t nv = n / V;
+    const Vec zero = Vec{}, one = Vec{} + T(1);
+    switch (act.kind) {
+      case Activation::relu:
+        for (std::int64_t i = 0; i < nv; ++i) dv[i] *= zv[i] > zero ? one : zero;
+        return;
+      case Activation::leaky: {
+        const Vec pos = Vec{} + act.s_pos, neg = Vec{} + act.s_neg;
+        for (std::int64_t i = 0; i < nv; ++i) dv[i] *= zv[i] > zero ? pos : neg;
+        return;
+      }
+      case Activation::linear:
+        for (std::int64_t i = 0; i < nv; ++i) dv[i] *= one;
+        return;
+      case Activation::hardtanh: {
+        const Vec lo = Vec{} - T(1);
+        for (std::int64_t i = 0; i < nv; ++i) dv[i] *= ((zv[i] > lo) & (zv[i] < one)) ? one : zero;
+        return;
+      }
+      default:
+        for (std::int64_t i = 0; i < n; ++i) d[i] *= act.first(z[i]);
+    }
+  }
+
  private:
   static std::vector<std::uint32_t>& identity(int n) {
     thread_local std::vector<std::uint32_t> v;
@@ -140,17 +173,14 @@ struct SmallBatch {
     T* em = sc.em;
     // inputs: unit-major (zeros in the unused lanes) and example-major (zeros in the padding columns)
     {
-      Vec* a0 = sc.a;
+      T* a0 = reinterpret_cast<T*>(sc.a);
       T* x_em = em + sc.em_off[0];
-      const std::int64_t p0 = sc.padded[0];
-      for (std::int64_t q = 0; q < d0 * nv; ++q) a0[q] = Vec{};
+      const std::int64_t p0 = sc.padded[0], lanes = static_cast<std::int64_t>(nv) * V;
+      std::fill_n(a0, d0 * lanes, T(0));
       for (int e = 0; e < nb; ++e) {
         const T* x = net.X + (base + idx[e]) * d0;
         T* row = x_em + e * p0;
-        for (std::int64_t col = 0; col < d0; ++col) {
-          a0[col * nv + e / V][e % V] = x[col];
-          row[col] = x[col];
-        }
+        for (std::int64_t col = 0; col < d0; ++col) a0[col * lanes + e] = row[col] = x[col];
         for (std::int64_t col = d0; col < p0; ++col) row[col] = T(0);
       }
     }
@@ -193,16 +223,11 @@ struct SmallBatch {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], woff = net.w_offset(l - 1);
       const Vec* delta = sc.delta + sc.unit_off[l] * nv;
       const std::int64_t prow = sc.padded[l];
-      // sd = (c * delta), example-major, zeros in the padding columns
-      for (int e = 0; e < nb; ++e) {
-        T* row = sd + e * prow;
-        for (std::int64_t r = 0; r < rows; ++r) row[r] = c * delta[r * nv + e / V][e % V];
-        for (std::int64_t r = rows; r < prow; ++r) row[r] = T(0);
-      }
+      to_example_major(delta, rows, nv, nb, sd, prow, c, true);  // sd = c * delta, as backward()'s terms
       const T* in_em = em + sc.em_off[l - 1];
       const std::int64_t pcols = sc.padded[l - 1];
-      for (std::int64_t r = 0; r < rows; ++r) add_terms<false>(sd + r, prow, in_em, pcols, nb, g + woff + r * cols, cols);
-      if (net.bias) add_terms<true>(sd, prow, sd, prow, nb, g + woff + rows * cols, rows);
+      add_terms<false>(sd, prow, in_em, pcols, nb, g + woff, cols, rows, cols);
+      if (net.bias) add_terms<true>(sd, prow, sd, prow, nb, g + woff + rows * cols, 0, 1, rows);
       if (l > 1) {
         Vec* prev = sc.delta + sc.unit_off[l - 1] * nv;
         backprop_layer(theta + woff, rows, cols, delta, prev, nv);
@@ -212,137 +237,203 @@ struct SmallBatch {
     }
   }
 
-  /** z[r] = dot(W_r, in) + b_r for each example lane: eight partial sums over inputs j mod 8, dot()'s tree. */
+  /**
+   * z[r] = dot(W_r, in) + b_r for each example lane: eight partial sums over inputs j mod 8, then dot()'s tree.
+   * Tiles of 4 rows x 2 vectors of examples: partial sum q of the tile's 8 (row, vector) pairs stays in registers
+   * while its inputs j = q, q + 8, ... go by, so each input vector and each weight is loaded once per tile.
+   */
   static void forward_layer(const T* W, const T* b, std::int64_t rows, std::int64_t cols, const Vec* in, Vec* z,
                             int nv) {
-    const std::int64_t full = cols / 8 * 8;
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const T* w = W + r * cols;
-      const T br = b ? b[r] : T(0);
-      for (int v = 0; v < nv; ++v) {
-        Vec p[8];
+    std::int64_t r0 = 0;
+    for (; r0 + 4 <= rows; r0 += 4) forward_rows<4>(W, b, r0, cols, in, z, nv);
+    for (; r0 < rows; ++r0) forward_rows<1>(W, b, r0, cols, in, z, nv);
+  }
+
+  template <int RB>
+  static void forward_rows(const T* W, const T* b, std::int64_t r0, std::int64_t cols, const Vec* in, Vec* z,
+                           int nv) {
+    int v0 = 0;
+    for (; v0 + 2 <= nv; v0 += 2) forward_tile<RB, 2>(W, b, r0, cols, in, z, nv, v0);
+    if (v0 < nv) forward_tile<RB, 1>(W, b, r0, cols, in, z, nv, v0);
+  }
+
+  template <int RB, int EB>
+  static void forward_tile(const T* W, const T* b, std::int64_t r0, std::int64_t cols, const Vec* in, Vec* z,
+                           int nv, int v0) {
+    Vec part[8][RB][EB];
+    for (int q = 0; q < 8; ++q) {
+      Vec acc[RB][EB];
 #pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q) p[q] = Vec{};
-        const Vec* x = in + v;
-        std::int64_t col = 0;
-        for (; col < full; col += 8) {
+      for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 2
+        for (int e = 0; e < EB; ++e) acc[i][e] = Vec{};
+      for (std::int64_t j = q; j < cols; j += 8) {
+        Vec x[EB];
+#pragma GCC unroll 2
+        for (int e = 0; e < EB; ++e) x[e] = in[j * nv + v0 + e];
 #pragma GCC unroll 8
-          for (int q = 0; q < 8; ++q) p[q] += w[col + q] * x[(col + q) * nv];
+        for (int i = 0; i < RB; ++i) {
+          const T w = W[(r0 + i) * cols + j];
+#pragma GCC unroll 2
+          for (int e = 0; e < EB; ++e) acc[i][e] += w * x[e];
         }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q)
-          if (col + q < cols) p[q] += w[col + q] * x[(col + q) * nv];
-        z[r * nv + v] = (((p[0] + p[4]) + (p[2] + p[6])) + ((p[1] + p[5]) + (p[3] + p[7]))) + br;
       }
+#pragma GCC unroll 8
+      for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 2
+        for (int e = 0; e < EB; ++e) part[q][i][e] = acc[i][e];
     }
-  }
-
-  /** prev[col] = sum over r, in order, of delta_r * W[r][col], for each example lane (backward()'s axpy loop). */
-  static void backprop_layer(const T* W, std::int64_t rows, std::int64_t cols, const Vec* delta, Vec* prev, int nv) {
-    for (std::int64_t c0 = 0; c0 < cols; c0 += 8) {
-      for (int v = 0; v < nv; ++v) {
-        Vec acc[8];
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q) acc[q] = Vec{};
-        if (c0 + 8 <= cols) {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const Vec dv = delta[r * nv + v];
-            const T* w = W + r * cols + c0;
-#pragma GCC unroll 8
-            for (int q = 0; q < 8; ++q) acc[q] += dv * w[q];
-          }
-        } else {
-          for (std::int64_t r = 0; r < rows; ++r) {
-            const Vec dv = delta[r * nv + v];
-            const T* w = W + r * cols + c0;
-#pragma GCC unroll 8
-            for (int q = 0; q < 8; ++q)
-              if (c0 + q < cols) acc[q] += dv * w[q];
-          }
-        }
-#pragma GCC unroll 8
-        for (int q = 0; q < 8; ++q)
-          if (c0 + q < cols) prev[(c0 + q) * nv + v] = acc[q];
-      }
-    }
-  }
-
-  /** d[i] *= h'(z[i]): backward()'s product with the derivative (not a select, so zeros keep its signs). */
-  static void times_first(const ActivationFn<T>& act, const T* z, T* d, std::int64_t n) {
-    switch (act.kind) {
-      case Activation::relu:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= z[i] > T(0) ? T(1) : T(0);
-        return;
-      case Activation::leaky:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= z[i] > T(0) ? act.s_pos : act.s_neg;
-        return;
-      case Activation::linear:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= T(1);
-        return;
-      case Activation::hardtanh:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= (z[i] > T(-1) && z[i] < T(1)) ? T(1) : T(0);
-        return;
-      default:
-        for (std::int64_t i = 0; i < n; ++i) d[i] *= act.first(z[i]);
-    }
-  }
-
-  /** dst (cols padded to `stride`, zeros there) = the first nb example lanes of src (units x vectors). */
-  static void to_example_major(const Vec* src, std::int64_t units, int nv, int nb, T* dst, std::int64_t stride) {
-    for (int e = 0; e < nb; ++e) {
-      T* row = dst + e * stride;
-      for (std::int64_t u = 0; u < units; ++u) row[u] = src[u * nv + e / V][e % V];
-      for (std::int64_t u = units; u < stride; ++u) row[u] = T(0);
+    for (int i = 0; i < RB; ++i) {
+      const T br = b ? b[r0 + i] : T(0);
+      for (int e = 0; e < EB; ++e)
+        z[(r0 + i) * nv + v0 + e] = (((part[0][i][e] + part[4][i][e]) + (part[2][i][e] + part[6][i][e])) +
+                                     ((part[1][i][e] + part[5][i][e]) + (part[3][i][e] + part[7][i][e]))) + br;
     }
   }
 
   /**
-   * out[col] += term(e, col) for e = 0..nb-1 in order, col < n: term = coef[e * cstride] * x[e * xstride + col]
-   * (gradient of a weight row), or x[e * xstride + col] alone (Bias: the bias gradients, x = the scaled deltas).
-   * Up to 8 vectors of the row stay in registers across the examples.
+   * prev[col] = sum over r, in order, of delta_r * W[r][col], for each example lane (backward()'s axpy loop), in
+   * tiles of 4 columns x 2 vectors of examples.
+   */
+  static void backprop_layer(const T* W, std::int64_t rows, std::int64_t cols, const Vec* delta, Vec* prev, int nv) {
+    std::int64_t c0 = 0;
+    for (; c0 + 4 <= cols; c0 += 4) backprop_cols<4>(W, rows, cols, c0, delta, prev, nv);
+    for (; c0 < cols; ++c0) backprop_cols<1>(W, rows, cols, c0, delta, prev, nv);
+  }
+
+  template <int CB>
+  static void backprop_cols(const T* W, std::int64_t rows, std::int64_t cols, std::int64_t c0, const Vec* delta,
+                            Vec* prev, int nv) {
+    int v0 = 0;
+    for (; v0 + 2 <= nv; v0 += 2) backprop_tile<CB, 2>(W, rows, cols, c0, delta, prev, nv, v0);
+    if (v0 < nv) backprop_tile<CB, 1>(W, rows, cols, c0, delta, prev, nv, v0);
+  }
+
+  template <int CB, int EB>
+  static void backprop_tile(const T* W, std::int64_t rows, std::int64_t cols, std::int64_t c0, const Vec* delta,
+                            Vec* prev, int nv, int v0) {
+    Vec acc[CB][EB];
+#pragma GCC unroll 4
+    for (int i = 0; i < CB; ++i)
+#pragma GCC unroll 2
+      for (int e = 0; e < EB; ++e) acc[i][e] = Vec{};
+    for (std::int64_t r = 0; r < rows; ++r) {
+      Vec dv[EB];
+#pragma GCC unroll 2
+      for (int e = 0; e < EB; ++e) dv[e] = delta[r * nv + v0 + e];
+#pragma GCC unroll 4
+      for (int i = 0; i < CB; ++i) {
+        const T w = W[r * cols + c0 + i];
+#pragma GCC unroll 2
+        for (int e = 0; e < EB; ++e) acc[i][e] += dv[e] * w;
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < CB; ++i)
+#pragma GCC unroll 2
+      for (int e = 0; e < EB; ++e) prev[(c0 + i) * nv + v0 + e] = acc[i][e];
+  }
+
+  /**
+   * dst[e * stride + u] = c * src[u * (nv V) + e] for e < nb, u < units (zeros for units <= u < stride): the first
+   * nb example lanes of a unit-major array, example-major (c = 1: the activations; c = scale: the scaled deltas).
+   */
+  static void to_example_major(const Vec* src_vec, std::int64_t units, int nv, int nb, T* dst, std::int64_t stride,
+                               T c = T(1), bool scaled = false) {
+    const T* src = reinterpret_cast<const T*>(src_vec);
+    const std::int64_t lanes = static_cast<std::int64_t>(nv) * V;
+    for (std::int64_t u0 = 0; u0 < units; u0 += 8) {
+      const std::int64_t u1 = std::min<std::int64_t>(units, u0 + 8);
+      for (int e = 0; e < nb; ++e) {
+        T* row = dst + e * stride;
+        if (scaled)
+          for (std::int64_t u = u0; u < u1; ++u) row[u] = c * src[u * lanes + e];
+        else
+          for (std::int64_t u = u0; u < u1; ++u) row[u] = src[u * lanes + e];
+      }
+    }
+    for (int e = 0; e < nb; ++e)
+      for (std::int64_t u = units; u < stride; ++u) dst[e * stride + u] = T(0);
+  }
+
+  /**
+   * For each row r < nrows: out_r[col] += term(e, col) for e = 0..nb-1 in order, col < n, where out_r = out + r *
+   * ostride and term = coef[e * cstride + r] * x[e * xstride + col] (a weight row's gradient terms), or, with
+   * Bias, x[e * xstride + col] alone (one row: the bias gradients, x = the scaled deltas). A tile of rows x up to 8
+   * vectors of columns stays in registers across the examples.
    */
   template <bool Bias>
   static void add_terms(const T* coef, std::int64_t cstride, const T* x, std::int64_t xstride, int nb, T* out,
-                        std::int64_t n) {
+                        std::int64_t ostride, std::int64_t nrows, std::int64_t n) {
     for (std::int64_t c0 = 0; c0 < n; c0 += 8 * V) {
       const int nvec = static_cast<int>(std::min<std::int64_t>(8, (n - c0 + V - 1) / V));
       switch (nvec) {
-        case 1: add_terms_block<Bias, 1>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 2: add_terms_block<Bias, 2>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 3: add_terms_block<Bias, 3>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 4: add_terms_block<Bias, 4>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 5: add_terms_block<Bias, 5>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 6: add_terms_block<Bias, 6>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        case 7: add_terms_block<Bias, 7>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
-        default: add_terms_block<Bias, 8>(coef, cstride, x + c0, xstride, nb, out + c0, n - c0); break;
+        case 1: add_terms_cols<Bias, 1>(coef, cstride, x + c0, xstride, nb, out + c0, ostride, nrows, n - c0); break;
+        case 2: add_terms_cols<Bias, 2>(coef, cstride, x + c0, xstride, nb, out + c0, ostride, nrows, n - c0); break;
+        case 3: add_terms_cols<Bias, 3>(coef, cstride, x + c0, xstride, nb, out + c0, ostride, nrows, n - c0); break;
+        case 4: add_terms_cols<Bias, 4>(coef, cstride, x + c0, xstride, nb, out + c0, ostride, nrows, n - c0); break;
+        default:  // 5..8 vectors: two passes of at most 4, so that two rows fit in the registers
+          add_terms_cols<Bias, 4>(coef, cstride, x + c0, xstride, nb, out + c0, ostride, nrows, n - c0);
+          if (nvec == 5)
+            add_terms_cols<Bias, 1>(coef, cstride, x + c0 + 4 * V, xstride, nb, out + c0 + 4 * V, ostride, nrows,
+                                    n - c0 - 4 * V);
+          else if (nvec == 6)
+            add_terms_cols<Bias, 2>(coef, cstride, x + c0 + 4 * V, xstride, nb, out + c0 + 4 * V, ostride, nrows,
+                                    n - c0 - 4 * V);
+          else if (nvec == 7)
+            add_terms_cols<Bias, 3>(coef, cstride, x + c0 + 4 * V, xstride, nb, out + c0 + 4 * V, ostride, nrows,
+                                    n - c0 - 4 * V);
+          else
+            add_terms_cols<Bias, 4>(coef, cstride, x + c0 + 4 * V, xstride, nb, out + c0 + 4 * V, ostride, nrows,
+                                    n - c0 - 4 * V);
       }
     }
   }
 
+  /** add_terms() for NV vectors of columns: tiles of RB rows (8 accumulators), then one row at a time. */
   template <bool Bias, int NV>
-  static void add_terms_block(const T* coef, std::int64_t cstride, const T* x, std::int64_t xstride, int nb, T* out,
-                              std::int64_t left) {
+  static void add_terms_cols(const T* coef, std::int64_t cstride, const T* x, std::int64_t xstride, int nb, T* out,
+                             std::int64_t ostride, std::int64_t nrows, std::int64_t left) {
+    constexpr int RB = Bias ? 1 : 8 / NV;
+    std::int64_t r = 0;
+    for (; r + RB <= nrows; r += RB) add_terms_tile<Bias, NV, RB>(coef + r, cstride, x, xstride, nb, out + r * ostride, ostride, left);
+    for (; r < nrows; ++r) add_terms_tile<Bias, NV, 1>(coef + r, cstride, x, xstride, nb, out + r * ostride, ostride, left);
+  }
+
+  template <bool Bias, int NV, int RB>
+  static void add_terms_tile(const T* coef, std::int64_t cstride, const T* x, std::int64_t xstride, int nb, T* out,
+                             std::int64_t ostride, std::int64_t left) {
     const std::int64_t used = std::min<std::int64_t>(left, NV * V);
-    alignas(32) T buf[NV * V];
-    std::memcpy(buf, out, sizeof(T) * used);
-    for (std::int64_t q = used; q < NV * V; ++q) buf[q] = T(0);
-    Vec acc[NV];
+    alignas(32) T buf[RB][NV * V];
+    Vec acc[RB][NV];
+    for (int i = 0; i < RB; ++i) {
+      std::memcpy(buf[i], out + i * ostride, sizeof(T) * used);
+      for (std::int64_t q = used; q < NV * V; ++q) buf[i][q] = T(0);
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) std::memcpy(&acc[v], buf + v * V, sizeof(Vec));
+      for (int v = 0; v < NV; ++v) std::memcpy(&acc[i][v], buf[i] + v * V, sizeof(Vec));
+    }
     for (int e = 0; e < nb; ++e) {
       const Vec* xe = reinterpret_cast<const Vec*>(x + e * xstride);
+      Vec xv[NV];
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) xv[v] = xe[v];
       if constexpr (Bias) {
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[v] += xe[v];
+        for (int v = 0; v < NV; ++v) acc[0][v] += xv[v];
       } else {
-        const T ce = coef[e * cstride];
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v) acc[v] += ce * xe[v];
+        for (int i = 0; i < RB; ++i) {
+          const T ce = coef[e * cstride + i];
+#pragma GCC unroll 8
+          for (int v = 0; v < NV; ++v) acc[i][v] += ce * xv[v];
+        }
       }
     }
+    for (int i = 0; i < RB; ++i) {
 #pragma GCC unroll 8
-    for (int v = 0; v < NV; ++v) std::memcpy(buf + v * V, &acc[v], sizeof(Vec));
-    std::memcpy(out, buf, sizeof(T) * used);
+      for (int v = 0; v < NV; ++v) std::memcpy(buf[i] + v * V, &acc[i][v], sizeof(Vec));
+      std::memcpy(out + i * ostride, buf[i], sizeof(T) * used);
+    }
   }
 };
 
