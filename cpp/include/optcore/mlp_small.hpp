@@ -404,13 +404,18 @@ struct SmallBatch {
   static void add_terms_tile(const T* coef, std::int64_t cstride, const T* x, std::int64_t xstride, int nb, T* out,
                              std::int64_t ostride, std::int64_t left) {
     const std::int64_t used = std::min<std::int64_t>(left, NV * V);
+    const bool whole = used == NV * V;  // else the row's last columns go through a zero-padded buffer
     alignas(32) T buf[RB][NV * V];
     Vec acc[RB][NV];
     for (int i = 0; i < RB; ++i) {
-      std::memcpy(buf[i], out + i * ostride, sizeof(T) * used);
-      for (std::int64_t q = used; q < NV * V; ++q) buf[i][q] = T(0);
+      const T* src = out + i * ostride;
+      if (!whole) {
+        std::memcpy(buf[i], src, sizeof(T) * used);
+        for (std::int64_t q = used; q < NV * V; ++q) buf[i][q] = T(0);
+        src = buf[i];
+      }
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) std::memcpy(&acc[i][v], buf[i] + v * V, sizeof(Vec));
+      for (int v = 0; v < NV; ++v) std::memcpy(&acc[i][v], src + v * V, sizeof(Vec));
     }
     for (int e = 0; e < nb; ++e) {
       const Vec* xe = reinterpret_cast<const Vec*>(x + e * xstride);
@@ -430,9 +435,10 @@ struct SmallBatch {
       }
     }
     for (int i = 0; i < RB; ++i) {
+      T* dst = whole ? out + i * ostride : buf[i];
 #pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) std::memcpy(buf[i] + v * V, &acc[i][v], sizeof(Vec));
-      std::memcpy(out + i * ostride, buf[i], sizeof(T) * used);
+      for (int v = 0; v < NV; ++v) std::memcpy(dst + v * V, &acc[i][v], sizeof(Vec));
+      if (!whole) std::memcpy(out + i * ostride, buf[i], sizeof(T) * used);
     }
   }
 };
