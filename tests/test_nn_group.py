@@ -1,8 +1,7 @@
 """Networks whose runs share their order are trained several at a time, one network per vector lane
 (cpp/include/optcore/mlp_lanes.hpp). Each run must get the bits it gets when trained on its own: the same order
 given per run (explicit orders with one row per run) takes the one-network-at-a-time pass, and the two must agree
-exactly, for both arithmetic orders of the batch gradient (examples in lanes for narrow layers and batches of >= 4,
-one example at a time otherwise)."""
+exactly."""
 
 import numpy as np
 import pytest
@@ -34,14 +33,15 @@ def train_both_ways(net, X, Y, runs, epochs, batch_size, eta, order_seed=3):
 
 
 CASES = [
-    # widths, activation, loss, bias, batch: narrow layers and batch >= 4 -> examples-in-lanes arithmetic
+    # widths, activation, loss, bias, batch (every layer <= 64 wide: the one-example arithmetic, which
+    # add_grad_batch() computes a block of examples at a time, mlp_small.hpp; the examples-in-lanes arithmetic is
+    # left to networks with a layer wider than 64, which the group pass does not take)
     ([4, 6, 5, 1], "relu", "squared", True, 12),
     ([4, 6, 1], "tanh", "logistic", True, 7),
     ([3, 5, 5, 2], "leaky", "squared", False, 9),
     ([3, 8, 3], "softplus", "softmax_ce", True, 16),
     ([5, 7, 1], "hardtanh", "exponential", False, 5),
     ([3, 4, 4, 4, 1], "sigmoid", "squared", True, 8),
-    # batch < 4 or a layer wider than 32 -> one-example arithmetic
     ([4, 6, 5, 1], "relu", "squared", True, 3),
     ([3, 40, 1], "relu", "logistic", True, 10),
     ([3, 33, 5, 1], "linear", "squared", False, 16),

@@ -45,6 +45,13 @@ template <class P>
 struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch(nullptr, 0, 0, nullptr, nullptr,
                                                                                     {}))>> : std::true_type {};
 
+/** Whether a problem's full-batch gradient pass can also give its objective (networks, MLP::batch_objective_matches()). */
+template <class P, class = void>
+struct HasBatchObjective : std::false_type {};
+template <class P>
+struct HasBatchObjective<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch_objective(
+                                 nullptr, 0, nullptr, nullptr, {}, nullptr))>> : std::true_type {};
+
 /**
  * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
  * (mlp_lanes.hpp specializes it for networks): used when `pays(problem)` and at least kMinRuns runs of a group
@@ -77,15 +84,24 @@ class GroupRunner {
     grad_.resize(d_);
     tmp_.resize(d_);
     if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(group_) * M_ * d_);
+    // Full-batch steps recording only the objective at epoch ends: the objective at the end of epoch k is
+    // computed by the forward pass of the gradient of epoch k + 1, not by a pass of its own. Every step's batch
+    // must hold every example exactly once (an order that is a permutation, no examples dropped).
+    const bool full_batch_objective =
+        spec.steps_per_epoch() == 1 && spec.batch > 1 && spec.batch == spec.order.count && spec.order.count == N_ &&
+        M_ == 1 && spec.mode != WorkerMode::local && kind != OrderKind::with_replacement &&
+        kind != OrderKind::explicit_order && spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist &&
+        !rec.iterates && !rec.accuracy;
     if constexpr (GroupBatchGrad<Problem>::available) {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
       if (group_batches_) group_grads_.resize(static_cast<std::size_t>(group_) * d_);
-      // Full-batch steps recording only the objective at epoch ends: the objective at the end of epoch k is
-      // computed by the forward pass of the gradient of epoch k + 1 (GroupBatchGrad::grads), not by its own pass.
-      fused_objective_ = group_batches_ && spec.steps_per_epoch() == 1 && spec.batch > 1 &&
-                         spec.batch == spec.order.count &&
-                         spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist && !rec.iterates &&
-                         !rec.accuracy && GroupBatchGrad<Problem>::full_batch_objective(problem);
+      // ... in the group pass (GroupBatchGrad::grads)
+      fused_objective_ = group_batches_ && full_batch_objective && GroupBatchGrad<Problem>::full_batch_objective(problem);
+    }
+    if constexpr (HasBatchObjective<Problem>::value) {
+      // ... in each run's own gradient pass (runs alone, groups too small for the group pass); the two agree
+      fused_single_ = full_batch_objective && problem.batch_objective_matches() &&
+                      (!group_batches_ || fused_objective_);
     }
   }
 
@@ -117,7 +133,7 @@ class GroupRunner {
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
         if (!(group_batches_ && b > 1 && group_batch_step(first, count, alive, lo, b, k, t))) {
-          settle_pending_objective(first, count, alive);
+          if (!fused_single_) settle_pending_objective(first, count, alive);  // else each run's gradient pass does
           for (int g = 0; g < count; ++g) {
             if (!alive[g]) continue;
             const std::int64_t r = first + g;
@@ -129,15 +145,20 @@ class GroupRunner {
               p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
             } else {
               std::fill(grad_.begin(), grad_.end(), T(0));
-              for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
+              if (fused_single_ && pending_objective_ >= 0)
+                add_batch_grad_objective(order_row(g, 0) + lo, b, x_of(r), grad_.data(),
+                                         &rec_.objective[r * spec_.records() + pending_objective_]);
+              else
+                for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
               axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
             }
           }
+          if (fused_single_) pending_objective_ = -1;
         }
         ++t;
         if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
       }
-      defer_objective_ = fused_objective_ && k + 1 < K;
+      defer_objective_ = (fused_objective_ || fused_single_) && k + 1 < K;
       end_epoch(first, count, alive, rec_index, local);
       defer_objective_ = false;
     }
@@ -158,7 +179,7 @@ class GroupRunner {
       const int live = live_runs(first, count, alive, runs, thetas);
       for (int j = 0; j < live; ++j) grads[j] = group_grads_.data() + static_cast<std::size_t>(j) * d_;
       if (live < GroupBatchGrad<Problem>::kMinRuns) {
-        settle_pending_objective(first, count, alive);
+        if (!fused_single_) settle_pending_objective(first, count, alive);  // else the per-run passes give it
         return false;
       }
       T objective[kMaxGroup];
@@ -390,6 +411,11 @@ class GroupRunner {
     }
   }
 
+  /** g += the full batch's gradient (one worker), and *objective = the objective at x from the same pass. */
+  void add_batch_grad_objective(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T* objective) {
+    if constexpr (HasBatchObjective<Problem>::value) p_.add_grad_batch_objective(idx, b, x, g, T(1), objective);
+  }
+
   /** out = mean of the worker copies of group slot g; with broadcast, copy it back to every worker. */
   void average_workers(int g, T* out, bool broadcast) {
     std::fill(out, out + d_, T(0));
@@ -511,6 +537,7 @@ class GroupRunner {
   bool shared_order_ = false;  ///< every run visits the same components in the same order
   bool group_batches_ = false;  ///< batch gradients of the whole group in one pass (GroupBatchGrad)
   bool fused_objective_ = false;  ///< epoch-end objectives come from the next full-batch gradient pass
+  bool fused_single_ = false;  ///< ... also in the per-run pass (add_grad_batch_objective)
   bool defer_objective_ = false;  ///< the record being written now is one of those
   std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
   std::vector<T> group_grads_;  ///< (group_, d) for group_batch_step()

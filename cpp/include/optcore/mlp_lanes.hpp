@@ -9,9 +9,11 @@
  *  through (tests/test_nn_group.py checks the two bit for bit). add_grad_batch() has two orders and this file
  *  mirrors both:
  *    - examples in lanes (MLP::lanes_pay() and batch >= 4): per-parameter sums kept for each example slot
- *      e mod 8, summed slot by slot at the end; forward sums bias-first, sequential over inputs;
+ *      e mod 8, summed slot by slot at the end; forward sums bias-first, sequential over inputs. (Since
+ *      mlp_small.hpp, lanes_pay() holds only for networks with a layer wider than 64, which pays() refuses, so
+ *      this branch is kept for completeness but not taken.)
  *    - one example at a time (otherwise): terms (scale * delta) * input added in example order; forward sums
- *      use dot()'s eight partial sums, then add the bias.
+ *      use dot()'s eight partial sums, then add the bias. mlp_small.hpp computes this arithmetic for a run alone.
  */
 #pragma once
 
@@ -256,10 +258,23 @@ struct GroupBatchGrad<MLP<T>> {
         } else {  // dot(): eight partial sums over q mod 8, a fixed tree, then the bias
           Lanes part[8];
           for (auto& p : part) p = zero();
-          if (l == 1)
-            for (std::int64_t q = 0; q < cols; ++q) part[q % 8] += Wr[q] * x[q];
-          else
-            for (std::int64_t q = 0; q < cols; ++q) part[q % 8] += Wr[q] * in[q];
+          // unrolled by 8, so that partial sum q mod 8 has a fixed register
+          const std::int64_t full = cols / 8 * 8;
+          if (l == 1) {
+            for (std::int64_t q = 0; q < full; q += 8)
+#pragma GCC unroll 8
+              for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * x[q + j];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j)
+              if (full + j < cols) part[j] += Wr[full + j] * x[full + j];
+          } else {
+            for (std::int64_t q = 0; q < full; q += 8)
+#pragma GCC unroll 8
+              for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j)
+              if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
+          }
           z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
         }
       }
@@ -321,8 +336,8 @@ struct GroupBatchGrad<MLP<T>> {
       T* pt = reinterpret_cast<T*>(prev);
       if constexpr (InLanes)
         net.act.times_first(zprev, pt, cols * W);
-      else
-        for (std::int64_t q = 0; q < cols * W; ++q) pt[q] *= net.act.first(zprev[q]);
+      else  // add_grad()'s product with h' (vector selects for the piecewise-linear kinds, same bits)
+        SmallBatch<T>::times_first(net.act, zprev, pt, cols * W);
     }
   }
 
