@@ -44,6 +44,12 @@ template <class P>
 struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch(nullptr, 0, 0, nullptr, nullptr,
                                                                                     {}))>> : std::true_type {};
 
+/** Whether a problem can give its objective from a batch gradient's forward pass (networks, mlp_gemm.hpp). */
+template <class P, class = void>
+struct HasGradObjective : std::false_type {};
+template <class P>
+struct HasGradObjective<P, std::void_t<decltype(std::declval<const P&>().fuses_objective(0))>> : std::true_type {};
+
 /**
  * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
  * (mlp_lanes.hpp specializes it for networks): used when `pays(problem)` and at least kMinRuns runs of a group
@@ -81,6 +87,14 @@ class GroupRunner {
                          spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist && !rec.iterates &&
                          !rec.accuracy && GroupBatchGrad<Problem>::full_batch_objective(problem);
     }
+    // The same for runs stepped one at a time (networks with wide layers): the objective of epoch k comes from
+    // the forward pass of run's own full-batch gradient of epoch k + 1 (Problem::add_grad_batch_objective).
+    if constexpr (HasGradObjective<Problem>::value) {
+      run_fused_objective_ = !group_batches_ && M_ == 1 && spec.mode != WorkerMode::local &&
+                             spec.steps_per_epoch() == 1 && spec.batch > 1 && spec.batch == spec.order.count &&
+                             spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist && !rec.iterates &&
+                             !rec.accuracy && problem.fuses_objective(spec.batch);
+    }
   }
 
   /** Runs [first, first + count), count <= kGroup, from start to finish. */
@@ -108,7 +122,8 @@ class GroupRunner {
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
         if (!(group_batches_ && b > 1 && group_batch_step(first, count, alive, lo, b, k, t))) {
-          settle_pending_objective(first, count, alive);
+          const bool fuse = run_fused_objective_ && pending_objective_ >= 0;  // each run's gradient gives it
+          if (!fuse) settle_pending_objective(first, count, alive);
           for (int g = 0; g < count; ++g) {
             if (!alive[g]) continue;
             const std::int64_t r = first + g;
@@ -120,15 +135,19 @@ class GroupRunner {
               p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
             } else {
               std::fill(grad_.begin(), grad_.end(), T(0));
-              for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
+              if (fuse)
+                grad_with_objective(r, order_row(g, 0) + lo, b, x_of(r));
+              else
+                for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
               axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
             }
           }
+          if (fuse) pending_objective_ = -1;
         }
         ++t;
         if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
       }
-      defer_objective_ = fused_objective_ && k + 1 < K;
+      defer_objective_ = (fused_objective_ || run_fused_objective_) && k + 1 < K;
       end_epoch(first, count, alive, rec_index, local);
       defer_objective_ = false;
     }
@@ -353,6 +372,19 @@ class GroupRunner {
     }
   }
 
+  /**
+   * grad_ += the gradient of batch idx[0..b) at x (one worker), and the pending objective record of run r: from
+   * the gradient's forward pass where the problem can give it (the same bits as objective(x)), else computed.
+   */
+  void grad_with_objective(std::int64_t r, const std::uint32_t* idx, std::uint32_t b, const T* x) {
+    if constexpr (HasGradObjective<Problem>::value) {
+      T objective;
+      if (!p_.add_grad_batch_objective(idx, b, global_index(0, 0), x, grad_.data(), T(1), objective))
+        objective = p_.objective(x);
+      rec_.objective[r * spec_.records() + pending_objective_] = objective;
+    }
+  }
+
   /** out = mean of the worker copies of group slot g; with broadcast, copy it back to every worker. */
   void average_workers(int g, T* out, bool broadcast) {
     std::fill(out, out + d_, T(0));
@@ -474,6 +506,7 @@ class GroupRunner {
   bool shared_order_ = false;  ///< every run visits the same components in the same order
   bool group_batches_ = false;  ///< batch gradients of the whole group in one pass (GroupBatchGrad)
   bool fused_objective_ = false;  ///< epoch-end objectives come from the next full-batch gradient pass
+  bool run_fused_objective_ = false;  ///< the same, from each run's own gradient pass (HasGradObjective)
   bool defer_objective_ = false;  ///< the record being written now is one of those
   std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
   std::vector<T> group_grads_;  ///< (kGroup, d) for group_batch_step()

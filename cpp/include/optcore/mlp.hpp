@@ -20,6 +20,7 @@
 #include "optcore/config.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
+#include "optcore/mlp_gemm.hpp"
 
 namespace optcore {
 OPTCORE_ISA_BEGIN
@@ -314,6 +315,7 @@ struct MLP {
   void add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                       T s) const {
     if (group) return structured_add_grad_batch(idx, count, base, theta, g, s);
+    if (mlp_gemm::pays(*this)) return mlp_gemm::add_grad(*this, idx, count, base, theta, g, s);  // wide layers
     constexpr int E = kBatchLanes;
     if (count < E / 2 || !lanes_pay()) {  // tiny batches and wide layers: the one-example pass is cheaper
       for (std::int64_t j = 0; j < count; ++j) add_grad(base + idx[j], theta, g, s);
@@ -381,6 +383,8 @@ struct MLP {
     axpy(-eta, tmp, theta, d);
   }
   T objective(const T* theta) const {
+    if (mlp_gemm::pays(*this))  // wide layers: blocks of examples as matrix products
+      return static_cast<T>(mlp_gemm::loss_total(*this, theta) * static_cast<double>(scale) / static_cast<double>(n));
     constexpr int E = kBatchLanes;
     if (n < E || !lanes_pay()) {  // few examples or wide layers: the one-example pass
       Scratch& one = scratch();
@@ -401,9 +405,30 @@ struct MLP {
     }
     return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
   }
+  /**
+   * add_grad_batch(idx, count, base, theta, g, s), and, when its forward pass is objective()'s (a wide network,
+   * mlp_gemm.hpp, given all n examples in their stored order), objective() at theta with the same bits. Returns
+   * whether `objective` was set. The engine's full-batch steps use it to record each epoch's objective from the
+   * next step's gradient pass instead of a pass of its own.
+   */
+  bool add_grad_batch_objective(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
+                                T s, T& objective) const {
+    if (group || !mlp_gemm::pays(*this) || !mlp_gemm::whole_data_in_order(idx, count, base, n)) {
+      add_grad_batch(idx, count, base, theta, g, s);
+      return false;
+    }
+    double total = 0;
+    mlp_gemm::add_grad(*this, idx, count, base, theta, g, s, &total);
+    objective = static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+    return true;
+  }
+  /** Whether add_grad_batch_objective() can give the objective for batches of `batch` examples. */
+  bool fuses_objective(std::int64_t batch) const { return !group && batch == n && mlp_gemm::pays(*this); }
+
   /** Fraction of examples classified correctly (sign for +-1 labels, argmax for classes; squared: argmax vs
    * argmax of the target when d_L > 1, sign agreement when d_L = 1). */
   T accuracy(const T* theta) const {
+    if (mlp_gemm::pays(*this)) return static_cast<T>(mlp_gemm::correct(*this, theta)) / static_cast<T>(n);
     Scratch& sc = scratch();
     std::int64_t right = 0;
     for (std::int64_t i = 0; i < n; ++i) right += classified(i, forward(i, theta, sc));
