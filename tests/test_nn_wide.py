@@ -9,7 +9,7 @@ from the next step's gradient pass.
 
 import numpy as np
 import pytest
-from mlp_reference import objective_and_grad
+from mlp_reference import act, objective_and_grad, unpack
 
 import optcore
 from optcore import _blas, _core
@@ -102,6 +102,13 @@ def test_gradient_objective_accuracy_against_numpy(gemm, dtype, n, widths, activ
         close(F[r], F_ref, dtype)
         close(g[r], g_ref, dtype)
     out = net.forward(theta, X).astype(np.float64)
+    for r in range(2):
+        a = X.astype(np.float64)
+        layers = unpack(widths, bias, theta[r].astype(np.float64))
+        for j, (W, b) in enumerate(layers):
+            a = a @ W.T + b
+            a = act(activation, a) if j < len(layers) - 1 else a
+        close(out[r], a, dtype)
     if loss == "softmax_ce":
         right = out.argmax(axis=2) == Y.astype(int)
     elif loss == "squared" and widths[-1] > 1:

@@ -177,6 +177,18 @@ double loss_total(const MLP<T>& net, const T* theta) {
   return total;
 }
 
+/** The outputs of all n examples, (n, d_L) row-major, into `out`. */
+template <class T>
+void outputs(const MLP<T>& net, const T* theta, T* out) {
+  Scratch<T>& sc = scratch(net);
+  const std::int64_t k = net.out_dim();
+  for (std::int64_t b0 = 0; b0 < net.n; b0 += kRows) {
+    const std::int64_t m = std::min(kRows, net.n - b0);
+    const T* zout = forward(net, theta, inputs(net, nullptr, m, b0, sc), m, sc);
+    std::copy_n(zout, m * k, out + b0 * k);
+  }
+}
+
 /** The number of examples classified correctly (MLP::classified()). */
 template <class T>
 std::int64_t correct(const MLP<T>& net, const T* theta) {
