@@ -88,7 +88,7 @@ class GroupRunner {
                          !rec.accuracy && GroupBatchGrad<Problem>::full_batch_objective(problem);
     }
     // The same for runs stepped one at a time (networks with wide layers): the objective of epoch k comes from
-    // the forward pass of run's own full-batch gradient of epoch k + 1 (Problem::add_grad_batch_objective).
+    // the forward pass of the run's own full-batch gradient of epoch k + 1 (Problem::add_grad_batch_objective).
     if constexpr (HasGradObjective<Problem>::value) {
       run_fused_objective_ = !group_batches_ && M_ == 1 && spec.mode != WorkerMode::local &&
                              spec.steps_per_epoch() == 1 && spec.batch > 1 && spec.batch == spec.order.count &&
