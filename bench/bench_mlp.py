@@ -20,8 +20,10 @@ What is measured
       inside one jitted function, S a traced argument (one compilation). It is the JAX counterpart of optcore's
       S-steps-per-call mode, shown so that the comparison is complete.
 
-    Every implementation records the loss of each step (optcore: record=("objective",), which costs it one extra
-    forward pass per step; PyTorch keeps the loss tensors; JAX returns/carries the loss).
+    Every implementation records the loss of each step (optcore: record=("objective",), the objective at the
+    parameters after each step: in these full-batch steps it comes from the next step's forward pass where the
+    network has a layer wider than 64 (MLP::add_grad_batch_objective), else from one extra forward pass per step;
+    PyTorch keeps the loss tensors; JAX returns/carries the loss).
 
 (b) Many networks: R=--nets (256) one-hidden-layer nets (10, 16, 1), ReLU, squared loss, float32, n=100 shared
     examples, full-batch GD for --steps (1000) steps of size 0.05 from optcore's He initialization. Metric:
@@ -597,8 +599,9 @@ def assumptions(args, versions, skipped, jax_info, many, many_rows) -> str:
             "optcore S steps/call: one run_sgd call with epochs=S (time / S); optcore 1 step/call: repeated "
             "run_sgd(epochs=1) calls; torch: one eager iteration per step, torch.set_num_threads(1); jax jit step: one "
             "jitted call per step, block_until_ready per block; jax jit S steps/call: lax.fori_loop in one jitted call",
-            "- (a) every implementation records each step's loss (optcore record=('objective',): one extra forward "
-            "pass per step at the updated parameters; torch/jax: the loss their forward pass computes anyway)",
+            "- (a) every implementation records each step's loss (optcore record=('objective',): the objective at "
+            "the updated parameters, from the next step's forward pass for widths > 64, else one extra forward pass "
+            "per step; torch/jax: the loss their forward pass computes anyway)",
             f"- (a) check: update x1 - theta of one step vs optcore's, relative, tolerance {UPDATE_RTOL}",
         ]
     if many is not None:

@@ -36,6 +36,10 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     T* o = outs.mutable_data();
     py::gil_scoped_release release;  // plain arrays only from here on
     detail::parallel_chunks(R, threads, [&](std::int64_t a, std::int64_t b) {
+      if (mlp_gemm::pays(net)) {  // wide layers: blocks of examples as matrix products (mlp_gemm.hpp)
+        for (std::int64_t r = a; r < b; ++r) mlp_gemm::outputs(net, theta + r * P, o + r * n * k);
+        return;
+      }
       typename MLP<T>::Scratch& sc = net.scratch();
       for (std::int64_t r = a; r < b; ++r)
         for (std::int64_t i = 0; i < n; ++i) std::copy_n(net.forward(i, theta + r * P, sc), k, o + (r * n + i) * k);
@@ -54,9 +58,9 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     {
       py::gil_scoped_release release;
       detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
-        for (std::int64_t r = lo; r < hi; ++r) {
-          l[r] = net.objective(theta + r * P);
-          a[r] = net.accuracy(theta + r * P);
+        for (std::int64_t r = lo; r < hi; ++r) {  // each pass only where asked for
+          l[r] = what != "accuracy" ? net.objective(theta + r * P) : T(0);
+          a[r] = what == "accuracy" ? net.accuracy(theta + r * P) : T(0);
           if (what == "grad") {
             std::fill_n(g + r * P, P, T(0));
             net.add_grad_batch(all.data(), n, 0, theta + r * P, g + r * P, T(1) / static_cast<T>(n));

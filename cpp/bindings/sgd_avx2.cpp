@@ -4,6 +4,7 @@
 // compiled for AVX2, and a standard-library function compiled for AVX2 could be picked by the linker for the
 // portable copy too. The core's own code sits in the inline namespace optcore::avx2, so it shares no symbol.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

@@ -14,7 +14,8 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without installing
     __version__ = "0+unknown"
 
-from . import nn, orders, problems, reference, schedules
+# importing _blas registers OpenBLAS for the wide-layer network pass (see _blas.py)
+from . import _blas, nn, orders, problems, reference, schedules  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
 from .nn import MLP, NetworkProblem
 from .orders import epoch_orders

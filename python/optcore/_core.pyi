@@ -30,3 +30,14 @@ def mlp_eval(
 def linear_tensor_gd(
     net: dict[str, Any], data: dict[str, Any], theta: npt.NDArray[np.floating], options: dict[str, Any]
 ) -> dict[str, npt.NDArray[Any]]: ...
+def _set_gemm(sgemm: int, dgemm: int) -> None: ...
+def _gemm_backend() -> str: ...
+def _gemm(
+    a: npt.NDArray[np.floating],
+    b: npt.NDArray[np.floating],
+    c: npt.NDArray[np.floating],
+    trans_a: bool,
+    trans_b: bool,
+    alpha: float,
+    beta: float,
+) -> npt.NDArray[np.floating]: ...

@@ -26,6 +26,11 @@ Conventions
   a free entry receives the sum of the raw gradient over its tied group, a masked entry 0 (and the HVP is
   P H P v with that projection P). Parameters given to a structured network must have zero masked entries and
   equal tied entries (``MLP.init`` and ``MLP.project`` make such vectors); anything else raises ``ValueError``.
+* Wide layers: a network with any width above 64 computes batches (gradients, objective, accuracy, outputs) as
+  matrix products through the OpenBLAS of the ``scipy-openblas32`` wheel, single-threaded, or through a portable
+  C++ loop where it cannot be loaded (``OPTCORE_BLAS=none`` forces the loop). Results stay deterministic and
+  independent of the thread count and of the other runs of a call; their last bits depend on which of the two ran
+  (and on the CPU kernel OpenBLAS picks). Networks with all widths <= 64 do not use it.
 """
 
 from __future__ import annotations

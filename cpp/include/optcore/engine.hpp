@@ -145,11 +145,13 @@ class GroupRunner {
               p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
             } else {
               std::fill(grad_.begin(), grad_.end(), T(0));
-              if (fused_single_ && pending_objective_ >= 0)
-                add_batch_grad_objective(order_row(g, 0) + lo, b, x_of(r), grad_.data(),
-                                         &rec_.objective[r * spec_.records() + pending_objective_]);
-              else
+              if (fused_single_ && pending_objective_ >= 0) {
+                T* objective = &rec_.objective[r * spec_.records() + pending_objective_];
+                if (!add_batch_grad_objective(order_row(g, 0) + lo, b, x_of(r), grad_.data(), objective))
+                  *objective = p_.objective(x_of(r));  // this order's forward pass is not the objective's
+              } else {
                 for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
+              }
               axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
             }
           }
@@ -411,9 +413,17 @@ class GroupRunner {
     }
   }
 
-  /** g += the full batch's gradient (one worker), and *objective = the objective at x from the same pass. */
-  void add_batch_grad_objective(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T* objective) {
-    if constexpr (HasBatchObjective<Problem>::value) p_.add_grad_batch_objective(idx, b, x, g, T(1), objective);
+  /**
+   * g += the full batch's gradient (one worker) and, where the problem's gradient pass can give it (the same bits
+   * as objective(x)), *objective = the objective at x from the same pass. Returns whether it did.
+   */
+  bool add_batch_grad_objective(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T* objective) {
+    if constexpr (HasBatchObjective<Problem>::value) {
+      return p_.add_grad_batch_objective(idx, b, x, g, T(1), objective);
+    } else {
+      add_batch_grad(idx, b, 0, x, g);
+      return false;
+    }
   }
 
   /** out = mean of the worker copies of group slot g; with broadcast, copy it back to every worker. */

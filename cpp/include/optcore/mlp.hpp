@@ -20,6 +20,7 @@
 #include "optcore/config.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
+#include "optcore/mlp_gemm.hpp"
 
 namespace optcore {
 OPTCORE_ISA_BEGIN
@@ -320,6 +321,7 @@ struct MLP {
   void add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                       T s) const {
     if (group) return structured_add_grad_batch(idx, count, base, theta, g, s);
+    if (mlp_gemm::pays(*this)) return mlp_gemm::add_grad(*this, idx, count, base, theta, g, s);  // wide layers
     add_grad_batch_losses(idx, count, base, theta, g, s, nullptr);
   }
 
@@ -329,6 +331,7 @@ struct MLP {
    */
   bool batch_objective_matches() const {
     if (group) return false;
+    if (mlp_gemm::pays(*this)) return true;  // wide layers: when the batch is in stored order (see below)
     const bool grad_in_lanes = n >= kBatchLanes / 2 && lanes_pay();
     const bool objective_in_lanes = n >= kBatchLanes && lanes_pay();
     return grad_in_lanes == objective_in_lanes && (grad_in_lanes || SmallBatch<T>::pays(*this));
@@ -336,13 +339,26 @@ struct MLP {
 
   /**
    * add_grad_batch() over a batch holding every example once (idx a permutation of 0..n-1, base 0), which also
-   * gives objective() at theta from the same forward pass (same bits). Needs batch_objective_matches().
+   * gives objective() at theta from the same forward pass (same bits). Needs batch_objective_matches(). Returns
+   * whether *objective was set: wide networks (mlp_gemm.hpp) give it only for the examples in their stored order,
+   * whose blocks of matrix products are objective()'s.
    */
-  void add_grad_batch_objective(const std::uint32_t* idx, std::int64_t count, const T* theta, T* g, T s,
+  bool add_grad_batch_objective(const std::uint32_t* idx, std::int64_t count, const T* theta, T* g, T s,
                                 T* objective) const {
+    if (mlp_gemm::pays(*this)) {
+      if (!mlp_gemm::whole_data_in_order(idx, count, 0, n)) {
+        add_grad_batch(idx, count, 0, theta, g, s);
+        return false;
+      }
+      double total = 0;
+      mlp_gemm::add_grad(*this, idx, count, 0, theta, g, s, &total);
+      *objective = static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+      return true;
+    }
     std::vector<double>& losses = loss_tmp(n);
     add_grad_batch_losses(idx, count, 0, theta, g, s, losses.data());
     *objective = SmallBatch<T>::total_objective(*this, losses.data());
+    return true;
   }
 
   static std::vector<double>& loss_tmp(std::int64_t size) {
@@ -430,6 +446,8 @@ struct MLP {
     axpy(-eta, tmp, theta, d);
   }
   T objective(const T* theta) const {
+    if (mlp_gemm::pays(*this))  // wide layers: blocks of examples as matrix products
+      return static_cast<T>(mlp_gemm::loss_total(*this, theta) * static_cast<double>(scale) / static_cast<double>(n));
     constexpr int E = kBatchLanes;
     if (n < E || !lanes_pay()) {  // few examples or wide layers: the one-example pass
       if (n > 1 && !group && SmallBatch<T>::pays(*this)) return SmallBatch<T>::objective(*this, theta);
@@ -454,6 +472,7 @@ struct MLP {
   /** Fraction of examples classified correctly (sign for +-1 labels, argmax for classes; squared: argmax vs
    * argmax of the target when d_L > 1, sign agreement when d_L = 1). */
   T accuracy(const T* theta) const {
+    if (mlp_gemm::pays(*this)) return static_cast<T>(mlp_gemm::correct(*this, theta)) / static_cast<T>(n);
     Scratch& sc = scratch();
     std::int64_t right = 0;
     for (std::int64_t i = 0; i < n; ++i) right += classified(i, forward(i, theta, sc));
