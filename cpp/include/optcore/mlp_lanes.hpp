@@ -162,8 +162,6 @@ struct GroupBatchGrad<MLP<T>> {
 
  private:
   static Lanes zero() { return Lanes{} * T(0); }
-  /// Inputs of the first layer that forward() broadcasts once per example (wider inputs: broadcast per use).
-  static constexpr std::int64_t kMaxBroadcast = 64;
 
   /** sc.theta = the parameters of networks thetas[0..used) in lanes 0..used (zeros in the other lanes). */
   static void load_lanes(Scratch& sc, const T* const* thetas, int used, std::int64_t P) {
@@ -217,32 +215,28 @@ struct GroupBatchGrad<MLP<T>> {
       const Lanes* in = act + sc.unit_off[l - 1];
       Lanes* z = sc.z + sc.unit_off[l];
       std::int64_t r = 0;
-      if constexpr (InLanes) {  // bias first, then the inputs in order
-        const Lanes* xin = in;
-        Lanes xb[kMaxBroadcast];
-        if (l == 1) {  // the example's inputs, broadcast once for all rows
-          const std::int64_t m = std::min<std::int64_t>(cols, kMaxBroadcast);
-          for (std::int64_t q = 0; q < m; ++q) xb[q] = zero() + x[q];
-          if (cols <= kMaxBroadcast) xin = xb;
-        }
-        if (l > 1 || cols <= kMaxBroadcast) {
-          // four rows at a time: four independent chains of additions instead of one (the latency of one chain,
-          // not the arithmetic, bounds a row alone); each row's sum keeps its order
-          for (; r + 4 <= rows; r += 4) {
-            const Lanes* Wr = theta + off + r * cols;
-            Lanes acc0 = net.bias ? theta[off + rows * cols + r] : zero();
-            Lanes acc1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
-            Lanes acc2 = net.bias ? theta[off + rows * cols + r + 2] : zero();
-            Lanes acc3 = net.bias ? theta[off + rows * cols + r + 3] : zero();
-            for (std::int64_t q = 0; q < cols; ++q) {
-              const Lanes xq = xin[q];
-              acc0 += Wr[q] * xq;
-              acc1 += Wr[cols + q] * xq;
-              acc2 += Wr[2 * cols + q] * xq;
-              acc3 += Wr[3 * cols + q] * xq;
+      if constexpr (!InLanes) {
+        // two rows at a time: two independent sets of chains (one row's tree of dependent additions bounds it)
+        const T* xs = l == 1 ? x : nullptr;
+        const Lanes* ins = l == 1 ? nullptr : in;
+        for (; r + 2 <= rows; r += 2) {
+          const Lanes* W0 = theta + off + r * cols;
+          const Lanes* W1 = W0 + cols;
+          Lanes p0[8], p1[8];
+          for (int j = 0; j < 8; ++j) p0[j] = zero(), p1[j] = zero();
+          for (std::int64_t q0 = 0; q0 < cols; q0 += 8) {
+#pragma GCC unroll 8
+            for (int j = 0; j < 8; ++j) {
+              if (q0 + j >= cols) break;
+              const Lanes v = xs ? zero() + xs[q0 + j] : ins[q0 + j];
+              p0[j] += W0[q0 + j] * v;
+              p1[j] += W1[q0 + j] * v;
             }
-            z[r] = acc0, z[r + 1] = acc1, z[r + 2] = acc2, z[r + 3] = acc3;
           }
+          const Lanes b0 = net.bias ? theta[off + rows * cols + r] : zero();
+          const Lanes b1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
+          z[r] = (((p0[0] + p0[4]) + (p0[2] + p0[6])) + ((p0[1] + p0[5]) + (p0[3] + p0[7]))) + b0;
+          z[r + 1] = (((p1[0] + p1[4]) + (p1[2] + p1[6])) + ((p1[1] + p1[5]) + (p1[3] + p1[7]))) + b1;
         }
       }
       for (; r < rows; ++r) {
