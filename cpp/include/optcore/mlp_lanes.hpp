@@ -101,23 +101,22 @@ struct GroupBatchGrad<MLP<T>> {
           }
           for (std::int64_t q = 0; q < P; ++q) sc.total[q] += sc.acc[q];
         }
-        for (int l = 0; l < used; ++l)
-          for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + net.scale * sc.total[q][l];
+        to_runs(sc.total, net.scale, grads + g0, used, P);
       } else {
         for (std::int64_t e = 0; e < b;) {
           int k = 0;
           for (; k < kBlock && e < b; ++k, ++e) example<false>(net, sc, base + idx[e], used, k);
           accumulate<false>(net, sc, k, sc.total, net.scale);
         }
-        for (int l = 0; l < used; ++l)
-          for (std::int64_t q = 0; q < P; ++q) grads[g0 + l][q] = T(0) + sc.total[q][l];
+        to_runs(sc.total, T(1), grads + g0, used, P);
       }
-      if (objective)  // as MLP::objective(): the example losses summed in example order, in double
-        for (int l = 0; l < used; ++l) {
-          double total = 0;
-          for (std::int64_t i = 0; i < net.n; ++i) total += sc.loss_store[i * W + l];
-          objective[g0 + l] = static_cast<T>(total * static_cast<double>(net.scale) / static_cast<double>(net.n));
-        }
+      if (objective) {  // as MLP::objective(): the example losses summed in example order, in double
+        double total[W] = {};
+        for (std::int64_t i = 0; i < net.n; ++i)  // the lanes' sums side by side: W chains of additions, not one
+          for (int l = 0; l < W; ++l) total[l] += sc.loss_store[i * W + l];
+        for (int l = 0; l < used; ++l)
+          objective[g0 + l] = static_cast<T>(total[l] * static_cast<double>(net.scale) / static_cast<double>(net.n));
+      }
     }
   }
 
@@ -162,6 +161,14 @@ struct GroupBatchGrad<MLP<T>> {
 
  private:
   static Lanes zero() { return Lanes{} * T(0); }
+
+  /** grads[l][q] = 0 + c * total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients. */
+  static void to_runs(const Lanes* total, T c, T* const* grads, int used, std::int64_t P) {
+    for (std::int64_t q = 0; q < P; ++q) {  // one vector per parameter, then its lanes (no gathers)
+      const Lanes v = T(0) + c * total[q];
+      for (int l = 0; l < used; ++l) grads[l][q] = v[l];
+    }
+  }
 
   /** sc.theta = the parameters of networks thetas[0..used) in lanes 0..used (zeros in the other lanes). */
   static void load_lanes(Scratch& sc, const T* const* thetas, int used, std::int64_t P) {
@@ -312,8 +319,11 @@ struct GroupBatchGrad<MLP<T>> {
         total += r * r;
         for (int lane = used; lane < W; ++lane) dout[j][lane] = T(0);
       }
-      if (sc.losses)
-        for (int lane = 0; lane < used; ++lane) (*sc.losses)[i * W + lane] = T(0.5) * total[lane];
+      if (sc.losses) {  // every lane (the unused ones are never read)
+        const Lanes half = T(0.5) * total;
+        double* losses = sc.losses->data() + i * W;
+        for (int lane = 0; lane < W; ++lane) losses[lane] = half[lane];
+      }
     } else {
       loss_gradients(net, sc, i, used, zout, dout);
     }
