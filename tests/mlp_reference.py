@@ -97,3 +97,31 @@ def objective_and_grad(widths, activation, bias, loss, reduction, theta, X, Y, s
         if bias:
             parts.append(gb)
     return F, np.concatenate(parts)
+
+
+def random_data(widths, loss, n, dtype=np.float64, seed=0):
+    """Inputs X ~ N(0, I) and targets of the kind `loss` takes: real vectors, class indices or +-1 labels."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, widths[0])).astype(dtype)
+    if loss == "squared":
+        Y = rng.standard_normal((n, widths[-1])).astype(dtype)
+    elif loss == "softmax_ce":
+        Y = rng.integers(0, widths[-1], n).astype(dtype)
+    else:
+        Y = rng.choice([-1.0, 1.0], n).astype(dtype)
+    return X, Y
+
+
+def sgd_steps(widths, theta0, X, Y, idx, eta, batch_size, *, activation="tanh", loss="squared"):
+    """Plain minibatch SGD (bias, mean reduction) of each run r from theta0[r] along the visited indices idx[r]."""
+    out = []
+    n = X.shape[0]
+    for r in range(theta0.shape[0]):
+        theta = theta0[r].copy()
+        for k in range(idx.shape[1]):
+            for s in range(0, n, batch_size):
+                batch = idx[r, k, 0, s : s + batch_size]
+                _, g = objective_and_grad(widths, activation, True, loss, "mean", theta, X[batch], Y[batch])
+                theta = theta - eta * g
+        out.append(theta)
+    return np.array(out)

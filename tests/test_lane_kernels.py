@@ -88,8 +88,16 @@ def test_lane_groups_match_the_numpy_reference(runs, d, dtype):
     idx = optcore.epoch_orders("incremental", N, K, seed=1, runs=runs)
     table, decay = optcore.schedules.as_schedule(steps).table(runs, K, np.float64)
     final, iterates = reference_run(
-        problem, idx, table, decay, x0.astype(dtype).astype(np.float64), batch_size=1, workers=1,
-        mode="minibatch", sync_every=N, record_every=4,
+        problem,
+        idx,
+        table,
+        decay,
+        x0.astype(dtype).astype(np.float64),
+        batch_size=1,
+        workers=1,
+        mode="minibatch",
+        sync_every=N,
+        record_every=4,
     )
     scale = max(1.0, float(np.max(np.abs(final))))
     np.testing.assert_allclose(res.x, final, rtol=0, atol=RTOL[dtype] * scale)

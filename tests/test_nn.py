@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from mlp_reference import objective_and_grad
+from mlp_reference import objective_and_grad, sgd_steps
 
 import optcore
 from optcore.nn import ACTIVATIONS, LOSSES, MLP, NetworkProblem
@@ -115,14 +115,7 @@ def test_training_through_the_engine_matches_numpy_steps(order, batch_size):
     K, eta = 3, 0.05
     res = optcore.run_sgd(problem, order=order, epochs=K, step_size=eta, x0=theta0, seed=4, batch_size=batch_size)
     idx = optcore.epoch_orders(order, 9, K, seed=4, runs=2)
-    for r in range(2):
-        theta = theta0[r].copy()
-        for k in range(K):
-            for s in range(0, 9, batch_size):
-                batch = idx[r, k, 0, s : s + batch_size]
-                _, g = objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X[batch], Y[batch])
-                theta = theta - eta * g
-        np.testing.assert_allclose(res.x[r], theta, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(res.x, sgd_steps(widths, theta0, X, Y, idx, eta, batch_size), rtol=1e-12, atol=1e-13)
     assert res.accuracy.shape == (2, K + 1) and res.objective.shape == (2, K + 1)
 
 

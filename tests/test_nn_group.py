@@ -5,21 +5,14 @@ exactly."""
 
 import numpy as np
 import pytest
+from mlp_reference import random_data
 
 import optcore
 from optcore.nn import MLP, NetworkProblem
 
 
 def data(widths, loss, n, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, widths[0])).astype(dtype)
-    if loss == "squared":
-        Y = rng.standard_normal((n, widths[-1])).astype(dtype)
-    elif loss == "softmax_ce":
-        Y = rng.integers(0, widths[-1], n).astype(dtype)
-    else:
-        Y = rng.choice([-1.0, 1.0], n).astype(dtype)
-    return X, Y
+    return random_data(widths, loss, n, dtype, seed)
 
 
 def train_both_ways(net, X, Y, runs, epochs, batch_size, eta, order_seed=3):
@@ -141,4 +134,5 @@ def test_full_batch_objective_records_keep_their_bits(dtype, widths, activation,
     per_run = optcore.run_sgd(problem, order=np.broadcast_to(np.arange(n), (9, 6, n)).copy(), **common)
     np.testing.assert_array_equal(shared.x, per_run.x)
     np.testing.assert_array_equal(shared.objective, per_run.objective)
-    np.testing.assert_allclose(shared.objective[:, -1], problem.objective(shared.x), rtol=1e-12 if dtype == np.float64 else 1e-6)
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    np.testing.assert_allclose(shared.objective[:, -1], problem.objective(shared.x), rtol=rtol)

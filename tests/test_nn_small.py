@@ -11,7 +11,7 @@ used (dropped examples, explicit orders with repeated indices)."""
 
 import numpy as np
 import pytest
-from mlp_reference import objective_and_grad
+from mlp_reference import objective_and_grad, random_data
 
 import optcore
 from optcore.nn import MLP, NetworkProblem
@@ -22,15 +22,7 @@ SLOPES = (1.0, 0.2)
 
 
 def data(widths, loss, n, dtype, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, widths[0])).astype(dtype)
-    if loss == "squared":
-        Y = rng.standard_normal((n, widths[-1])).astype(dtype)
-    elif loss == "softmax_ce":
-        Y = rng.integers(0, widths[-1], n).astype(dtype)
-    else:
-        Y = rng.choice([-1.0, 1.0], n).astype(dtype)
-    return X, Y
+    return random_data(widths, loss, n, dtype, seed)
 
 
 def network(widths, activation, loss, bias=True, dtype=np.float64, reduction="mean"):

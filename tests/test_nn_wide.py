@@ -9,7 +9,7 @@ from the next step's gradient pass.
 
 import numpy as np
 import pytest
-from mlp_reference import act, objective_and_grad, unpack
+from mlp_reference import act, objective_and_grad, sgd_steps, unpack
 
 import optcore
 from optcore import _blas, _core
@@ -161,14 +161,9 @@ def test_training_through_the_engine_matches_numpy_steps(gemm, order, batch_size
         NetworkProblem(net, X, Y), order=order, epochs=K, step_size=eta, x0=theta0, seed=4, batch_size=batch_size
     )
     idx = optcore.epoch_orders(order, 9, K, seed=4, runs=2)
-    for r in range(2):
-        theta = theta0[r].copy()
-        for k in range(K):
-            for s in range(0, 9, batch_size):
-                batch = idx[r, k, 0, s : s + batch_size]
-                _, g = objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X[batch], Y[batch])
-                theta = theta - eta * g
-        np.testing.assert_allclose(res.x[r], theta, rtol=1e-12, atol=1e-13)
+    final = sgd_steps(widths, theta0, X, Y, idx, eta, batch_size)
+    np.testing.assert_allclose(res.x, final, rtol=1e-12, atol=1e-13)
+    for r, theta in enumerate(final):
         assert res.objective[r, -1] == pytest.approx(
             objective_and_grad(widths, "tanh", True, "squared", "mean", theta, X, Y)[0], rel=1e-12
         )
