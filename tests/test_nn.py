@@ -163,7 +163,7 @@ def test_bad_input(make, error, match):
 
 @pytest.mark.parametrize("n", [3, 8, 13, 40])
 def test_wide_network_gradients(n):
-    # wide layers take the one-example pass inside the batched gradient (MLP::lanes_pay)
+    # 40-wide layers: mlp_small.hpp's block pass, with more parameters than fit an L1 cache eight times over
     widths = [6, 40, 40, 2]
     net = MLP(widths, activation="tanh", loss="squared")
     assert net.n_params * 8 * 8 > 64 * 1024

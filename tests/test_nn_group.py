@@ -27,8 +27,8 @@ def train_both_ways(net, X, Y, runs, epochs, batch_size, eta, order_seed=3):
 
 CASES = [
     # widths, activation, loss, bias, batch (every layer <= 64 wide: the one-example arithmetic, which
-    # add_grad_batch() computes a block of examples at a time, mlp_small.hpp; the examples-in-lanes arithmetic is
-    # left to networks with a layer wider than 64, which the group pass does not take)
+    # add_grad_batch() computes a block of examples at a time, mlp_small.hpp; networks with a layer wider than 64
+    # take matrix products, mlp_gemm.hpp, and the group pass does not take them)
     ([4, 6, 5, 1], "relu", "squared", True, 12),
     ([4, 6, 1], "tanh", "logistic", True, 7),
     ([3, 5, 5, 2], "leaky", "squared", False, 9),
@@ -116,9 +116,9 @@ def test_masked_networks_keep_their_zeros_under_full_batch_gd_in_groups():
 @pytest.mark.parametrize(
     ("widths", "activation", "loss", "n"),
     [
-        ([4, 6, 5, 1], "relu", "squared", 16),  # examples-in-lanes passes: objective from the gradient pass
-        ([3, 8, 3], "tanh", "softmax_ce", 6),  # gradient in lanes but objective one example at a time: own pass
-        ([3, 40, 1], "softplus", "logistic", 12),  # one example at a time for both
+        ([4, 6, 5, 1], "relu", "squared", 16),
+        ([3, 8, 3], "tanh", "softmax_ce", 6),
+        ([3, 40, 1], "softplus", "logistic", 12),
     ],
 )
 def test_full_batch_objective_records_keep_their_bits(dtype, widths, activation, loss, n):

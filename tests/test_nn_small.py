@@ -43,7 +43,7 @@ GRADIENT_CASES = [
     ([3, 50, 1], "softplus", "squared", False, 64),
     ([12, 33, 9, 5], "hardtanh", "softmax_ce", False, 2),
     ([4, 40, 40, 40, 1], "linear", "squared", True, 130),
-    ([4, 6, 70], "relu", "softmax_ce", True, 12),  # an output wider than 64: still examples in lanes
+    ([4, 6, 70], "relu", "softmax_ce", True, 12),  # an output wider than 64: matrix products (mlp_gemm.hpp)
 ]
 
 
@@ -169,9 +169,9 @@ def test_portable_and_avx2_copies_give_the_same_bits(dtype, monkeypatch):
 FUSED_CASES = [
     ([10, 64, 64, 1], "relu", "squared", 32),  # block pass, fused objective
     ([10, 16, 16, 1], "tanh", "logistic", 7),  # block pass, a batch smaller than a vector of float32
-    ([4, 6, 70], "softplus", "softmax_ce", 12),  # examples in lanes for both passes: fused
-    ([4, 6, 70], "relu", "softmax_ce", 6),  # gradient in lanes, objective one at a time: not fused
-    ([3, 80, 1], "sigmoid", "exponential", 9),  # wider than 64: one example at a time, not fused
+    ([4, 6, 70], "softplus", "softmax_ce", 12),  # an output wider than 64: matrix products, fused
+    ([4, 6, 70], "relu", "softmax_ce", 6),
+    ([3, 80, 1], "sigmoid", "exponential", 9),  # a hidden layer wider than 64: matrix products
 ]
 
 

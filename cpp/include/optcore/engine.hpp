@@ -96,7 +96,7 @@ class GroupRunner {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
       if (group_batches_) group_grads_.resize(static_cast<std::size_t>(group_) * d_);
       // ... in the group pass (GroupBatchGrad::grads)
-      fused_objective_ = group_batches_ && full_batch_objective && GroupBatchGrad<Problem>::full_batch_objective(problem);
+      fused_objective_ = group_batches_ && full_batch_objective;
     }
     if constexpr (HasBatchObjective<Problem>::value) {
       // ... in each run's own gradient pass (runs alone, groups too small for the group pass); the two agree

@@ -27,28 +27,6 @@ OPTCORE_ISA_BEGIN
 
 enum class NetLoss : int { squared = 0, logistic = 1, exponential = 2, softmax_ce = 3 };
 
-namespace lanes_detail {
-// Fixed-length lane loops with restrict pointers, so the compiler can keep them as plain vector instructions.
-template <class T, int E>
-inline void axpy(T w, const T* __restrict x, T* __restrict y) {
-  for (int e = 0; e < E; ++e) y[e] += w * x[e];
-}
-template <class T, int E>
-inline void fma(const T* __restrict a, const T* __restrict b, T* __restrict y) {
-  for (int e = 0; e < E; ++e) y[e] += a[e] * b[e];
-}
-template <class T, int E>
-inline void add(const T* __restrict a, T* __restrict y) {
-  for (int e = 0; e < E; ++e) y[e] += a[e];
-}
-template <class T, int E>
-inline T sum(const T* __restrict a) {
-  T total = T(0);
-  for (int e = 0; e < E; ++e) total += a[e];
-  return total;
-}
-}  // namespace lanes_detail
-
 template <class T>
 struct SmallBatch;  // mlp_small.hpp: the one-example arithmetic, a block of examples at a time
 
@@ -236,87 +214,9 @@ struct MLP {
     }
   }
 
-  // --- batched gradients: kBatchLanes examples at a time, examples in the vector lanes --------------------------
-  static constexpr int kBatchLanes = 8;
-
-  /** Per-thread buffers of the batched pass: activations, pre-activations and deltas as (units, kBatchLanes). */
-  struct BatchScratch {
-    std::vector<T> a, z, delta, out, dout, grad_lanes;
-  };
-
-  /**
-   * Whether the examples-in-lanes pass beats the one-example pass: for narrow layers (rows of a few dozen weights
-   * vectorize poorly one example at a time) whose per-lane gradient sums fit in cache. Wide layers vectorize well
-   * along their rows, and per-lane sums of many parameters would spill out of the caches. Networks whose every
-   * layer fits mlp_small.hpp's blocked one-example pass take that instead (3-4x faster at batch 32): what is left
-   * here are narrow inputs with more than SmallBatch::kMaxWidth outputs.
-   */
-  bool lanes_pay() const {
-    std::int64_t widest = 0;
-    for (int l = 0; l < layers; ++l) widest = std::max(widest, widths[l]);
-    return widest <= 32 && static_cast<std::size_t>(d) * kBatchLanes * sizeof(T) <= 64 * 1024 &&
-           !SmallBatch<T>::fits(*this);
-  }
-
-  BatchScratch& batch_scratch() const {
-    thread_local BatchScratch s;
-    std::int64_t units = 0;
-    for (int l = 0; l <= layers; ++l) units += widths[l];
-    const std::size_t need = static_cast<std::size_t>(units) * kBatchLanes;
-    for (auto* v : {&s.a, &s.z, &s.delta})
-      if (v->size() < need) v->resize(need);
-    if (s.grad_lanes.size() < static_cast<std::size_t>(d) * kBatchLanes) s.grad_lanes.resize(d * kBatchLanes);
-    const std::size_t k = static_cast<std::size_t>(out_dim());
-    if (s.out.size() < k) s.out.resize(k), s.dout.resize(k);
-    return s;
-  }
-
-  /**
-   * g += s * sum over the batch of grad f_i, i = base + idx[e] for e < count: the examples of the batch go
-   * through the network kBatchLanes at a time, one example per vector lane, so every layer is a small matrix
-   * product instead of one dot product per unit and example.
-   */
-  /** Layer l's first unit in the (units, kBatchLanes) buffers. */
-  std::int64_t unit_offset(int l) const {
-    std::int64_t off = 0;
-    for (int k = 0; k < l; ++k) off += widths[k];
-    return off;
-  }
-
-  /**
-   * Forward pass of examples base + idx[c0 + e], e < used (<= kBatchLanes), one per vector lane; unused lanes are
-   * zero. Fills sc.z and sc.a of every layer, (units, kBatchLanes), and returns the output pre-activations.
-   */
-  const T* forward_batch(const std::uint32_t* idx, std::int64_t c0, int used, std::int64_t base, const T* theta,
-                         BatchScratch& sc) const {
-    constexpr int E = kBatchLanes;
-    T* a0 = sc.a.data();
-    for (std::int64_t c = 0; c < widths[0]; ++c)
-      for (int e = 0; e < E; ++e)
-        a0[c * E + e] = e < used ? X[(base + (idx ? idx[c0 + e] : c0 + e)) * widths[0] + c] : T(0);
-    std::int64_t off = 0, unit = 0;
-    for (int l = 1; l <= layers; ++l) {
-      const std::int64_t rows = widths[l], cols = widths[l - 1];
-      const T* W = theta + off;
-      const T* in = sc.a.data() + unit * E;
-      unit += cols;
-      T* z = sc.z.data() + unit * E;
-      T* a = sc.a.data() + unit * E;
-      for (std::int64_t r = 0; r < rows; ++r) {
-        alignas(32) T acc[E];
-        const T b0 = bias ? theta[off + rows * cols + r] : T(0);
-        for (int e = 0; e < E; ++e) acc[e] = b0;
-        for (std::int64_t c = 0; c < cols; ++c) lanes_detail::axpy<T, E>(W[r * cols + c], in + c * E, acc);
-        std::copy_n(acc, E, z + r * E);
-      }
-      if (l < layers)
-        act.values(z, a, rows * E);
-      else
-        std::copy_n(z, rows * E, a);
-      off += rows * cols + (bias ? rows : 0);
-    }
-    return sc.z.data() + unit * E;
-  }
+  // --- batched gradients -----------------------------------------------------------------------------------------
+  // Networks with a layer wider than 64 take matrix products (mlp_gemm.hpp), the others the one-example arithmetic
+  // a block of examples at a time (mlp_small.hpp).
 
   void add_grad_batch(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                       T s) const {
@@ -327,14 +227,11 @@ struct MLP {
 
   /**
    * Whether add_grad_batch_objective() can give objective() over a full batch (count == n): its forward pass must
-   * be the objective's (examples in lanes for both, or the one-example arithmetic for both).
+   * be the objective's.
    */
   bool batch_objective_matches() const {
     if (group) return false;
-    if (mlp_gemm::pays(*this)) return true;  // wide layers: when the batch is in stored order (see below)
-    const bool grad_in_lanes = n >= kBatchLanes / 2 && lanes_pay();
-    const bool objective_in_lanes = n >= kBatchLanes && lanes_pay();
-    return grad_in_lanes == objective_in_lanes && (grad_in_lanes || SmallBatch<T>::pays(*this));
+    return mlp_gemm::pays(*this) || SmallBatch<T>::pays(*this);  // wide layers: for batches in stored order
   }
 
   /**
@@ -370,66 +267,15 @@ struct MLP {
   /** add_grad_batch(); if `losses` is not null, also losses[idx[j]] = the loss of example j of the batch. */
   void add_grad_batch_losses(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
                              T s, double* losses) const {
-    constexpr int E = kBatchLanes;
-    if (count < E / 2 || !lanes_pay()) {  // tiny batches and wide layers: the one-example arithmetic
-      if (count > 1 && SmallBatch<T>::pays(*this))  // the same arithmetic, a block of examples at a time
-        return SmallBatch<T>::add_grad_batch(*this, idx, count, base, theta, g, s, losses);
-      for (std::int64_t j = 0; j < count; ++j) {
-        if (losses) {
-          Scratch& one = scratch();
-          losses[idx[j]] = example_loss(base + idx[j], forward(base + idx[j], theta, one));
-        }
-        add_grad(base + idx[j], theta, g, s);
+    if (count > 1 && SmallBatch<T>::pays(*this))  // the one-example arithmetic, a block of examples at a time
+      return SmallBatch<T>::add_grad_batch(*this, idx, count, base, theta, g, s, losses);
+    for (std::int64_t j = 0; j < count; ++j) {
+      if (losses) {
+        Scratch& one = scratch();
+        losses[idx[j]] = example_loss(base + idx[j], forward(base + idx[j], theta, one));
       }
-      return;
+      add_grad(base + idx[j], theta, g, s);
     }
-    BatchScratch& sc = batch_scratch();
-    const std::int64_t k = out_dim();
-    std::int64_t unit_off[64 + 1];
-    OPTCORE_CHECK(layers <= 64, "at most 64 layers");
-    unit_off[0] = 0;
-    for (int l = 0; l < layers; ++l) unit_off[l + 1] = unit_off[l] + widths[l];
-    std::fill_n(sc.grad_lanes.data(), d * E, T(0));
-    for (std::int64_t c0 = 0; c0 < count; c0 += E) {
-      const int used = static_cast<int>(std::min<std::int64_t>(E, count - c0));
-      forward_batch(idx, c0, used, base, theta, sc);
-      // output deltas, one example at a time
-      T* dout = sc.delta.data() + unit_off[layers] * E;
-      const T* zout = sc.z.data() + unit_off[layers] * E;
-      for (int e = 0; e < E; ++e) {
-        if (e >= used) {
-          for (std::int64_t j = 0; j < k; ++j) dout[j * E + e] = T(0);
-          continue;
-        }
-        for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j * E + e];
-        if (losses) losses[idx[c0 + e]] = example_loss(base + idx[c0 + e], sc.out.data());
-        loss_gradient(base + idx[c0 + e], sc.out.data(), sc.dout.data());
-        for (std::int64_t j = 0; j < k; ++j) dout[j * E + e] = sc.dout[j];
-      }
-      for (int l = layers; l >= 1; --l) {
-        const std::int64_t rows = widths[l], cols = widths[l - 1], woff = w_offset(l - 1);
-        const T* W = theta + woff;
-        const T* delta = sc.delta.data() + unit_off[l] * E;
-        const T* in = sc.a.data() + unit_off[l - 1] * E;
-        // the gradient is accumulated per lane over the whole batch and summed over the lanes at the end
-        T* gl = sc.grad_lanes.data() + woff * E;
-        for (std::int64_t r = 0; r < rows; ++r) {
-          const T* dr = delta + r * E;
-          T* gW = gl + r * cols * E;
-          for (std::int64_t c = 0; c < cols; ++c) lanes_detail::fma<T, E>(dr, in + c * E, gW + c * E);
-          if (bias) lanes_detail::add<T, E>(dr, gl + (rows * cols + r) * E);
-        }
-        if (l > 1) {
-          T* prev = sc.delta.data() + unit_off[l - 1] * E;
-          std::fill_n(prev, cols * E, T(0));
-          for (std::int64_t r = 0; r < rows; ++r)
-            for (std::int64_t c = 0; c < cols; ++c) lanes_detail::axpy<T, E>(W[r * cols + c], delta + r * E, prev + c * E);
-          act.times_first(sc.z.data() + unit_off[l - 1] * E, prev, cols * E);
-        }
-      }
-    }
-    const T c_scale = s * scale;
-    for (std::int64_t q = 0; q < d; ++q) g[q] += c_scale * lanes_detail::sum<T, E>(sc.grad_lanes.data() + q * E);
   }
 
   // --- the engine's interface ------------------------------------------------------------------------------------
@@ -448,25 +294,10 @@ struct MLP {
   T objective(const T* theta) const {
     if (mlp_gemm::pays(*this))  // wide layers: blocks of examples as matrix products
       return static_cast<T>(mlp_gemm::loss_total(*this, theta) * static_cast<double>(scale) / static_cast<double>(n));
-    constexpr int E = kBatchLanes;
-    if (n < E || !lanes_pay()) {  // few examples or wide layers: the one-example pass
-      if (n > 1 && !group && SmallBatch<T>::pays(*this)) return SmallBatch<T>::objective(*this, theta);
-      Scratch& one = scratch();
-      double total = 0;
-      for (std::int64_t i = 0; i < n; ++i) total += example_loss(i, forward(i, theta, one));
-      return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
-    }
-    BatchScratch& sc = batch_scratch();
-    const std::int64_t k = out_dim();
+    if (n > 1 && !group && SmallBatch<T>::pays(*this)) return SmallBatch<T>::objective(*this, theta);
+    Scratch& one = scratch();
     double total = 0;
-    for (std::int64_t c0 = 0; c0 < n; c0 += E) {
-      const int used = static_cast<int>(std::min<std::int64_t>(E, n - c0));
-      const T* zout = forward_batch(nullptr, c0, used, 0, theta, sc);
-      for (int e = 0; e < used; ++e) {
-        for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j * E + e];
-        total += example_loss(c0 + e, sc.out.data());
-      }
-    }
+    for (std::int64_t i = 0; i < n; ++i) total += example_loss(i, forward(i, theta, one));
     return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
   }
   /** Fraction of examples classified correctly (sign for +-1 labels, argmax for classes; squared: argmax vs

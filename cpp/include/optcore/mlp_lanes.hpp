@@ -6,14 +6,9 @@
  *
  *  Each lane computes exactly what MLP::add_grad_batch() computes for its network alone -- the same products,
  *  sums in the same order, the same derivative convention -- so a run's bits do not depend on which pass it went
- *  through (tests/test_nn_group.py checks the two bit for bit). add_grad_batch() has two orders and this file
- *  mirrors both:
- *    - examples in lanes (MLP::lanes_pay() and batch >= 4): per-parameter sums kept for each example slot
- *      e mod 8, summed slot by slot at the end; forward sums bias-first, sequential over inputs. (Since
- *      mlp_small.hpp, lanes_pay() holds only for networks with a layer wider than 64, which pays() refuses, so
- *      this branch is kept for completeness but not taken.)
- *    - one example at a time (otherwise): terms (scale * delta) * input added in example order; forward sums
- *      use dot()'s eight partial sums, then add the bias. mlp_small.hpp computes this arithmetic for a run alone.
+ *  through (tests/test_nn_group.py checks the two bit for bit). That arithmetic is the one-example order of
+ *  add_grad() (mlp_small.hpp computes it for a run alone): forward sums use dot()'s eight partial sums, then add
+ *  the bias; gradient terms (scale * delta) * input are added in example order.
  */
 #pragma once
 
@@ -53,25 +48,15 @@ struct GroupBatchGrad<MLP<T>> {
     return widest <= 64 && 3 * static_cast<std::size_t>(net.d) * sizeof(Lanes) <= 256 * 1024;
   }
 
-  /** Per-thread buffers, one Lanes per parameter (theta, acc, total) or unit (z, a, delta), 32-byte aligned. */
+  /** Per-thread buffers, one Lanes per parameter (theta, total) or unit (z; a and delta per block slot), aligned. */
   struct Scratch {
     std::vector<T> store;
-    Lanes *theta, *acc, *total, *z, *a, *delta;
+    Lanes *theta, *total, *z, *a, *delta;
     std::vector<T> out, dout;
     std::vector<std::int64_t> unit_off, w_off;
     std::vector<double> loss_store;        ///< (n, W) example losses, when grads() also gives the objective
     std::vector<double>* losses = nullptr;  ///< &loss_store while it is being filled
   };
-
-  /**
-   * Whether grads() over the full batch (every example once) can also give MLP::objective() at the same
-   * parameters: its forward pass must be the objective's (examples in lanes, or one example at a time, for both).
-   */
-  static bool full_batch_objective(const MLP<T>& net) {
-    const bool grads_in_lanes = net.n >= MLP<T>::kBatchLanes / 2 && net.lanes_pay();
-    const bool objective_in_lanes = net.n >= MLP<T>::kBatchLanes && net.lanes_pay();
-    return grads_in_lanes == objective_in_lanes;
-  }
 
   /**
    * grads[g] = the gradient of batch idx[0..b) (examples base + idx[e]) at thetas[g], g < count, exactly as
@@ -81,7 +66,6 @@ struct GroupBatchGrad<MLP<T>> {
                     const T* const* thetas, T* const* grads, int count, T* objective = nullptr) {
     thread_local Scratch sc;
     prepare(net, sc);
-    const bool examples_in_lanes = b >= MLP<T>::kBatchLanes / 2 && net.lanes_pay();
     sc.losses = objective ? &sc.loss_store : nullptr;
     if (objective) sc.loss_store.assign(static_cast<std::size_t>(net.n) * W, 0.0);
     const std::int64_t P = net.d;
@@ -89,27 +73,12 @@ struct GroupBatchGrad<MLP<T>> {
       const int used = std::min(W, count - g0);
       load_lanes(sc, thetas + g0, used, P);
       std::fill_n(sc.total, P, zero());
-      if (examples_in_lanes) {
-        constexpr int E = MLP<T>::kBatchLanes;
-        for (int slot = 0; slot < E; ++slot) {  // the sums of example slot `slot`, then added to the total
-          std::fill_n(sc.acc, P, zero());
-          std::int64_t e = slot;
-          while (e < b) {  // the slot's examples, kBlock at a time
-            int k = 0;
-            for (; k < kBlock && e < b; ++k, e += E) example<true>(net, sc, base + idx[e], used, k);
-            accumulate<true>(net, sc, k, sc.acc, T(1));
-          }
-          for (std::int64_t q = 0; q < P; ++q) sc.total[q] += sc.acc[q];
-        }
-        to_runs(sc.total, net.scale, grads + g0, used, P);
-      } else {
-        for (std::int64_t e = 0; e < b;) {
-          int k = 0;
-          for (; k < kBlock && e < b; ++k, ++e) example<false>(net, sc, base + idx[e], used, k);
-          accumulate<false>(net, sc, k, sc.total, net.scale);
-        }
-        to_runs(sc.total, T(1), grads + g0, used, P);
+      for (std::int64_t e = 0; e < b;) {
+        int k = 0;
+        for (; k < kBlock && e < b; ++k, ++e) example(net, sc, base + idx[e], used, k);
+        accumulate(net, sc, k, sc.total, net.scale);
       }
+      to_runs(sc.total, grads + g0, used, P);
       if (objective) {  // as MLP::objective(): the example losses summed in example order, in double
         double total[W] = {};
         for (std::int64_t i = 0; i < net.n; ++i)  // the lanes' sums side by side: W chains of additions, not one
@@ -127,7 +96,6 @@ struct GroupBatchGrad<MLP<T>> {
   static void record(const MLP<T>& net, const T* const* thetas, int count, T* objective, T* accuracy) {
     thread_local Scratch sc;
     prepare(net, sc);
-    const bool objective_in_lanes = net.n >= MLP<T>::kBatchLanes && net.lanes_pay();  // as MLP::objective()
     const std::int64_t P = net.d, k = net.out_dim(), d0 = net.widths[0];
     const Lanes* out = sc.z + sc.unit_off[net.layers];
     for (int g0 = 0; g0 < count; g0 += W) {
@@ -136,16 +104,12 @@ struct GroupBatchGrad<MLP<T>> {
       double total[W] = {};
       std::int64_t right[W] = {};
       for (std::int64_t i = 0; i < net.n; ++i) {
-        if (objective_in_lanes)
-          forward<true>(net, sc, net.X + i * d0);
-        else
-          forward<false>(net, sc, net.X + i * d0);
+        forward(net, sc, net.X + i * d0);
         for (int l = 0; l < used; ++l) {
           for (std::int64_t j = 0; j < k; ++j) sc.out[j] = out[j][l];
           total[l] += net.example_loss(i, sc.out.data());
         }
         if (accuracy) {
-          if (objective_in_lanes) forward<false>(net, sc, net.X + i * d0);  // accuracy() uses add_grad()'s pass
           for (int l = 0; l < used; ++l) {
             for (std::int64_t j = 0; j < k; ++j) sc.out[j] = out[j][l];
             right[l] += net.classified(i, sc.out.data());
@@ -162,10 +126,10 @@ struct GroupBatchGrad<MLP<T>> {
  private:
   static Lanes zero() { return Lanes{} * T(0); }
 
-  /** grads[l][q] = 0 + c * total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients. */
-  static void to_runs(const Lanes* total, T c, T* const* grads, int used, std::int64_t P) {
+  /** grads[l][q] = 0 + total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients. */
+  static void to_runs(const Lanes* total, T* const* grads, int used, std::int64_t P) {
     for (std::int64_t q = 0; q < P; ++q) {  // one vector per parameter, then its lanes (no gathers)
-      const Lanes v = T(0) + c * total[q];
+      const Lanes v = T(0) + total[q];
       for (int l = 0; l < used; ++l) grads[l][q] = v[l];
     }
   }
@@ -184,10 +148,10 @@ struct GroupBatchGrad<MLP<T>> {
     for (int l = 0; l < L; ++l)
       sc.w_off[l + 1] = sc.w_off[l] + net.widths[l + 1] * net.widths[l] + (net.bias ? net.widths[l + 1] : 0);
     const std::size_t P = static_cast<std::size_t>(net.d), U = static_cast<std::size_t>(sc.unit_off[L + 1]);
-    sc.store.resize((3 * P + (1 + 2 * kBlock) * U + 1) * W);
+    sc.store.resize((2 * P + (1 + 2 * kBlock) * U + 1) * W);
     const std::uintptr_t raw = reinterpret_cast<std::uintptr_t>(sc.store.data());
     Lanes* next = reinterpret_cast<Lanes*>((raw + sizeof(Lanes) - 1) / sizeof(Lanes) * sizeof(Lanes));
-    for (Lanes** p : {&sc.theta, &sc.acc, &sc.total}) *p = next, next += P;
+    for (Lanes** p : {&sc.theta, &sc.total}) *p = next, next += P;
     sc.z = next, next += U;
     for (Lanes** p : {&sc.a, &sc.delta}) *p = next, next += kBlock * U;
     sc.out.resize(net.out_dim());
@@ -211,7 +175,6 @@ struct GroupBatchGrad<MLP<T>> {
   }
 
   /** The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and sc.a. */
-  template <bool InLanes>
   static void forward(const MLP<T>& net, Scratch& sc, const T* x, Lanes* acts = nullptr) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
@@ -221,63 +184,53 @@ struct GroupBatchGrad<MLP<T>> {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
       const Lanes* in = act + sc.unit_off[l - 1];
       Lanes* z = sc.z + sc.unit_off[l];
+      // two rows at a time: two independent sets of chains (one row's tree of dependent additions bounds it)
+      const T* xs = l == 1 ? x : nullptr;
+      const Lanes* ins = l == 1 ? nullptr : in;
       std::int64_t r = 0;
-      if constexpr (!InLanes) {
-        // two rows at a time: two independent sets of chains (one row's tree of dependent additions bounds it)
-        const T* xs = l == 1 ? x : nullptr;
-        const Lanes* ins = l == 1 ? nullptr : in;
-        for (; r + 2 <= rows; r += 2) {
-          const Lanes* W0 = theta + off + r * cols;
-          const Lanes* W1 = W0 + cols;
-          Lanes p0[8], p1[8];
-          for (int j = 0; j < 8; ++j) p0[j] = zero(), p1[j] = zero();
-          for (std::int64_t q0 = 0; q0 < cols; q0 += 8) {
+      for (; r + 2 <= rows; r += 2) {
+        const Lanes* W0 = theta + off + r * cols;
+        const Lanes* W1 = W0 + cols;
+        Lanes p0[8], p1[8];
+        for (int j = 0; j < 8; ++j) p0[j] = zero(), p1[j] = zero();
+        for (std::int64_t q0 = 0; q0 < cols; q0 += 8) {
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j) {
-              if (q0 + j >= cols) break;
-              const Lanes v = xs ? zero() + xs[q0 + j] : ins[q0 + j];
-              p0[j] += W0[q0 + j] * v;
-              p1[j] += W1[q0 + j] * v;
-            }
+          for (int j = 0; j < 8; ++j) {
+            if (q0 + j >= cols) break;
+            const Lanes v = xs ? zero() + xs[q0 + j] : ins[q0 + j];
+            p0[j] += W0[q0 + j] * v;
+            p1[j] += W1[q0 + j] * v;
           }
-          const Lanes b0 = net.bias ? theta[off + rows * cols + r] : zero();
-          const Lanes b1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
-          z[r] = (((p0[0] + p0[4]) + (p0[2] + p0[6])) + ((p0[1] + p0[5]) + (p0[3] + p0[7]))) + b0;
-          z[r + 1] = (((p1[0] + p1[4]) + (p1[2] + p1[6])) + ((p1[1] + p1[5]) + (p1[3] + p1[7]))) + b1;
         }
+        const Lanes b0 = net.bias ? theta[off + rows * cols + r] : zero();
+        const Lanes b1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
+        z[r] = (((p0[0] + p0[4]) + (p0[2] + p0[6])) + ((p0[1] + p0[5]) + (p0[3] + p0[7]))) + b0;
+        z[r + 1] = (((p1[0] + p1[4]) + (p1[2] + p1[6])) + ((p1[1] + p1[5]) + (p1[3] + p1[7]))) + b1;
       }
       for (; r < rows; ++r) {
         const Lanes* Wr = theta + off + r * cols;
         const Lanes br = net.bias ? theta[off + rows * cols + r] : zero();
-        if constexpr (InLanes) {  // bias first, then the inputs in order
-          Lanes acc = br;
-          if (l == 1)
-            for (std::int64_t q = 0; q < cols; ++q) acc += Wr[q] * x[q];
-          else
-            for (std::int64_t q = 0; q < cols; ++q) acc += Wr[q] * in[q];
-          z[r] = acc;
-        } else {  // dot(): eight partial sums over q mod 8, a fixed tree, then the bias
-          Lanes part[8];
-          for (auto& p : part) p = zero();
-          // unrolled by 8, so that partial sum q mod 8 has a fixed register
-          const std::int64_t full = cols / 8 * 8;
-          if (l == 1) {
-            for (std::int64_t q = 0; q < full; q += 8)
+        // dot(): eight partial sums over q mod 8, a fixed tree, then the bias
+        Lanes part[8];
+        for (auto& p : part) p = zero();
+        // unrolled by 8, so that partial sum q mod 8 has a fixed register
+        const std::int64_t full = cols / 8 * 8;
+        if (l == 1) {
+          for (std::int64_t q = 0; q < full; q += 8)
 #pragma GCC unroll 8
-              for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * x[q + j];
+            for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * x[q + j];
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j)
-              if (full + j < cols) part[j] += Wr[full + j] * x[full + j];
-          } else {
-            for (std::int64_t q = 0; q < full; q += 8)
+          for (int j = 0; j < 8; ++j)
+            if (full + j < cols) part[j] += Wr[full + j] * x[full + j];
+        } else {
+          for (std::int64_t q = 0; q < full; q += 8)
 #pragma GCC unroll 8
-              for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
+            for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j)
-              if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
-          }
-          z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
+          for (int j = 0; j < 8; ++j)
+            if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
         }
+        z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
       }
       Lanes* a = act + sc.unit_off[l];
       if (l < L)
@@ -295,7 +248,6 @@ struct GroupBatchGrad<MLP<T>> {
    * Example i through the lanes' networks: forward pass, loss gradient and backpropagated deltas, kept in block
    * slot k (activations at sc.a + k U, the inputs broadcast as layer 0; deltas at sc.delta + k U).
    */
-  template <bool InLanes>
   static void example(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, int k) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
@@ -304,7 +256,7 @@ struct GroupBatchGrad<MLP<T>> {
     Lanes* act = sc.a + k * U;
     Lanes* deltas = sc.delta + k * U;
     for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
-    forward<InLanes>(net, sc, x, act);
+    forward(net, sc, x, act);
     // --- loss gradient: squared loss in lanes (MLP::example_loss() and loss_gradient()'s arithmetic), the other
     // losses one lane at a time
     const std::int64_t kout = net.out_dim();
@@ -338,19 +290,15 @@ struct GroupBatchGrad<MLP<T>> {
       for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t q = 0; q < cols; ++q) prev[q] += Wt[r * cols + q] * delta[r];
       T* pt = reinterpret_cast<T*>(prev);
-      if constexpr (InLanes)
-        net.act.times_first(zprev, pt, cols * W);
-      else  // add_grad()'s product with h' (vector selects for the piecewise-linear kinds, same bits)
-        SmallBatch<T>::times_first(net.act, zprev, pt, cols * W);
+      // add_grad()'s product with h' (vector selects for the piecewise-linear kinds, same bits)
+      SmallBatch<T>::times_first(net.act, zprev, pt, cols * W);
     }
   }
 
   /**
    * g += the gradient terms of the block's examples 0..count, example after example for each parameter (so each
-   * sum sees its terms in the order of one example at a time). InLanes selects add_grad_batch()'s
-   * examples-in-lanes arithmetic, delta * input, else add_grad()'s, (c * delta) * input with c = scale.
+   * sum sees its terms in the order of one example at a time): add_grad()'s (c * delta) * input with c = scale.
    */
-  template <bool InLanes>
   static void accumulate(const MLP<T>& net, Scratch& sc, int count, Lanes* __restrict g, T c) {
     const int L = net.layers;
     const std::int64_t U = sc.unit_off[L + 1];
@@ -361,7 +309,7 @@ struct GroupBatchGrad<MLP<T>> {
       Lanes* gl = g + off;
       for (std::int64_t r = 0; r < rows; ++r) {
         Lanes dr[kBlock];
-        for (int k = 0; k < count; ++k) dr[k] = InLanes ? delta[k * U + r] : c * delta[k * U + r];
+        for (int k = 0; k < count; ++k) dr[k] = c * delta[k * U + r];
         Lanes* gW = gl + r * cols;
         std::int64_t q = 0;
         for (; q + 4 <= cols; q += 4) {
