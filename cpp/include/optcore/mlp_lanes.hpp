@@ -174,19 +174,21 @@ struct GroupBatchGrad<MLP<T>> {
     }
   }
 
-  /** The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and sc.a. */
+  /**
+   * The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and the activations (acts,
+   * or sc.a), whose layer 0 is the inputs broadcast to every lane.
+   */
   static void forward(const MLP<T>& net, Scratch& sc, const T* x, Lanes* acts = nullptr) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
     Lanes* const act = acts ? acts : sc.a;
-    // layer 1 broadcasts the example's inputs, later layers take the lanes' activations
+    // A broadcast -0 input becomes +0: every sum that takes it starts from +0, where a zero's sign never shows.
+    for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
     for (int l = 1; l <= L; ++l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
       const Lanes* in = act + sc.unit_off[l - 1];
       Lanes* z = sc.z + sc.unit_off[l];
       // two rows at a time: two independent sets of chains (one row's tree of dependent additions bounds it)
-      const T* xs = l == 1 ? x : nullptr;
-      const Lanes* ins = l == 1 ? nullptr : in;
       std::int64_t r = 0;
       for (; r + 2 <= rows; r += 2) {
         const Lanes* W0 = theta + off + r * cols;
@@ -197,7 +199,7 @@ struct GroupBatchGrad<MLP<T>> {
 #pragma GCC unroll 8
           for (int j = 0; j < 8; ++j) {
             if (q0 + j >= cols) break;
-            const Lanes v = xs ? zero() + xs[q0 + j] : ins[q0 + j];
+            const Lanes v = in[q0 + j];
             p0[j] += W0[q0 + j] * v;
             p1[j] += W1[q0 + j] * v;
           }
@@ -215,21 +217,12 @@ struct GroupBatchGrad<MLP<T>> {
         for (auto& p : part) p = zero();
         // unrolled by 8, so that partial sum q mod 8 has a fixed register
         const std::int64_t full = cols / 8 * 8;
-        if (l == 1) {
-          for (std::int64_t q = 0; q < full; q += 8)
+        for (std::int64_t q = 0; q < full; q += 8)
 #pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * x[q + j];
+          for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
 #pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j)
-            if (full + j < cols) part[j] += Wr[full + j] * x[full + j];
-        } else {
-          for (std::int64_t q = 0; q < full; q += 8)
-#pragma GCC unroll 8
-            for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
-#pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j)
-            if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
-        }
+        for (int j = 0; j < 8; ++j)
+          if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
         z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
       }
       Lanes* a = act + sc.unit_off[l];
@@ -255,7 +248,6 @@ struct GroupBatchGrad<MLP<T>> {
     const T* x = net.X + i * net.widths[0];
     Lanes* act = sc.a + k * U;
     Lanes* deltas = sc.delta + k * U;
-    for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
     forward(net, sc, x, act);
     // --- loss gradient: squared loss in lanes (MLP::example_loss() and loss_gradient()'s arithmetic), the other
     // losses one lane at a time
