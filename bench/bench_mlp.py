@@ -204,8 +204,8 @@ def mlp_of(case) -> MLP:
 # ---------------------------------------------------------------------------------------------------- (a)
 
 
-def optcore_single(case: SingleCase, args):
-    """{variant: {"times", "count"}} for optcore's two variants, and the parameters after one step."""
+def optcore_trainer(case: SingleCase):
+    """call(epochs): one run_sgd call of `epochs` full-batch steps on the case, each step's loss recorded."""
     prob = NetworkProblem(mlp_of(case), case.X, case.Y)
 
     def call(epochs: int):
@@ -220,6 +220,13 @@ def optcore_single(case: SingleCase, args):
             threads=1,
             record=("objective",),
         )
+
+    return call
+
+
+def optcore_single(case: SingleCase, args):
+    """{variant: {"times", "count"}} for optcore's two variants, and the parameters after one step."""
+    call = optcore_trainer(case)
 
     def calls(count: int) -> None:
         for _ in range(count):

@@ -28,27 +28,17 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 from _mlp_baselines import SingleCase, TorchSingle, jax_loss, split_layers  # noqa: E402
-from bench_mlp import D_IN, make_data, mlp_of  # noqa: E402
+from bench_mlp import D_IN, make_data, optcore_trainer  # noqa: E402
 
 import optcore  # noqa: E402
-from optcore.nn import MLP, NetworkProblem  # noqa: E402
+from optcore.nn import MLP  # noqa: E402
 
 
 def optcore_block(case: SingleCase):
-    prob = NetworkProblem(mlp_of(case), case.X, case.Y)
+    call = optcore_trainer(case)
 
     def block(count: int) -> None:
-        optcore.run_sgd(
-            prob,
-            order="incremental",
-            epochs=count,
-            batch_size=case.batch,
-            step_size=case.step,
-            x0=case.theta,
-            runs=1,
-            threads=1,
-            record=("objective",),
-        )
+        call(count)
 
     return block
 
