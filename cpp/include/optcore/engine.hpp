@@ -435,11 +435,7 @@ class GroupRunner {
       for (std::uint32_t m = 0; m < M_; ++m) std::copy_n(out, d_, worker_x(g, m));
   }
 
-  bool all_finite(const T* x) const {
-    for (std::int64_t j = 0; j < d_; ++j)
-      if (!std::isfinite(x[j])) return false;
-    return true;
-  }
+  bool all_finite(const T* x) const { return optcore::all_finite(x, d_); }
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
     if (defer_objective_) {  // filled in by the next step's gradient pass (group_batch_step)

@@ -106,6 +106,31 @@ OPTCORE_HD inline T dot(const T* __restrict a, const T* __restrict b, std::int64
 #endif
 }
 
+/**
+ * Whether every x[j] is finite. x - x is +0 for a finite x and NaN for an infinity or a NaN, so one sum of those
+ * differences tells, in vectors and without a branch per element (the divergence check runs after every epoch,
+ * and for full-batch training an epoch is one step).
+ */
+template <class T>
+OPTCORE_HD inline bool all_finite(const T* x, std::int64_t d) {
+  T tail = T(0);
+  std::int64_t j = 0;
+#ifdef OPTCORE_VECTOR_EXTENSIONS
+  using V = typename detail::NativeVec<T>::type;
+  constexpr int W = detail::NativeVec<T>::width;
+  V acc0 = V{}, acc1 = V{};
+  for (; j + 2 * W <= d; j += 2 * W) {
+    const V a = detail::load_vec(x + j), b = detail::load_vec(x + j + W);
+    acc0 += a - a;
+    acc1 += b - b;
+  }
+  const V acc = acc0 + acc1;
+  for (int l = 0; l < W; ++l) tail += acc[l];
+#endif
+  for (; j < d; ++j) tail += x[j] - x[j];
+  return tail == T(0);
+}
+
 /** y += alpha * x (elementwise, so the vector and scalar forms give the same bits) */
 template <class T>
 OPTCORE_HD inline void axpy(T alpha, const T* __restrict x, T* __restrict y, std::int64_t d) {

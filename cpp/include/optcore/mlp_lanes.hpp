@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstddef>
+#include <cstring>
 #include <vector>
 
 #include "optcore/config.hpp"
@@ -75,7 +76,17 @@ struct GroupBatchGrad<MLP<T>> {
       std::fill_n(sc.total, P, zero());
       for (std::int64_t e = 0; e < b;) {
         int k = 0;
-        for (; k < kBlock && e < b; ++k, ++e) example(net, sc, base + idx[e], used, k);
+        while (k < kBlock && e < b) {
+          if (k + kPair <= kBlock && e + kPair <= b) {
+            const std::int64_t pair[kPair] = {base + idx[e], base + idx[e + 1]};
+            examples<kPair>(net, sc, pair, used, k);
+            k += kPair, e += kPair;
+          } else {
+            const std::int64_t one = base + idx[e];
+            examples<1>(net, sc, &one, used, k);
+            ++k, ++e;
+          }
+        }
         accumulate(net, sc, k, sc.total, net.scale);
       }
       to_runs(sc.total, grads + g0, used, P);
@@ -104,7 +115,8 @@ struct GroupBatchGrad<MLP<T>> {
       double total[W] = {};
       std::int64_t right[W] = {};
       for (std::int64_t i = 0; i < net.n; ++i) {
-        forward(net, sc, net.X + i * d0);
+        const T* x = net.X + i * d0;
+        forward<1>(net, sc, &x, &sc.a, &sc.z);
         for (int l = 0; l < used; ++l) {
           for (std::int64_t j = 0; j < k; ++j) sc.out[j] = out[j][l];
           total[l] += net.example_loss(i, sc.out.data());
@@ -126,9 +138,19 @@ struct GroupBatchGrad<MLP<T>> {
  private:
   static Lanes zero() { return Lanes{} * T(0); }
 
-  /** grads[l][q] = 0 + total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients. */
+  /**
+   * grads[l][q] = 0 + total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients, W
+   * parameters at a time as a W x W transpose in registers.
+   */
   static void to_runs(const Lanes* total, T* const* grads, int used, std::int64_t P) {
-    for (std::int64_t q = 0; q < P; ++q) {  // one vector per parameter, then its lanes (no gathers)
+    std::int64_t q0 = 0;
+    for (; q0 + W <= P; q0 += W) {
+      Lanes r[W];
+      for (int i = 0; i < W; ++i) r[i] = T(0) + total[q0 + i];
+      SmallBatch<T>::transpose(r);
+      for (int l = 0; l < used; ++l) std::memcpy(grads[l] + q0, &r[l], sizeof(Lanes));
+    }
+    for (std::int64_t q = q0; q < P; ++q) {
       const Lanes v = T(0) + total[q];
       for (int l = 0; l < used; ++l) grads[l][q] = v[l];
     }
@@ -136,7 +158,17 @@ struct GroupBatchGrad<MLP<T>> {
 
   /** sc.theta = the parameters of networks thetas[0..used) in lanes 0..used (zeros in the other lanes). */
   static void load_lanes(Scratch& sc, const T* const* thetas, int used, std::int64_t P) {
-    for (std::int64_t q = 0; q < P; ++q)
+    std::int64_t q0 = 0;
+    for (; q0 + W <= P; q0 += W) {
+      Lanes r[W];
+      for (int l = 0; l < W; ++l) {
+        r[l] = zero();
+        if (l < used) std::memcpy(&r[l], thetas[l] + q0, sizeof(Lanes));
+      }
+      SmallBatch<T>::transpose(r);
+      for (int i = 0; i < W; ++i) sc.theta[q0 + i] = r[i];
+    }
+    for (std::int64_t q = q0; q < P; ++q)
       for (int l = 0; l < W; ++l) sc.theta[q][l] = l < used ? thetas[l][q] : T(0);
   }
 
@@ -148,11 +180,11 @@ struct GroupBatchGrad<MLP<T>> {
     for (int l = 0; l < L; ++l)
       sc.w_off[l + 1] = sc.w_off[l] + net.widths[l + 1] * net.widths[l] + (net.bias ? net.widths[l + 1] : 0);
     const std::size_t P = static_cast<std::size_t>(net.d), U = static_cast<std::size_t>(sc.unit_off[L + 1]);
-    sc.store.resize((2 * P + (1 + 2 * kBlock) * U + 1) * W);
+    sc.store.resize((2 * P + (kPair + 2 * kBlock) * U + 1) * W);
     const std::uintptr_t raw = reinterpret_cast<std::uintptr_t>(sc.store.data());
     Lanes* next = reinterpret_cast<Lanes*>((raw + sizeof(Lanes) - 1) / sizeof(Lanes) * sizeof(Lanes));
     for (Lanes** p : {&sc.theta, &sc.total}) *p = next, next += P;
-    sc.z = next, next += U;
+    sc.z = next, next += kPair * U;
     for (Lanes** p : {&sc.a, &sc.delta}) *p = next, next += kBlock * U;
     sc.out.resize(net.out_dim());
     sc.dout.resize(net.out_dim());
@@ -175,84 +207,160 @@ struct GroupBatchGrad<MLP<T>> {
   }
 
   /**
-   * The forward pass of example x (d_0 inputs) through the lanes' networks: fills sc.z and the activations (acts,
-   * or sc.a), whose layer 0 is the inputs broadcast to every lane.
+   * The forward pass of examples xs[e] (d_0 inputs each), e < E, through the lanes' networks: fills zs[e] and
+   * the activations acts[e] (U lanes each; layer 0 of the activations is the inputs broadcast to every lane).
+   * E examples at once interleave E independent sets of chains of additions.
    */
-  static void forward(const MLP<T>& net, Scratch& sc, const T* x, Lanes* acts = nullptr) {
+  template <int E>
+  static void forward(const MLP<T>& net, const Scratch& sc, const T* const* xs, Lanes* const* acts,
+                      Lanes* const* zs) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
-    Lanes* const act = acts ? acts : sc.a;
     // A broadcast -0 input becomes +0: every sum that takes it starts from +0, where a zero's sign never shows.
-    for (std::int64_t q = 0; q < net.widths[0]; ++q) act[q] = zero() + x[q];
+    for (int e = 0; e < E; ++e)
+      for (std::int64_t q = 0; q < net.widths[0]; ++q) acts[e][q] = zero() + xs[e][q];
     for (int l = 1; l <= L; ++l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
-      const Lanes* in = act + sc.unit_off[l - 1];
-      Lanes* z = sc.z + sc.unit_off[l];
-      // two rows at a time: two independent sets of chains (one row's tree of dependent additions bounds it)
-      std::int64_t r = 0;
-      for (; r + 2 <= rows; r += 2) {
-        const Lanes* W0 = theta + off + r * cols;
-        const Lanes* W1 = W0 + cols;
-        Lanes p0[8], p1[8];
-        for (int j = 0; j < 8; ++j) p0[j] = zero(), p1[j] = zero();
-        for (std::int64_t q0 = 0; q0 < cols; q0 += 8) {
-#pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j) {
-            if (q0 + j >= cols) break;
-            const Lanes v = in[q0 + j];
-            p0[j] += W0[q0 + j] * v;
-            p1[j] += W1[q0 + j] * v;
-          }
+      const Lanes* in[E];
+      Lanes* z[E];
+      for (int e = 0; e < E; ++e) in[e] = acts[e] + sc.unit_off[l - 1], z[e] = zs[e] + sc.unit_off[l];
+      const Lanes* b = bias_of(net, theta, off, rows, cols);
+      if (cols <= 8) {
+        dot_layer<1, E>(theta + off, b, rows, cols, in, z);
+      } else if (cols <= 16) {
+        dot_layer<2, E>(theta + off, b, rows, cols, in, z);
+      } else {
+        for (int e = 0; e < E; ++e) {
+          std::int64_t r = 0;
+          for (; r + 2 <= rows; r += 2) dot_rows<2>(theta + off, b, r, cols, in[e], z[e]);
+          for (; r < rows; ++r) dot_rows<1>(theta + off, b, r, cols, in[e], z[e]);
         }
-        const Lanes b0 = net.bias ? theta[off + rows * cols + r] : zero();
-        const Lanes b1 = net.bias ? theta[off + rows * cols + r + 1] : zero();
-        z[r] = (((p0[0] + p0[4]) + (p0[2] + p0[6])) + ((p0[1] + p0[5]) + (p0[3] + p0[7]))) + b0;
-        z[r + 1] = (((p1[0] + p1[4]) + (p1[2] + p1[6])) + ((p1[1] + p1[5]) + (p1[3] + p1[7]))) + b1;
       }
-      for (; r < rows; ++r) {
-        const Lanes* Wr = theta + off + r * cols;
-        const Lanes br = net.bias ? theta[off + rows * cols + r] : zero();
-        // dot(): eight partial sums over q mod 8, a fixed tree, then the bias
-        Lanes part[8];
-        for (auto& p : part) p = zero();
-        // unrolled by 8, so that partial sum q mod 8 has a fixed register
-        const std::int64_t full = cols / 8 * 8;
-        for (std::int64_t q = 0; q < full; q += 8)
-#pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j) part[j] += Wr[q + j] * in[q + j];
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j)
-          if (full + j < cols) part[j] += Wr[full + j] * in[full + j];
-        z[r] = (((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]))) + br;
+      for (int e = 0; e < E; ++e) {
+        Lanes* a = acts[e] + sc.unit_off[l];
+        if (l < L)
+          net.act.values(reinterpret_cast<const T*>(z[e]), reinterpret_cast<T*>(a), rows * W);
+        else
+          std::copy_n(z[e], rows, a);
       }
-      Lanes* a = act + sc.unit_off[l];
-      if (l < L)
-        net.act.values(reinterpret_cast<const T*>(z), reinterpret_cast<T*>(a), rows * W);
-      else
-        std::copy_n(z, rows, a);
     }
+  }
+
+  static const Lanes* bias_of(const MLP<T>& net, const Lanes* theta, std::int64_t off, std::int64_t rows,
+                              std::int64_t cols) {
+    return net.bias ? theta + off + rows * cols : nullptr;
+  }
+
+  /** dot_rows() for layers of at most 8 NT inputs, for E examples: two rows at a time (one for two examples). */
+  template <int NT, int E>
+  static void dot_layer(const Lanes* Wl, const Lanes* b, std::int64_t rows, std::int64_t cols, const Lanes* const* in,
+                        Lanes* const* z) {
+    constexpr int RB = E == 1 ? 2 : 1;
+    std::int64_t r = 0;
+    for (; r + RB <= rows; r += RB) dot_rows_short<RB, NT, E>(Wl, b, r, cols, in, z);
+    for (; r < rows; ++r) dot_rows_short<1, NT, E>(Wl, b, r, cols, in, z);
+  }
+
+  /**
+   * dot_rows() for at most 8 NT inputs, for E examples: each partial sum (at most NT terms) is finished and
+   * folded into the tree as soon as its partner is, so that few values are live and the RB rows' and E examples'
+   * chains interleave without spills.
+   */
+  template <int RB, int NT, int E>
+  static void dot_rows_short(const Lanes* Wl, const Lanes* b, std::int64_t r, std::int64_t cols,
+                             const Lanes* const* in, Lanes* const* z) {
+    auto partial = [&](int i, int e, int j) {
+      Lanes p = zero();
+#pragma GCC unroll 4
+      for (int m = 0; m < NT; ++m)
+        if (j + 8 * m < cols) p += Wl[(r + i) * cols + j + 8 * m] * in[e][j + 8 * m];
+      return p;
+    };
+    Lanes s04[RB][E], s26[RB][E], s15[RB][E], s37[RB][E];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+      for (int e = 0; e < E; ++e) s04[i][e] = partial(i, e, 0) + partial(i, e, 4);
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+      for (int e = 0; e < E; ++e) s26[i][e] = partial(i, e, 2) + partial(i, e, 6);
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+      for (int e = 0; e < E; ++e) s15[i][e] = partial(i, e, 1) + partial(i, e, 5);
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+      for (int e = 0; e < E; ++e) s37[i][e] = partial(i, e, 3) + partial(i, e, 7);
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 4
+      for (int e = 0; e < E; ++e)
+        z[e][r + i] = ((s04[i][e] + s26[i][e]) + (s15[i][e] + s37[i][e])) + (b ? b[r + i] : zero());
+  }
+
+  /**
+   * z[r + i] = dot(W_{r+i}, in) + b_{r+i} for i < RB, in lanes: dot()'s eight partial sums over q mod 8 (from +0),
+   * its fixed tree, then the bias. RB rows at once give RB independent chains of additions.
+   */
+  template <int RB>
+  static void dot_rows(const Lanes* Wl, const Lanes* b, std::int64_t r, std::int64_t cols, const Lanes* in,
+                       Lanes* z) {
+    Lanes p[RB][8];
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) p[i][j] = zero();
+    for (std::int64_t q0 = 0; q0 < cols; q0 += 8) {
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        if (q0 + j >= cols) break;
+        const Lanes v = in[q0 + j];
+#pragma GCC unroll 4
+        for (int i = 0; i < RB; ++i) p[i][j] += Wl[(r + i) * cols + q0 + j] * v;
+      }
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < RB; ++i)
+      z[r + i] = (((p[i][0] + p[i][4]) + (p[i][2] + p[i][6])) + ((p[i][1] + p[i][5]) + (p[i][3] + p[i][7]))) +
+                 (b ? b[r + i] : zero());
   }
 
   /// Examples whose activations and deltas are kept at once: accumulate() adds their gradient terms with the
   /// running sums held in registers, one load and store of a sum per block instead of per example.
   static constexpr int kBlock = 8;
 
+  /** Examples taken through the forward pass at once (forward<kPair>): twice the independent chains. */
+  static constexpr int kPair = 2;
+
   /**
-   * Example i through the lanes' networks: forward pass, loss gradient and backpropagated deltas, kept in block
-   * slot k (activations at sc.a + k U, the inputs broadcast as layer 0; deltas at sc.delta + k U).
+   * Examples is[e], e < E, through the lanes' networks: forward pass, loss gradient and backpropagated deltas,
+   * kept in block slots k + e (activations at sc.a + (k + e) U, the inputs broadcast as layer 0; deltas at
+   * sc.delta + (k + e) U).
    */
-  static void example(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, int k) {
+  template <int E>
+  static void examples(const MLP<T>& net, Scratch& sc, const std::int64_t* is, int used, int k) {
+    const std::int64_t U = sc.unit_off[net.layers + 1];
+    const T* xs[E];
+    Lanes *acts[E], *zs[E];
+    for (int e = 0; e < E; ++e) {
+      xs[e] = net.X + is[e] * net.widths[0];
+      acts[e] = sc.a + (k + e) * U;
+      zs[e] = sc.z + e * U;
+    }
+    forward<E>(net, sc, xs, acts, zs);
+    for (int e = 0; e < E; ++e) backward(net, sc, is[e], used, zs[e], sc.delta + (k + e) * U);
+  }
+
+  /** Example i's loss gradient and deltas (into `deltas`, U lanes) from its forward pass's pre-activations z. */
+  static void backward(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, const Lanes* z, Lanes* deltas) {
     const int L = net.layers;
     const Lanes* theta = sc.theta;
-    const std::int64_t U = sc.unit_off[L + 1];
-    const T* x = net.X + i * net.widths[0];
-    Lanes* act = sc.a + k * U;
-    Lanes* deltas = sc.delta + k * U;
-    forward(net, sc, x, act);
     // --- loss gradient: squared loss in lanes (MLP::example_loss() and loss_gradient()'s arithmetic), the other
     // losses one lane at a time
     const std::int64_t kout = net.out_dim();
-    const Lanes* zout = sc.z + sc.unit_off[L];
+    const Lanes* zout = z + sc.unit_off[L];
     Lanes* dout = deltas + sc.unit_off[L];
     if (net.loss == NetLoss::squared) {
       const T* y = net.Y + i * kout;
@@ -277,7 +385,7 @@ struct GroupBatchGrad<MLP<T>> {
       const Lanes* delta = deltas + sc.unit_off[l];
       const Lanes* Wt = theta + off;
       Lanes* prev = deltas + sc.unit_off[l - 1];
-      const T* zprev = reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1]);
+      const T* zprev = reinterpret_cast<const T*>(z + sc.unit_off[l - 1]);
       for (std::int64_t q = 0; q < cols; ++q) prev[q] = zero();
       for (std::int64_t r = 0; r < rows; ++r)
         for (std::int64_t q = 0; q < cols; ++q) prev[q] += Wt[r * cols + q] * delta[r];
@@ -299,35 +407,46 @@ struct GroupBatchGrad<MLP<T>> {
       const Lanes* in = sc.a + sc.unit_off[l - 1];
       const Lanes* delta = sc.delta + sc.unit_off[l];
       Lanes* gl = g + off;
-      for (std::int64_t r = 0; r < rows; ++r) {
-        Lanes dr[kBlock];
-        for (int k = 0; k < count; ++k) dr[k] = c * delta[k * U + r];
-        Lanes* gW = gl + r * cols;
-        std::int64_t q = 0;
-        for (; q + 4 <= cols; q += 4) {
-          Lanes s0 = gW[q], s1 = gW[q + 1], s2 = gW[q + 2], s3 = gW[q + 3];
-          for (int k = 0; k < count; ++k) {
-            const Lanes* ink = in + k * U + q;
-            s0 += dr[k] * ink[0], s1 += dr[k] * ink[1], s2 += dr[k] * ink[2], s3 += dr[k] * ink[3];
-          }
-          gW[q] = s0, gW[q + 1] = s1, gW[q + 2] = s2, gW[q + 3] = s3;
-        }
-        for (; q + 2 <= cols; q += 2) {
-          Lanes s0 = gW[q], s1 = gW[q + 1];
-          for (int k = 0; k < count; ++k) s0 += dr[k] * in[k * U + q], s1 += dr[k] * in[k * U + q + 1];
-          gW[q] = s0, gW[q + 1] = s1;
-        }
-        if (q < cols) {
-          Lanes s0 = gW[q];
-          for (int k = 0; k < count; ++k) s0 += dr[k] * in[k * U + q];
-          gW[q] = s0;
-        }
-        if (net.bias) {
+      // c * delta of the block's examples for every row of the layer, then tiles of two rows x four columns:
+      // each input vector loaded serves two rows
+      Lanes dr[64][kBlock];
+      for (std::int64_t r = 0; r < rows; ++r)
+        for (int k = 0; k < count; ++k) dr[r][k] = c * delta[k * U + r];
+      std::int64_t r = 0;
+      for (; r + 2 <= rows; r += 2) add_rows<2>(dr + r, count, in, U, gl + r * cols, cols);
+      if (r < rows) add_rows<1>(dr + r, count, in, U, gl + r * cols, cols);
+      if (net.bias)
+        for (std::int64_t r = 0; r < rows; ++r) {
           Lanes sb = gl[rows * cols + r];
-          for (int k = 0; k < count; ++k) sb += dr[k];
+          for (int k = 0; k < count; ++k) sb += dr[r][k];
           gl[rows * cols + r] = sb;
         }
+    }
+  }
+
+  /** gW_i[q] += dr[i][k] * in[k U + q] for k < count in order, rows i < RB, q < cols (rows of gW cols apart). */
+  template <int RB>
+  static void add_rows(const Lanes (*dr)[kBlock], int count, const Lanes* in, std::int64_t U, Lanes* gW,
+                       std::int64_t cols) {
+    std::int64_t q = 0;
+    for (; q + 4 <= cols; q += 4) {
+      Lanes s[RB][4];
+      for (int i = 0; i < RB; ++i)
+        for (int j = 0; j < 4; ++j) s[i][j] = gW[i * cols + q + j];
+      for (int k = 0; k < count; ++k) {
+        const Lanes* ink = in + k * U + q;
+        for (int i = 0; i < RB; ++i)
+          for (int j = 0; j < 4; ++j) s[i][j] += dr[i][k] * ink[j];
       }
+      for (int i = 0; i < RB; ++i)
+        for (int j = 0; j < 4; ++j) gW[i * cols + q + j] = s[i][j];
+    }
+    for (; q < cols; ++q) {
+      Lanes s[RB];
+      for (int i = 0; i < RB; ++i) s[i] = gW[i * cols + q];
+      for (int k = 0; k < count; ++k)
+        for (int i = 0; i < RB; ++i) s[i] += dr[i][k] * in[k * U + q];
+      for (int i = 0; i < RB; ++i) gW[i * cols + q] = s[i];
     }
   }
 };

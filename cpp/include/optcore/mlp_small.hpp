@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "optcore/config.hpp"
@@ -38,6 +39,9 @@ struct SmallBatch {
   static constexpr int V = 32 / static_cast<int>(sizeof(T));  ///< examples (or columns) per vector
   typedef T Vec __attribute__((vector_size(32)));              ///< one AVX register (two SSE registers)
   static constexpr int kBlockVecs = kBlock / V;
+  /** Lane indices for __builtin_shuffle on Vec. */
+  typedef std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t> Index;
+  typedef Index Mask __attribute__((vector_size(32)));
 
   /** Whether the network's shape fits this pass: every layer at most kMaxWidth wide. */
   static bool fits(const MLP<T>& net) {
@@ -148,6 +152,36 @@ struct SmallBatch {
       }
       default:
         for (std::int64_t i = 0; i < n; ++i) d[i] *= act.first(z[i]);
+    }
+  }
+
+  /** r[i][j] <- r[j][i]: a V x V block transposed in registers (two or three rounds of shuffles). */
+  static void transpose(Vec* r) {
+    if constexpr (V == 4) {
+      const Vec t0 = __builtin_shuffle(r[0], r[1], Mask{0, 4, 2, 6}), t1 = __builtin_shuffle(r[0], r[1], Mask{1, 5, 3, 7});
+      const Vec t2 = __builtin_shuffle(r[2], r[3], Mask{0, 4, 2, 6}), t3 = __builtin_shuffle(r[2], r[3], Mask{1, 5, 3, 7});
+      r[0] = __builtin_shuffle(t0, t2, Mask{0, 1, 4, 5});
+      r[1] = __builtin_shuffle(t1, t3, Mask{0, 1, 4, 5});
+      r[2] = __builtin_shuffle(t0, t2, Mask{2, 3, 6, 7});
+      r[3] = __builtin_shuffle(t1, t3, Mask{2, 3, 6, 7});
+    } else {
+      static_assert(V == 8, "32-byte vectors of 4 or 8 elements");
+      Vec a[8], b[8];
+      for (int k = 0; k < 4; ++k) {  // pairs of rows interleaved: (r0[0], r1[0], r0[1], r1[1], r0[4], r1[4], ...)
+        a[2 * k] = __builtin_shuffle(r[2 * k], r[2 * k + 1], Mask{0, 8, 1, 9, 4, 12, 5, 13});
+        a[2 * k + 1] = __builtin_shuffle(r[2 * k], r[2 * k + 1], Mask{2, 10, 3, 11, 6, 14, 7, 15});
+      }
+      for (int h = 0; h < 2; ++h)  // rows 4h..4h+3: b[4h + j] holds columns j and j + 4 of them
+        for (int k = 0; k < 2; ++k) {
+          const Vec& lo = a[4 * h + k];
+          const Vec& hi = a[4 * h + 2 + k];
+          b[4 * h + 2 * k] = __builtin_shuffle(lo, hi, Mask{0, 1, 8, 9, 4, 5, 12, 13});
+          b[4 * h + 2 * k + 1] = __builtin_shuffle(lo, hi, Mask{2, 3, 10, 11, 6, 7, 14, 15});
+        }
+      for (int j = 0; j < 4; ++j) {
+        r[j] = __builtin_shuffle(b[j], b[4 + j], Mask{0, 1, 2, 3, 8, 9, 10, 11});
+        r[j + 4] = __builtin_shuffle(b[j], b[4 + j], Mask{4, 5, 6, 7, 12, 13, 14, 15});
+      }
     }
   }
 
@@ -337,21 +371,26 @@ struct SmallBatch {
   /**
    * dst[e * stride + u] = c * src[u * (nv V) + e] for e < nb, u < units (zeros for units <= u < stride): the first
    * nb example lanes of a unit-major array, example-major (c = 1: the activations; c = scale: the scaled deltas).
+   * Blocks of V units x V examples are transposed in registers; rows nb <= e < nv V of dst may be overwritten
+   * (the block buffers have kBlock rows, and only rows e < nb are read).
    */
-  static void to_example_major(const Vec* src_vec, std::int64_t units, int nv, int nb, T* dst, std::int64_t stride,
+  static void to_example_major(const Vec* src, std::int64_t units, int nv, int nb, T* dst, std::int64_t stride,
                                T c = T(1), bool scaled = false) {
-    const T* src = reinterpret_cast<const T*>(src_vec);
-    const std::int64_t lanes = static_cast<std::int64_t>(nv) * V;
-    for (std::int64_t u0 = 0; u0 < units; u0 += 8) {
-      const std::int64_t u1 = std::min<std::int64_t>(units, u0 + 8);
-      for (int e = 0; e < nb; ++e) {
-        T* row = dst + e * stride;
-        if (scaled)
-          for (std::int64_t u = u0; u < u1; ++u) row[u] = c * src[u * lanes + e];
-        else
-          for (std::int64_t u = u0; u < u1; ++u) row[u] = src[u * lanes + e];
+    std::int64_t u0 = 0;
+    for (; u0 + V <= units; u0 += V)
+      for (int v = 0; v < nv; ++v) {
+        Vec r[V];
+#pragma GCC unroll 8
+        for (int i = 0; i < V; ++i) r[i] = scaled ? c * src[(u0 + i) * nv + v] : src[(u0 + i) * nv + v];
+        transpose(r);
+#pragma GCC unroll 8
+        for (int i = 0; i < V; ++i) std::memcpy(dst + (v * V + i) * stride + u0, &r[i], sizeof(Vec));
       }
-    }
+    for (; u0 < units; ++u0)  // the last units mod V, one at a time
+      for (int e = 0; e < nb; ++e) {
+        const T x = src[u0 * nv + e / V][e % V];
+        dst[e * stride + u0] = scaled ? c * x : x;
+      }
     for (int e = 0; e < nb; ++e)
       for (std::int64_t u = units; u < stride; ++u) dst[e * stride + u] = T(0);
   }
