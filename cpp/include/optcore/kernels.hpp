@@ -118,14 +118,14 @@ OPTCORE_HD inline bool all_finite(const T* x, std::int64_t d) {
 #ifdef OPTCORE_VECTOR_EXTENSIONS
   using V = typename detail::NativeVec<T>::type;
   constexpr int W = detail::NativeVec<T>::width;
-  V acc0 = V{}, acc1 = V{};
-  for (; j + 2 * W <= d; j += 2 * W) {
-    const V a = detail::load_vec(x + j), b = detail::load_vec(x + j + W);
-    acc0 += a - a;
-    acc1 += b - b;
-  }
-  const V acc = acc0 + acc1;
-  for (int l = 0; l < W; ++l) tail += acc[l];
+  V acc[4] = {V{}, V{}, V{}, V{}};  // four independent sums: the adds' latency does not bound the loop
+  for (; j + 4 * W <= d; j += 4 * W)
+    for (int k = 0; k < 4; ++k) {
+      const V a = detail::load_vec(x + j + k * W);
+      acc[k] += a - a;
+    }
+  const V sum = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+  for (int l = 0; l < W; ++l) tail += sum[l];
 #endif
   for (; j < d; ++j) tail += x[j] - x[j];
   return tail == T(0);
