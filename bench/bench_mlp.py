@@ -21,9 +21,9 @@ What is measured
       S-steps-per-call mode, shown so that the comparison is complete.
 
     Every implementation records the loss of each step (optcore: record=("objective",), the objective at the
-    parameters after each step: in these full-batch steps it comes from the next step's forward pass where the
-    network has a layer wider than 64 (MLP::add_grad_batch_objective), else from one extra forward pass per step;
-    PyTorch keeps the loss tensors; JAX returns/carries the loss).
+    parameters after each step: in these full-batch steps it comes from the next step's forward pass,
+    MLP::add_grad_batch_objective, and from one extra forward pass after the last step; PyTorch keeps the loss
+    tensors; JAX returns/carries the loss).
 
 (b) Many networks: R=--nets (256) one-hidden-layer nets (10, 16, 1), ReLU, squared loss, float32, n=100 shared
     examples, full-batch GD for --steps (1000) steps of size 0.05 from optcore's He initialization. Metric:
@@ -607,8 +607,8 @@ def assumptions(args, versions, skipped, jax_info, many, many_rows) -> str:
             "run_sgd(epochs=1) calls; torch: one eager iteration per step, torch.set_num_threads(1); jax jit step: one "
             "jitted call per step, block_until_ready per block; jax jit S steps/call: lax.fori_loop in one jitted call",
             "- (a) every implementation records each step's loss (optcore record=('objective',): the objective at "
-            "the updated parameters, from the next step's forward pass for widths > 64, else one extra forward pass "
-            "per step; torch/jax: the loss their forward pass computes anyway)",
+            "the updated parameters, from the next step's forward pass (one extra forward pass after the last step); "
+            "torch/jax: the loss their forward pass computes anyway)",
             f"- (a) check: update x1 - theta of one step vs optcore's, relative, tolerance {UPDATE_RTOL}",
         ]
     if many is not None:

@@ -137,6 +137,8 @@ struct GroupBatchGrad<MLP<T>> {
 
  private:
   static Lanes zero() { return Lanes{} * T(0); }
+  /** W copies of t (see SmallBatch::splat(): the portable build's `t * vector` is slow). */
+  static Lanes splat(T t) { return SmallBatch<T>::splat(t); }
 
   /**
    * grads[l][q] = 0 + total[q][l] for the lanes l < used: the lanes' sums back to the runs' gradients, W
@@ -146,12 +148,12 @@ struct GroupBatchGrad<MLP<T>> {
     std::int64_t q0 = 0;
     for (; q0 + W <= P; q0 += W) {
       Lanes r[W];
-      for (int i = 0; i < W; ++i) r[i] = T(0) + total[q0 + i];
+      for (int i = 0; i < W; ++i) r[i] = zero() + total[q0 + i];
       SmallBatch<T>::transpose(r);
       for (int l = 0; l < used; ++l) std::memcpy(grads[l] + q0, &r[l], sizeof(Lanes));
     }
     for (std::int64_t q = q0; q < P; ++q) {
-      const Lanes v = T(0) + total[q];
+      const Lanes v = zero() + total[q];
       for (int l = 0; l < used; ++l) grads[l][q] = v[l];
     }
   }
@@ -218,7 +220,7 @@ struct GroupBatchGrad<MLP<T>> {
     const Lanes* theta = sc.theta;
     // A broadcast -0 input becomes +0: every sum that takes it starts from +0, where a zero's sign never shows.
     for (int e = 0; e < E; ++e)
-      for (std::int64_t q = 0; q < net.widths[0]; ++q) acts[e][q] = zero() + xs[e][q];
+      for (std::int64_t q = 0; q < net.widths[0]; ++q) acts[e][q] = zero() + splat(xs[e][q]);
     for (int l = 1; l <= L; ++l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], off = sc.w_off[l - 1];
       const Lanes* in[E];
@@ -366,13 +368,13 @@ struct GroupBatchGrad<MLP<T>> {
       const T* y = net.Y + i * kout;
       Lanes total = zero();
       for (std::int64_t j = 0; j < kout; ++j) {
-        const Lanes r = zout[j] - y[j];
+        const Lanes r = zout[j] - splat(y[j]);
         dout[j] = r;
         total += r * r;
         for (int lane = used; lane < W; ++lane) dout[j][lane] = T(0);
       }
       if (sc.losses) {  // every lane (the unused ones are never read)
-        const Lanes half = T(0.5) * total;
+        const Lanes half = splat(T(0.5)) * total;
         double* losses = sc.losses->data() + i * W;
         for (int lane = 0; lane < W; ++lane) losses[lane] = half[lane];
       }
@@ -410,8 +412,9 @@ struct GroupBatchGrad<MLP<T>> {
       // c * delta of the block's examples for every row of the layer, then tiles of two rows x four columns:
       // each input vector loaded serves two rows
       Lanes dr[64][kBlock];
+      const Lanes cv = splat(c);
       for (std::int64_t r = 0; r < rows; ++r)
-        for (int k = 0; k < count; ++k) dr[r][k] = c * delta[k * U + r];
+        for (int k = 0; k < count; ++k) dr[r][k] = cv * delta[k * U + r];
       std::int64_t r = 0;
       for (; r + 2 <= rows; r += 2) add_rows<2>(dr + r, count, in, U, gl + r * cols, cols);
       if (r < rows) add_rows<1>(dr + r, count, in, U, gl + r * cols, cols);

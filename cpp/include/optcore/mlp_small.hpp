@@ -49,6 +49,18 @@ struct SmallBatch {
   typedef std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t> Index;
   typedef Index Mask __attribute__((vector_size(32)));
 
+  /**
+   * A vector of V copies of t. Written as an initializer list, the portable (SSE2) build makes it with a register
+   * shuffle; `t * vector` there went through two 8-byte stores and a 16-byte load, a failed store forward per
+   * product (15x slower kernels). The AVX2 build broadcasts either way.
+   */
+  static Vec splat(T t) {
+    if constexpr (V == 4)
+      return Vec{t, t, t, t};
+    else
+      return Vec{t, t, t, t, t, t, t, t};
+  }
+
   /** Whether the network's shape fits this pass: every layer at most kMaxWidth wide. */
   static bool fits(const MLP<T>& net) {
     for (int l = 0; l <= net.layers; ++l)
@@ -316,7 +328,7 @@ struct SmallBatch {
         for (int e = 0; e < EB; ++e) x[e] = in[j * nv + v0 + e];
 #pragma GCC unroll 8
         for (int i = 0; i < RB; ++i) {
-          const T w = W[(r0 + i) * cols + j];
+          const Vec w = splat(W[(r0 + i) * cols + j]);
 #pragma GCC unroll 8
           for (int e = 0; e < EB; ++e) acc[i][e] += w * x[e];
         }
@@ -366,7 +378,7 @@ struct SmallBatch {
       for (int e = 0; e < EB; ++e) dv[e] = delta[r * nv + v0 + e];
 #pragma GCC unroll 8
       for (int i = 0; i < CB; ++i) {
-        const T w = W[r * cols + c0 + i];
+        const Vec w = splat(W[r * cols + c0 + i]);
 #pragma GCC unroll 8
         for (int e = 0; e < EB; ++e) acc[i][e] += dv[e] * w;
       }
@@ -461,7 +473,7 @@ struct SmallBatch {
       } else {
 #pragma GCC unroll 8
         for (int i = 0; i < RB; ++i) {
-          const T ce = coef[e * cstride + i];
+          const Vec ce = splat(coef[e * cstride + i]);
 #pragma GCC unroll 8
           for (int v = 0; v < NV; ++v) acc[i][v] += ce * xv[v];
         }
