@@ -58,7 +58,7 @@ with batch <= 32, and (b)); >= 0.8 at W = 256, batch 1024; no target elsewhere.
 
 How to run (by hand; not part of CI)::
 
-    python bench/bench_mlp.py                              # full run (4-9 minutes on 2 cores, by load)
+    python bench/bench_mlp.py                              # full run (2-5 minutes on 2 cores, by load)
     python bench/bench_mlp.py --quick                      # tiny smoke test
     python bench/bench_mlp.py --markdown bench/results/mlp.md
     python bench/bench_mlp.py --cases single --widths 16 64 --batches 1 32 --dtypes float32 --repeats 3
