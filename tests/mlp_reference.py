@@ -99,6 +99,26 @@ def objective_and_grad(widths, activation, bias, loss, reduction, theta, X, Y, s
     return F, np.concatenate(parts)
 
 
+def forward(widths, activation, bias, theta, X, slopes=(1.0, 0.01)):
+    """The network's outputs (n, d_L) in float64."""
+    a = np.asarray(X, dtype=np.float64)
+    layers = unpack(widths, bias, np.asarray(theta, dtype=np.float64))
+    for idx, (W, b) in enumerate(layers):
+        a = a @ W.T + b
+        a = act(activation, a, slopes) if idx < len(layers) - 1 else a
+    return a
+
+
+def classified(loss, out, Y):
+    """Which examples the outputs out (..., n, d_L) classify right: the argmax against the class (softmax_ce) or
+    against the target's argmax (squared, d_L > 1), else the sign of the one output against the label's."""
+    if loss == "softmax_ce":
+        return out.argmax(axis=-1) == Y.astype(int)
+    if loss == "squared" and out.shape[-1] > 1:
+        return out.argmax(axis=-1) == Y.argmax(axis=1)
+    return (out[..., 0] > 0) == (Y.reshape(-1) > 0)
+
+
 def random_data(widths, loss, n, dtype=np.float64, seed=0):
     """Inputs X ~ N(0, I) and targets of the kind `loss` takes: real vectors, class indices or +-1 labels."""
     rng = np.random.default_rng(seed)

@@ -7,11 +7,11 @@ activation and loss, shapes whose widths are not multiples of the vector width, 
 and batches of more than one block (> 64 examples); the bits of a run alone against the group pass
 (mlp_lanes.hpp, which replicates the one-example arithmetic), against any thread count, and against the portable
 (SSE2) copy of the loops; the fused objective against the objective computed on its own, and where it must not be
-used (dropped examples, explicit orders with repeated indices)."""
+used (dropped examples, explicit orders with repeated indices); accuracy against the NumPy classification rules."""
 
 import numpy as np
 import pytest
-from mlp_reference import objective_and_grad, random_data
+from mlp_reference import classified, forward, objective_and_grad, random_data
 
 import optcore
 from optcore.nn import MLP, NetworkProblem
@@ -58,6 +58,26 @@ def test_gradient_and_objective_match_numpy(widths, activation, loss, bias, n, r
         F_ref, G_ref = objective_and_grad(widths, activation, bias, loss, reduction, theta[r], X, Y, slopes=SLOPES)
         np.testing.assert_allclose(F[r], F_ref, rtol=1e-12)
         np.testing.assert_allclose(G[r], G_ref, rtol=1e-12, atol=1e-12 * np.abs(G_ref).max())
+
+
+ACCURACY_CASES = [  # every classification rule; n = 130: three blocks of examples, the last one partial
+    ([10, 64, 64, 3], "relu", "softmax_ce"),
+    ([7, 37, 2], "tanh", "squared"),
+    ([9, 16, 16, 1], "leaky", "squared"),
+    ([5, 40, 1], "softplus", "logistic"),
+    ([3, 12, 1], "hardtanh", "exponential"),
+]
+
+
+@pytest.mark.parametrize(("widths", "activation", "loss"), ACCURACY_CASES)
+def test_accuracy_matches_numpy(widths, activation, loss):
+    """MLP::accuracy() of a narrow network goes through the block pass (SmallBatch::correct)."""
+    net = network(widths, activation, loss)
+    X, Y = data(widths, loss, 130, np.float64)
+    theta = net.init(3, seed=1)
+    want = [classified(loss, forward(widths, activation, True, theta[r], X, SLOPES), Y).mean() for r in range(3)]
+    np.testing.assert_array_equal(net.accuracy(theta, X, Y), want)
+    assert 0 < min(want) and max(want) < 1  # a test that both answers can fail
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)

@@ -9,7 +9,7 @@ from the next step's gradient pass.
 
 import numpy as np
 import pytest
-from mlp_reference import act, objective_and_grad, sgd_steps, unpack
+from mlp_reference import classified, forward, objective_and_grad, sgd_steps
 
 import optcore
 from optcore import _blas, _core
@@ -103,18 +103,8 @@ def test_gradient_objective_accuracy_against_numpy(gemm, dtype, n, widths, activ
         close(g[r], g_ref, dtype)
     out = net.forward(theta, X).astype(np.float64)
     for r in range(2):
-        a = X.astype(np.float64)
-        layers = unpack(widths, bias, theta[r].astype(np.float64))
-        for j, (W, b) in enumerate(layers):
-            a = a @ W.T + b
-            a = act(activation, a) if j < len(layers) - 1 else a
-        close(out[r], a, dtype)
-    if loss == "softmax_ce":
-        right = out.argmax(axis=2) == Y.astype(int)
-    elif loss == "squared" and widths[-1] > 1:
-        right = out.argmax(axis=2) == Y.argmax(axis=1)
-    else:
-        right = (out[..., 0] > 0) == (Y.reshape(-1) > 0)
+        close(out[r], forward(widths, activation, bias, theta[r], X), dtype)
+    right = classified(loss, out, Y)
     np.testing.assert_array_equal(net.accuracy(theta, X, Y), right.mean(axis=1).astype(dtype))
 
 

@@ -304,6 +304,8 @@ struct MLP {
    * argmax of the target when d_L > 1, sign agreement when d_L = 1). */
   T accuracy(const T* theta) const {
     if (mlp_gemm::pays(*this)) return static_cast<T>(mlp_gemm::correct(*this, theta)) / static_cast<T>(n);
+    if (n > 1 && !group && SmallBatch<T>::pays(*this))
+      return static_cast<T>(SmallBatch<T>::correct(*this, theta)) / static_cast<T>(n);
     Scratch& sc = scratch();
     std::int64_t right = 0;
     for (std::int64_t i = 0; i < n; ++i) right += classified(i, forward(i, theta, sc));

@@ -271,30 +271,37 @@ struct GroupBatchGrad<MLP<T>> {
   template <int RB, int NT, int E>
   static void dot_rows_short(const Lanes* Wl, const Lanes* b, std::int64_t r, std::int64_t cols,
                              const Lanes* const* in, Lanes* const* z) {
-    auto partial = [&](int i, int e, int j) {
-      Lanes p = zero();
+    // the partial sum over inputs j, j + 8, ... (at most NT terms) from +0; written through a reference because a
+    // function returning a 32-byte vector has no fixed ABI in the portable (SSE2) build (-Wpsabi)
+    auto partial = [&](int i, int e, int j, Lanes& p) {
+      p = zero();
 #pragma GCC unroll 4
       for (int m = 0; m < NT; ++m)
         if (j + 8 * m < cols) p += Wl[(r + i) * cols + j + 8 * m] * in[e][j + 8 * m];
-      return p;
+    };
+    auto pair_sum = [&](int i, int e, int j, Lanes& sum) {  // partial j + partial j + 4
+      Lanes a, b;
+      partial(i, e, j, a);
+      partial(i, e, j + 4, b);
+      sum = a + b;
     };
     Lanes s04[RB][E], s26[RB][E], s15[RB][E], s37[RB][E];
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) s04[i][e] = partial(i, e, 0) + partial(i, e, 4);
+      for (int e = 0; e < E; ++e) pair_sum(i, e, 0, s04[i][e]);
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) s26[i][e] = partial(i, e, 2) + partial(i, e, 6);
+      for (int e = 0; e < E; ++e) pair_sum(i, e, 2, s26[i][e]);
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) s15[i][e] = partial(i, e, 1) + partial(i, e, 5);
+      for (int e = 0; e < E; ++e) pair_sum(i, e, 1, s15[i][e]);
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) s37[i][e] = partial(i, e, 3) + partial(i, e, 7);
+      for (int e = 0; e < E; ++e) pair_sum(i, e, 3, s37[i][e]);
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4

@@ -135,6 +135,18 @@ struct SmallBatch {
     return total_objective(net, sc.losses.data());
   }
 
+  /** The number of examples MLP::classified() calls right, from this file's forward pass (same outputs). */
+  static std::int64_t correct(const MLP<T>& net, const T* theta) {
+    Scratch& sc = scratch(net);
+    std::vector<std::uint32_t>& order = identity(kBlock);
+    std::int64_t right = 0;
+    for (std::int64_t j0 = 0; j0 < net.n; j0 += kBlock) {
+      const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, net.n - j0));
+      block(net, sc, order.data(), nb, j0, theta, nullptr, T(0), nullptr, &right);
+    }
+    return right;
+  }
+
   /** As MLP::objective() from the losses of examples 0..n-1: summed in example order, in double. */
   static T total_objective(const MLP<T>& net, const double* losses) {
     double total = 0;
@@ -216,11 +228,12 @@ struct SmallBatch {
   }
 
   /**
-   * One block of nb <= kBlock examples base + idx[e]: forward, losses (if asked), and, if g is not null, the
-   * gradient terms (c * delta) * input added to g in example order.
+   * One block of nb <= kBlock examples base + idx[e]: forward, losses (if asked), the count of correctly
+   * classified examples added to *right (if asked), and, if g is not null, the gradient terms (c * delta) * input
+   * added to g in example order.
    */
   static void block(const MLP<T>& net, Scratch& sc, const std::uint32_t* idx, int nb, std::int64_t base,
-                    const T* theta, T* g, T c, double* losses) {
+                    const T* theta, T* g, T c, double* losses, std::int64_t* right = nullptr) {
     const int L = net.layers;
     const int nv = (nb + V - 1) / V;
     const std::int64_t d0 = net.widths[0];
@@ -266,6 +279,7 @@ struct SmallBatch {
       const std::int64_t i = base + idx[e];
       for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j * nv + e / V][e % V];
       if (losses) losses[idx[e]] = net.example_loss(i, sc.out.data());
+      if (right) *right += net.classified(i, sc.out.data());
       if (!g) continue;
       net.loss_gradient(i, sc.out.data(), sc.dout.data());
       for (std::int64_t j = 0; j < k; ++j) dout[j * nv + e / V][e % V] = sc.dout[j];
