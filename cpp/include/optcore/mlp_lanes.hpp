@@ -280,33 +280,27 @@ struct GroupBatchGrad<MLP<T>> {
         if (j + 8 * m < cols) p += Wl[(r + i) * cols + j + 8 * m] * in[e][j + 8 * m];
     };
     auto pair_sum = [&](int i, int e, int j, Lanes& sum) {  // partial j + partial j + 4
-      Lanes a, b;
-      partial(i, e, j, a);
-      partial(i, e, j + 4, b);
-      sum = a + b;
+      Lanes lo, hi;
+      partial(i, e, j, lo);
+      partial(i, e, j + 4, hi);
+      sum = lo + hi;
     };
-    Lanes s04[RB][E], s26[RB][E], s15[RB][E], s37[RB][E];
+    // s[t] = partial j + partial j + 4 for j = 0, 2, 1, 3: the tree's first additions, in the order it uses them
+    Lanes s[4][RB][E];
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) pair_sum(i, e, 0, s04[i][e]);
-#pragma GCC unroll 4
-    for (int i = 0; i < RB; ++i)
-#pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) pair_sum(i, e, 2, s26[i][e]);
-#pragma GCC unroll 4
-    for (int i = 0; i < RB; ++i)
-#pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) pair_sum(i, e, 1, s15[i][e]);
-#pragma GCC unroll 4
-    for (int i = 0; i < RB; ++i)
-#pragma GCC unroll 4
-      for (int e = 0; e < E; ++e) pair_sum(i, e, 3, s37[i][e]);
+      for (int e = 0; e < E; ++e) {
+        pair_sum(i, e, 0, s[0][i][e]);
+        pair_sum(i, e, 2, s[1][i][e]);
+        pair_sum(i, e, 1, s[2][i][e]);
+        pair_sum(i, e, 3, s[3][i][e]);
+      }
 #pragma GCC unroll 4
     for (int i = 0; i < RB; ++i)
 #pragma GCC unroll 4
       for (int e = 0; e < E; ++e)
-        z[e][r + i] = ((s04[i][e] + s26[i][e]) + (s15[i][e] + s37[i][e])) + (b ? b[r + i] : zero());
+        z[e][r + i] = ((s[0][i][e] + s[1][i][e]) + (s[2][i][e] + s[3][i][e])) + (b ? b[r + i] : zero());
   }
 
   /**
