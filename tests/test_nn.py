@@ -5,7 +5,7 @@ import itertools
 
 import numpy as np
 import pytest
-from mlp_reference import objective_and_grad, sgd_steps
+from mlp_reference import objective_and_grad, random_data, sgd_steps
 
 import optcore
 from optcore.nn import ACTIVATIONS, LOSSES, MLP, NetworkProblem
@@ -14,15 +14,7 @@ SMOOTH = ["linear", "tanh", "sigmoid", "softplus"]
 
 
 def data_for(loss, widths, n=7, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, widths[0]))
-    if loss == "squared":
-        Y = rng.standard_normal((n, widths[-1]))
-    elif loss == "softmax_ce":
-        Y = rng.integers(0, widths[-1], n).astype(float)
-    else:
-        Y = rng.choice([-1.0, 1.0], n)
-    return X, Y
+    return random_data(widths, loss, n, np.float64, seed)
 
 
 def widths_for(loss, depth):

@@ -9,7 +9,7 @@ from the next step's gradient pass.
 
 import numpy as np
 import pytest
-from mlp_reference import classified, forward, objective_and_grad, sgd_steps
+from mlp_reference import classified, forward, objective_and_grad, random_data, sgd_steps
 
 import optcore
 from optcore import _blas, _core
@@ -30,15 +30,7 @@ def gemm(request):
 
 
 def data(widths, loss, n, dtype=np.float64, seed=0):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((n, widths[0])).astype(dtype)
-    if loss == "squared":
-        Y = rng.standard_normal((n, widths[-1]))
-    elif loss == "softmax_ce":
-        Y = rng.integers(0, widths[-1], n).astype(float)
-    else:
-        Y = rng.choice([-1.0, 1.0], n)
-    return X, Y.astype(dtype)
+    return random_data(widths, loss, n, dtype, seed)
 
 
 def close(got, want, dtype):
