@@ -19,13 +19,14 @@ N <= D1 D2 / 4 points (4 floor(D1/4) floor(D2/(4 dy)) >= N with dy outputs).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
 from .._validation import float_array, integer
+from .export import FLOAT64_MAX, to_float64
+from .points import memorization_data
 
 F = Fraction
 
@@ -49,14 +50,34 @@ class Construction:
     projection: np.ndarray
 
     def float_layers(self):
-        """The layers as float64 NumPy arrays."""
-        return [
-            (np.array([[float(w) for w in row] for row in W]), np.array([float(v) for v in b])) for W, b in self.layers
-        ]
+        """The layers as float64 NumPy arrays.
+
+        Raises
+        ------
+        ValueError
+            When a weight or bias has no full-precision float64 value (magnitude above 1.8e308, or nonzero below
+            2.2e-308): the message names it. The weights scale like 1 / (smallest gap between the inputs'
+            projections) and like the inputs' magnitudes, so subnormal or huge inputs can build a valid exact
+            network that float64 cannot hold.
+        """
+        out = []
+        for idx, (W, b) in enumerate(self.layers, start=1):
+            Wf = np.array(
+                [
+                    [to_float64(w, f"layer {idx} weight [{r}, {c}]") for c, w in enumerate(row)]
+                    for r, row in enumerate(W)
+                ]
+            )
+            bf = np.array([to_float64(v, f"layer {idx} bias [{r}]") for r, v in enumerate(b)])
+            out.append((Wf.reshape(len(W), -1), bf))
+        return out
 
     def max_weight(self) -> float:
-        """The largest absolute weight or bias."""
-        return max(float(abs(v)) for W, b in self.layers for row in [*W, b] for v in row)
+        """The largest absolute weight or bias (``ValueError`` when it exceeds the float64 range)."""
+        largest = max(abs(v) for W, b in self.layers for row in [*W, b] for v in row)
+        if largest > FLOAT64_MAX:
+            to_float64(largest, "the largest weight")  # raises, naming the range
+        return float(largest)
 
     def to_mlp(self, *, dtype=np.float64):
         """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters."""
@@ -67,8 +88,9 @@ class Construction:
 
     def exact_outputs(self, X) -> list[list[Fraction]]:
         """The network's outputs at the rows of X, in exact rational arithmetic (X converted exactly)."""
+        X = float_array(X, "X", np.float64, ndim=2, shape=(None, self.widths[0]))
         out = []
-        for x in np.asarray(X, dtype=np.float64):
+        for x in X:
             a = [F(float(v)) for v in x]
             for idx, (W, b) in enumerate(self.layers):
                 z = [sum((w * v for w, v in zip(row, a, strict=True)), F(0)) + bb for row, bb in zip(W, b, strict=True)]
@@ -91,6 +113,10 @@ def _projection(
     1e16).
     """
     dx = Xf.shape[1]
+    # the screening score is scale-free: divide by the largest magnitude so that inputs near 1e308 do not overflow
+    # (division, not a reciprocal: subnormal inputs have no finite reciprocal)
+    scale = float(np.max(np.abs(Xf)))
+    Xf = Xf / scale if scale > 0 else Xf
     best, best_score = None, -1.0
     for trial in range(candidates):
         bound = 8 ** (1 + trial % 4)  # small and large integers: on grid-valued inputs small ones collide
@@ -106,6 +132,8 @@ def _projection(
         z = [sum((F(int(ui)) * xi for ui, xi in zip(u, x, strict=True)), F(0)) for x in X]
         if len(set(z)) == len(z):  # the float screening is only a heuristic: distinctness is checked exactly
             return u, z
+    if len(set(map(tuple, X))) < len(X):  # callers merge equal inputs (points.py): this is a bug, not bad input
+        raise RuntimeError("_projection was given equal inputs: no projection separates them")
     raise RuntimeError("could not find a projection separating the inputs")
 
 
@@ -196,40 +224,30 @@ def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> C
     Parameters
     ----------
     X : array (N, dx)
-        Inputs; equal inputs must carry equal labels (duplicates are merged).
+        Finite inputs. Rows equal as numbers (0.0 and -0.0 included) are one point: merged when their labels are
+        equal, a ``ValueError`` when they differ.
     Y : array (N,) or (N, dy)
         Labels in [-1, 1].
     d1, d2 : int, optional
-        ReLU widths D1 and D2 to respect; must satisfy 4 floor(D1/4) floor(D2/(4 dy)) >= N (distinct inputs).
-        Default: the smallest widths of :func:`minimal_widths`.
+        ReLU widths D1 and D2 to respect; must satisfy 2 floor(D1/2) floor(D2/(4 dy)) >= N (N distinct inputs):
+        floor(D1/2) ramps times 2 floor(D2/(4 dy)) points per ramp. That is :func:`sufficient_count` when D1 is a
+        multiple of 4, and more when D1 = 2 mod 4. Default: the widths of :func:`minimal_widths`.
     seed : int
         Seed of the random integer projection.
 
     Returns
     -------
     Construction
+        Exact for any finite inputs; its float64 export (:meth:`Construction.float_layers`) raises a
+        ``ValueError`` when a weight falls outside the float64 range (subnormal or huge inputs).
+
+    Raises
+    ------
+    ValueError
+        Bad inputs or labels (see :func:`optcore.memorization.points.memorization_data`), equal inputs with
+        different labels, or widths too small for N.
     """
-    X = float_array(X, "X", np.float64, ndim=2)
-    Y = float_array(Y, "Y", np.float64)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
-        raise ValueError(f"Y must have shape (N,) or (N, dy) with N = {X.shape[0]}, got {Y.shape}")
-    if X.shape[0] < 1:
-        raise ValueError("need at least one point")
-    if np.any(np.abs(Y) > 1):
-        raise ValueError("labels must lie in [-1, 1]")
-    # merge duplicates; refuse contradictions
-    keys = {}
-    for i, row in enumerate(X):
-        key = row.tobytes()
-        if key in keys and not np.array_equal(Y[keys[key]], Y[i]):
-            raise ValueError(
-                f"inputs {keys[key]} and {i} are equal but carry different labels: no function memorizes them"
-            )
-        keys.setdefault(key, i)
-    idx = sorted(keys.values())
-    X, Y = X[idx], Y[idx]
+    X, Y = memorization_data(X, Y)
     N, dx = X.shape
     dy = Y.shape[1]
     if d1 is None or d2 is None:
@@ -334,16 +352,21 @@ def necessary_violation(d1: int, d2: int, N: int) -> bool:
 
 
 def minimal_widths(N: int, *, dy: int = 1) -> tuple[int, int]:
-    """The smallest balanced ReLU widths (D1, D2), multiples of 4, with sufficient_count(D1, D2, dy) >= N."""
+    """The ReLU widths (D1, D2) with fewest hidden units D1 + D2 such that sufficient_count(D1, D2, dy) >= N.
+
+    Ties go to the more balanced pair (smaller max(D1, D2)), then to the smaller D1. The minimum has D1 = 4a and
+    D2 = 4 b dy (other widths only waste units) with a b >= ceil(N / 4); for each a the best b is
+    ceil(ceil(N / 4) / a), and a larger than the best total so far cannot help, so the search is O(sqrt(N dy)).
+    """
     N = integer(N, "N", minimum=1)
     dy = integer(dy, "dy", minimum=1)
-    need = math.ceil(N / 4)  # 4 a b >= N with D1 = 4a, D2 = 4 b dy
-    best = None
-    for a in range(1, need + 1):
-        b = math.ceil(need / a)
-        D1, D2 = 4 * a, 4 * b * dy
-        if best is None or (D1 + D2, max(D1, D2)) < (sum(best), max(best)):
-            best = (D1, D2)
-        if a > b:
-            break
+    need = -(-N // 4)  # 4 a b >= N  <=>  a b >= ceil(N / 4)
+    best, best_key = None, None
+    a = 1
+    while best_key is None or 4 * a < best_key[0]:  # D1 = 4a alone at least the best total: no better pair left
+        D1, D2 = 4 * a, 4 * -(-need // a) * dy
+        key = (D1 + D2, max(D1, D2), D1)
+        if best_key is None or key < best_key:
+            best, best_key = (D1, D2), key
+        a += 1
     return best

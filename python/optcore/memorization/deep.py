@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validation import float_array, integer
 from .construction import Construction, _projection, zigzag_layer
+from .points import memorization_data
 
 F = Fraction
 
@@ -30,7 +31,8 @@ def memorize_deep(X, y, *, width: int, seed=0) -> Construction:
     Parameters
     ----------
     X : array (N, dx)
-        Distinct inputs.
+        Finite inputs. Rows equal as numbers (0.0 and -0.0 included) are one point: merged when their labels are
+        equal, a ``ValueError`` when they differ (as in :func:`memorize`).
     y : array (N,)
         Labels in [-1, 1].
     width : int
@@ -38,15 +40,12 @@ def memorize_deep(X, y, *, width: int, seed=0) -> Construction:
     seed : int
         Seed of the projection.
     """
-    X = float_array(X, "X", np.float64, ndim=2)
-    y = float_array(y, "y", np.float64)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    if np.any(np.abs(y) > 1):
-        raise ValueError("labels must lie in [-1, 1]")
-    if np.unique(X, axis=0).shape[0] != X.shape[0]:
-        raise ValueError("the inputs must be distinct")
     width = integer(width, "width", minimum=8)
+    y = float_array(y, "y", np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"y must have shape (N,), got {y.shape}")
+    X, Y = memorization_data(X, y, y_name="y")
+    y = Y[:, 0]
     N, dx = X.shape
     ramps_per_chunk, pairs = (width - 2) // 2, (width - 2) // 4
     per_chunk = ramps_per_chunk * 2 * pairs
