@@ -1,7 +1,8 @@
 """Explicit spurious local minima of one-hidden-layer networks (THEORY.md 1.2 and 1.3).
 
 * :func:`theorem1` -- Theorem 1 (Yun, Sra, Jadbabaie 2019): for the two-slope activation
-  h(x) = max(s+ x, 0) + min(s- x, 0) with s+ != s-, width d1 >= 2 and data that no affine map fits, the local
+  h(x) = max(s+ x, 0) + min(s- x, 0) with s+ > 0, s- >= 0 (so h(x) = s+ x for x > 0, s- x for x <= 0: the
+  ``leaky`` activation of :mod:`optcore.nn`) and s+ != s-, width d1 >= 2 and data that no affine map fits, the local
   minimum whose risk equals the linear least-squares risk l0, and a strictly better point whose risk has the exact
   closed form l0 - 2 c gamma R + (m/2) c^2 gamma^2.
 * :func:`theorem2` -- Theorem 2 on the three-point data set: the local minimum with risk 1/3 and the zero-risk
