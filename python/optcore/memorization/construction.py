@@ -6,7 +6,9 @@ exact rational arithmetic (:class:`fractions.Fraction`) and is checked there; fl
 
 1. project the inputs on a random integer vector u until the projections z_i are distinct, sort them, and cut
    them into S = ceil(N / d2) <= d1 consecutive segments of at most d2 points;
-2. layer 1: ramp j is -1 left of segment j, rises linearly across it, +1 right of it;
+2. layer 1: ramp j is -1 left of segment j, rises linearly across it, +1 right of it; the first ramp starts and
+   the last one ends a margin outside the projections (THEORY.md 2.2 takes 1; here the mean gap between
+   projections, so that the construction scales with the inputs and float64 holds it equally well at any scale);
 3. layer 2: each unit is a continuous piecewise-linear function of z (knot values K_0..K_S at the segment
    boundaries), zigzagging between <= -1 and >= +1 once per segment; pair r owns two points of every segment,
    where one unit passes exactly through (z, y) and the other is saturated, so the pair adds 1 + y at its own
@@ -97,6 +99,19 @@ class Construction:
                 a = z if idx == len(self.layers) - 1 else [max(F(0), v) for v in z]
             out.append(a)
         return out
+
+
+def outer_margin(zs: list[Fraction]) -> Fraction:
+    """How far outside the sorted projections ``zs`` the first and the last ramp start and end.
+
+    Any margin > 0 is exact; this one scales with the data (the mean gap between projections; |z| for a single
+    nonzero point), so that scaling the inputs by c scales the construction's knots by c and leaves its float64
+    behaviour unchanged. A fixed margin of 1 made the float64 export lose digits with the scale: tiny inputs
+    were resolved against an offset of 1, huge ones had ramps of width ~1 at positions ~1e12.
+    """
+    if len(zs) > 1:
+        return (zs[-1] - zs[0]) / (len(zs) - 1)
+    return abs(zs[0]) if zs[0] != 0 else F(1)
 
 
 def _htanh(t):
@@ -267,14 +282,15 @@ def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> C
     Yq = [[F(float(v)) for v in row] for row in Y]
     u, z = _projection(Xq, X, rng)
     order = sorted(range(N), key=lambda i: z[i])
+    margin = outer_margin([z[i] for i in order])
     ramps_z, units = [], []
     for k in range(dy):
         ramps_z, units_k = zigzag_layer(
             [z[i] for i in order],
             [Yq[i][k] for i in order],
             pairs=pairs,
-            left=z[order[0]] - 1,
-            right=z[order[-1]] + 1,
+            left=z[order[0]] - margin,
+            right=z[order[-1]] + margin,
         )
         units.append(units_k)
     # layer 1 (ReLU form): ramp j = htanh(a_j z + c_j) = P_j - Q_j - 1, z = u'x
