@@ -370,3 +370,31 @@ def test_construction_is_scale_invariant(deep):
     for scale in (1e-300, 1e-12, 1e12, 1e100, 1e290):
         assert float64_error(build(X * scale), X * scale, y) < 1e-9
     assert float64_error(memorize([[1e-300], [2e-300]], [0.5, -0.5]), [[1e-300], [2e-300]], [0.5, -0.5]) < 1e-12
+
+
+def test_inputs_float64_cannot_hold_are_refused():
+    # 2^53 + 1 would be memorized as 2^53 and called equal to it; a long double would be rounded silently
+    from optcore.memorization import memorize_deep
+
+    X = np.array([[2**53], [2**53 + 1], [0]])
+    for call in (
+        lambda: memorize(X, [0.5, -0.5, 0.1]),
+        lambda: memorize_deep(X, [0.5, -0.5, 0.1], width=8),
+        lambda: memorize_classes(X, np.array([0, 1, 0]), 2),
+    ):
+        with pytest.raises(ValueError, match=r"X\[1, 0\] = 9007199254740993 has no exact float64 value"):
+            call()
+    with pytest.raises(ValueError, match="X\\[1, 0\\] = 18446744073709551615 has no exact float64 value"):
+        memorize(np.array([[1], [2**64 - 1]], dtype=np.uint64), [0.5, -0.5])
+    if np.finfo(np.longdouble).nmant > 52:  # x87 long double (not where long double is float64)
+        Xl = np.array([[1.0], [np.longdouble(1) + np.longdouble(2) ** -60]], dtype=np.longdouble)
+        with pytest.raises(ValueError, match=r"X\[1, 0\] = .* has no exact float64 value"):
+            memorize(Xl, [0.5, -0.5])
+        with pytest.raises(ValueError, match=r"Y\[0\] = .* has no exact float64 value"):
+            memorize([[0.0], [1.0]], np.array([np.longdouble(1) / 3, 0.5], dtype=np.longdouble))
+    c = memorize(np.array([[2**60], [-(2**53)], [3]]), [0.5, -0.5, 0.1])  # large but exact integers are fine
+    assert verify_exact(c, np.array([[2**60], [-(2**53)], [3]], dtype=float), [0.5, -0.5, 0.1])
+    with pytest.raises(ValueError, match="has no exact float64 value"):
+        verify_exact(c, np.array([[2**60 + 1], [-(2**53)], [3]]), [0.5, -0.5, 0.1])
+    with pytest.raises(ValueError, match=r"X must have shape \(N, 1\)"):
+        verify_exact(c, np.zeros((3, 2)), [0.5, -0.5, 0.1])

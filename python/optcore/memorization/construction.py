@@ -26,9 +26,9 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._validation import float_array, integer
+from .._validation import integer
 from .export import FLOAT64_MAX, to_float64
-from .points import memorization_data
+from .points import exact_float64, memorization_data
 
 F = Fraction
 
@@ -90,7 +90,9 @@ class Construction:
 
     def exact_outputs(self, X) -> list[list[Fraction]]:
         """The network's outputs at the rows of X, in exact rational arithmetic (X converted exactly)."""
-        X = float_array(X, "X", np.float64, ndim=2, shape=(None, self.widths[0]))
+        X = exact_float64(X, "X", ndim=2)
+        if X.shape[1] != self.widths[0]:
+            raise ValueError(f"X must have shape (N, {self.widths[0]}), got {X.shape}")
         out = []
         for x in X:
             a = [F(float(v)) for v in x]

@@ -13,6 +13,31 @@ import numpy as np
 from .._validation import float_array
 
 
+def exact_float64(value, name: str, *, ndim=None) -> np.ndarray:
+    """``value`` as a finite float64 array, refusing values that float64 does not hold exactly.
+
+    The constructions memorize the rationals of the float64 values, so an input that conversion rounds (an
+    integer above 2^53, a long double) would be memorized as another number, and two distinct ones could become
+    equal: a ``ValueError`` naming the first such entry instead.
+    """
+    raw = np.asarray(value)
+    out = float_array(raw, name, np.float64, ndim=ndim)
+    if raw.dtype.kind in "iu":
+        big = np.flatnonzero((raw.ravel() > 2**53) | (raw.ravel() < -(2**53)))  # below 2^53 every integer is exact
+        lost = [i for i in big if int(out.ravel()[i]) != int(raw.ravel()[i])]
+    elif raw.dtype.kind == "f" and raw.dtype.itemsize > 8:
+        lost = np.flatnonzero(out.ravel().astype(raw.dtype) != raw.ravel())
+    else:
+        lost = []
+    if len(lost):
+        at = np.unravel_index(int(lost[0]), raw.shape)
+        raise ValueError(
+            f"{name}{list(map(int, at))} = {raw[at]} has no exact float64 value (float64 would round it to "
+            f"{float(out[at])!r}): the construction memorizes float64 numbers; pass values float64 holds"
+        )
+    return out
+
+
 def memorization_data(X, Y, *, x_name: str = "X", y_name: str = "Y") -> tuple[np.ndarray, np.ndarray]:
     """Validate (X, Y) and merge equal inputs.
 
@@ -38,8 +63,8 @@ def memorization_data(X, Y, *, x_name: str = "X", y_name: str = "Y") -> tuple[np
         For non-finite values, wrong shapes, labels outside [-1, 1], no points, or two equal inputs with different
         labels (the message names both indices).
     """
-    X = float_array(X, x_name, np.float64, ndim=2)
-    Y = float_array(Y, y_name, np.float64)
+    X = exact_float64(X, x_name, ndim=2)
+    Y = exact_float64(Y, y_name)
     if Y.ndim == 1:
         Y = Y[:, None]
     if Y.ndim != 2 or Y.shape[0] != X.shape[0]:

@@ -6,15 +6,17 @@ from fractions import Fraction
 
 import numpy as np
 
-from .._validation import float_array
 from .construction import Construction
+from .points import exact_float64
 
 
 def _points(construction: Construction, X, Y) -> tuple[np.ndarray, np.ndarray]:
     """X (N, dx) and Y (N, dy) as finite float64 arrays matching the construction's input and output widths."""
     dx, dy = construction.widths[0], construction.widths[-1]
-    X = float_array(X, "X", np.float64, ndim=2, shape=(None, dx))
-    Y = float_array(Y, "Y", np.float64)
+    X = exact_float64(X, "X", ndim=2)  # exactly the numbers given: a rounded input would verify another point
+    if X.shape[1] != dx:
+        raise ValueError(f"X must have shape (N, {dx}), got {X.shape}")
+    Y = exact_float64(Y, "Y")
     Y = Y[:, None] if Y.ndim == 1 else Y
     if Y.shape != (X.shape[0], dy):
         raise ValueError(f"Y must have shape ({X.shape[0]},) or ({X.shape[0]}, {dy}), got {Y.shape}")
