@@ -398,3 +398,14 @@ def test_inputs_float64_cannot_hold_are_refused():
         verify_exact(c, np.array([[2**60 + 1], [-(2**53)], [3]]), [0.5, -0.5, 0.1])
     with pytest.raises(ValueError, match=r"X must have shape \(N, 1\)"):
         verify_exact(c, np.zeros((3, 2)), [0.5, -0.5, 0.1])
+
+
+def test_capacity_counts_validate_their_arguments():
+    with pytest.raises(ValueError, match="dy must be >= 1"):
+        sufficient_count(8, 8, dy=0)  # was ZeroDivisionError
+    with pytest.raises(ValueError, match="d1 must be >= 0"):
+        sufficient_count(-4, 8)  # was the count -8
+    with pytest.raises(TypeError, match="d2 must be an integer"):
+        necessary_violation(2, 2.5, 10)
+    with pytest.raises(ValueError, match="N must be >= 1"):
+        minimal_widths(0)

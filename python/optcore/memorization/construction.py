@@ -360,12 +360,16 @@ def zigzag_layer(zs, ys, *, pairs: int, left, right, saturate_outside: bool = Fa
 
 
 def sufficient_count(d1: int, d2: int, *, dy: int = 1) -> int:
-    """Points the construction memorizes with ReLU widths d1, d2: 4 floor(d1/4) floor(d2/(4 dy))."""
+    """Points the construction memorizes with ReLU widths d1, d2: 4 floor(d1/4) floor(d2/(4 dy)) (THEORY.md 2.1)."""
+    d1, d2 = integer(d1, "d1", minimum=0), integer(d2, "d2", minimum=0)
+    dy = integer(dy, "dy", minimum=1)
     return 4 * (d1 // 4) * (d2 // (4 * dy))
 
 
 def necessary_violation(d1: int, d2: int, N: int) -> bool:
     """True when 2 d1 d2 + d2 + 2 < N: then some N-point data set cannot be memorized (dy = 1, THEORY.md 2.1)."""
+    d1, d2 = integer(d1, "d1", minimum=0), integer(d2, "d2", minimum=0)
+    N = integer(N, "N", minimum=1)
     return 2 * d1 * d2 + d2 + 2 < N
 
 
