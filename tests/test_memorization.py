@@ -409,3 +409,12 @@ def test_capacity_counts_validate_their_arguments():
         necessary_violation(2, 2.5, 10)
     with pytest.raises(ValueError, match="N must be >= 1"):
         minimal_widths(0)
+
+
+def test_classification_label_errors_name_the_problem():
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\) \(one class per row of X\), got \(3,\)"):
+        memorize_classes([[0.0], [1.0]], np.array([0, 1, 1]), 2)
+    with pytest.raises(ValueError, match=r"labels must have shape \(2,\)"):
+        memorize_classes([[0.0], [1.0]], np.array([[0], [1]]), 2)
+    with pytest.raises(TypeError, match="labels must be an integer array, got dtype float64"):
+        memorize_classes([[0.0], [1.0]], np.array([0.0, 1.0]), 2)
