@@ -418,3 +418,16 @@ def test_classification_label_errors_name_the_problem():
         memorize_classes([[0.0], [1.0]], np.array([[0], [1]]), 2)
     with pytest.raises(TypeError, match="labels must be an integer array, got dtype float64"):
         memorize_classes([[0.0], [1.0]], np.array([0.0, 1.0]), 2)
+
+
+def test_float32_export_names_its_own_range():
+    # weights ~1e40 fit float64 but not float32: the cast overflowed to inf (RuntimeWarning, then a generic error)
+    X, y = np.array([[1e-40], [2e-40], [3e-40]]), [0.5, -0.5, 0.2]
+    c = memorize(X, y)
+    assert float64_error(c, X, y) < 1e-12
+    with pytest.raises(ValueError, match=r"float32 export is out of range: layer 1 weight \[0, 0\] .* 1.2e-38 to 3.4e"):
+        c.to_mlp(dtype=np.float32)
+    c = memorize([[0.0], [1.0], [2.5]], [0.5, -0.5, 1.0])
+    net, params = c.to_mlp(dtype=np.float32)
+    assert params.dtype == np.float32
+    np.testing.assert_allclose(net.forward(params, [[0.0], [1.0], [2.5]])[:, 0], [0.5, -0.5, 1.0], atol=1e-5)

@@ -27,7 +27,7 @@ from fractions import Fraction
 import numpy as np
 
 from .._validation import integer
-from .export import FLOAT64_MAX, to_float64
+from .export import FLOAT64_MAX, to_float, to_float64
 from .points import exact_float64, memorization_data
 
 F = Fraction
@@ -51,14 +51,14 @@ class Construction:
     widths: list
     projection: np.ndarray
 
-    def float_layers(self):
-        """The layers as float64 NumPy arrays.
+    def float_layers(self, dtype=np.float64):
+        """The layers as NumPy arrays of ``dtype`` (float64 or float32; each value rounded to float64 first).
 
         Raises
         ------
         ValueError
-            When a weight or bias has no full-precision float64 value (magnitude above 1.8e308, or nonzero below
-            2.2e-308): the message names it. The weights scale like 1 / (smallest gap between the inputs'
+            When a weight or bias has no full-precision value in ``dtype`` (float64: magnitude above 1.8e308, or
+            nonzero below 2.2e-308; float32: 3.4e38 and 1.2e-38): the message names it. The weights scale like 1 / (smallest gap between the inputs'
             projections) and like the inputs' magnitudes, so subnormal or huge inputs can build a valid exact
             network that float64 cannot hold.
         """
@@ -66,11 +66,12 @@ class Construction:
         for idx, (W, b) in enumerate(self.layers, start=1):
             Wf = np.array(
                 [
-                    [to_float64(w, f"layer {idx} weight [{r}, {c}]") for c, w in enumerate(row)]
+                    [to_float(w, f"layer {idx} weight [{r}, {c}]", dtype) for c, w in enumerate(row)]
                     for r, row in enumerate(W)
-                ]
+                ],
+                dtype=dtype,
             )
-            bf = np.array([to_float64(v, f"layer {idx} bias [{r}]") for r, v in enumerate(b)])
+            bf = np.array([to_float(v, f"layer {idx} bias [{r}]", dtype) for r, v in enumerate(b)], dtype=dtype)
             out.append((Wf.reshape(len(W), -1), bf))
         return out
 
@@ -82,11 +83,14 @@ class Construction:
         return float(largest)
 
     def to_mlp(self, *, dtype=np.float64):
-        """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters."""
+        """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters.
+
+        ``ValueError`` when a weight is outside the range of ``dtype`` (see :meth:`float_layers`).
+        """
         from ..nn import MLP
 
         net = MLP(self.widths, activation="relu", bias=True, loss="squared", dtype=dtype)
-        return net, net.pack(self.float_layers())
+        return net, net.pack(self.float_layers(net.dtype))
 
     def exact_outputs(self, X) -> list[list[Fraction]]:
         """The network's outputs at the rows of X, in exact rational arithmetic (X converted exactly)."""
