@@ -58,9 +58,9 @@ class Construction:
         ------
         ValueError
             When a weight or bias has no full-precision value in ``dtype`` (float64: magnitude above 1.8e308, or
-            nonzero below 2.2e-308; float32: 3.4e38 and 1.2e-38): the message names it. The weights scale like
-            1 / (smallest gap between the inputs' projections, relative to their spread), so subnormal inputs or
-            nearly equal ones can build a valid exact network that the format cannot hold.
+            nonzero below 2.2e-308; float32: 3.4e38 and 1.2e-38): the message names it. The first layer's weights
+            scale like 1 / (spread of the inputs' projections), the second's like spread / (smallest gap), so
+            subnormal or huge inputs, or nearly equal ones, can build a valid exact network the format cannot hold.
         """
         out = []
         for idx, (W, b) in enumerate(self.layers, start=1):
