@@ -431,3 +431,8 @@ def test_float32_export_names_its_own_range():
     net, params = c.to_mlp(dtype=np.float32)
     assert params.dtype == np.float32
     np.testing.assert_allclose(net.forward(params, [[0.0], [1.0], [2.5]])[:, 0], [0.5, -0.5, 1.0], atol=1e-5)
+
+
+def test_inputs_without_coordinates_are_a_clear_error():
+    with pytest.raises(ValueError, match=r"X needs at least one coordinate, got shape \(2, 0\)"):
+        memorize(np.zeros((2, 0)), [0.5, 0.1])
