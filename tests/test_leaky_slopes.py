@@ -115,3 +115,23 @@ def test_landscape_two_slope_matches_and_refuses_non_invertible_slopes():
     for bad in [(1.0, -0.5), (-1.0, 0.5), (0.0, 1.0), (np.inf, 0.0)]:
         with pytest.raises(ValueError, match="two_slope needs finite slopes s\\+ > 0 and s- >= 0"):
             two_slope(*bad)
+
+
+@pytest.mark.parametrize("slopes", [(1.0, -0.5), (-1.0, -2.0)])
+def test_hessian_with_negative_slopes_against_numpy(slopes):
+    # the exact Hessian (R-operator) against central differences of the NumPy gradient, away from the kinks
+    widths = [3, 5, 4, 2]
+    rng = np.random.default_rng(11)
+    net = MLP(widths, activation="leaky", slopes=slopes)
+    X, Y = rng.standard_normal((12, 3)), rng.standard_normal((12, 2))
+    theta = net.init(1, seed=5)[0]
+    H = net.hessian(theta, X, Y)
+    eps = 1e-6
+    fd = np.empty_like(H)
+    for k in range(theta.size):
+        e = np.zeros(theta.size)
+        e[k] = eps
+        fd[:, k] = (reference(widths, theta + e, X, Y, slopes)[2] - reference(widths, theta - e, X, Y, slopes)[2]) / (
+            2 * eps
+        )
+    np.testing.assert_allclose(H, fd, rtol=0, atol=1e-6 * np.max(np.abs(H)))
