@@ -15,7 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 # importing _blas registers OpenBLAS for the wide-layer network pass (see _blas.py)
-from . import _blas, nn, orders, problems, reference, schedules  # noqa: F401
+from . import _blas, nn, orders, problems, reference, schedules, spectrum  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
 from .nn import MLP, NetworkProblem
 from .orders import epoch_orders
@@ -44,4 +44,5 @@ __all__ = [
     "reference",
     "run_sgd",
     "schedules",
+    "spectrum",
 ]
