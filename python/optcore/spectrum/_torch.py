@@ -6,6 +6,7 @@ never imports it.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -111,7 +112,10 @@ def from_torch(
 
     def matmat(V):
         T = torch.as_tensor(np.ascontiguousarray(V.T), dtype=dtype, device=device)
-        with torch.no_grad():
+        with warnings.catch_warnings():
+            # torch's first forward-mode product loads its jvp decompositions, which call the deprecated
+            # torch.jit.script and warn about torch's own code; nothing the caller can act on
+            warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated", category=DeprecationWarning)
             return products(T).detach().cpu().double().numpy().T
 
     if symmetry_rtol is None:
