@@ -200,3 +200,21 @@ HESSIAN_DENSITY = Experiment(
     figure=figure_hessian_density,
     summarize=summarize_hessian_density,
 )
+
+
+def edge_of_stability_panels(table: pd.DataFrame):
+    """The docs figure: training loss (log) and sharpness against 2/eta, side by side; returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_sharp) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, (eta, g) in enumerate(table.groupby("eta", sort=True)):
+        ax_loss.plot(g["step"], g["train_loss"], color=f"C{i}", label=f"eta = {eta:g}")
+    ax_loss.set_yscale("log")
+    ax_loss.set_xlabel("GD step")
+    ax_loss.set_ylabel("training loss (squared, mean)")
+    ax_loss.set_title("Loss (sampled at the sharpness measurements)")
+    ax_loss.legend()
+    figure_edge_of_stability(table, ax_sharp)
+    ax_sharp.legend()
+    fig.tight_layout()
+    return fig
