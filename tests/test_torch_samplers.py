@@ -43,25 +43,24 @@ def _options(extra, world_size):
 def test_indices_are_the_engines_orders(order, extra, world_size):
     options = _options(extra, world_size)
     per_rank = N_TOTAL // world_size
-    for seed in (0, 12345, 2**63 + 7):
-        for run in (0, 3, 2**32 - 1):
-            engine_options = dict(options)
-            if extra.get("orders") == "per_rank":  # the engine reads (K, M, N) as (R, K, N): give it (1, K, M, N)
-                engine_options["orders"] = options["orders"][None]
-            engine = optcore.epoch_orders(
-                order, N_TOTAL, EPOCHS, seed=seed, run_ids=[run], workers=world_size, **engine_options
-            )[0]
-            for rank in range(world_size):
-                sampler = OrderSampler(N_TOTAL, order, seed=seed, run=run, rank=rank, world_size=world_size,
-                                       **options)
-                expected = engine[:, rank] + rank * per_rank
-                for k in range(EPOCHS):
-                    got = sampler.indices(k)
-                    assert got.dtype == np.int64
-                    np.testing.assert_array_equal(got, expected[k])
-                # iterating gives epochs 0, 1, 2, ... without set_epoch
-                iterated = np.array([list(sampler) for _ in range(EPOCHS)])
-                np.testing.assert_array_equal(iterated, expected)
+    for seed, run in ((0, 0), (12345, 3), (2**63 + 7, 2**32 - 1)):
+        engine_options = dict(options)
+        if extra.get("orders") == "per_rank":  # the engine reads (K, M, N) as (R, K, N): give it (1, K, M, N)
+            engine_options["orders"] = options["orders"][None]
+        engine = optcore.epoch_orders(
+            order, N_TOTAL, EPOCHS, seed=seed, run_ids=[run], workers=world_size, **engine_options
+        )[0]
+        for rank in range(world_size):
+            sampler = OrderSampler(N_TOTAL, order, seed=seed, run=run, rank=rank, world_size=world_size,
+                                   **options)
+            expected = engine[:, rank] + rank * per_rank
+            for k in range(EPOCHS):
+                got = sampler.indices(k)
+                assert got.dtype == np.int64
+                np.testing.assert_array_equal(got, expected[k])
+            # iterating gives epochs 0, 1, 2, ... without set_epoch
+            iterated = np.array([list(sampler) for _ in range(EPOCHS)])
+            np.testing.assert_array_equal(iterated, expected)
 
 
 def test_runs_of_one_engine_call_are_replayed():
@@ -207,3 +206,34 @@ def test_grab_sampler_needs_every_gradient_and_resumes():
     assert sorted(resumed.indices(1)) == list(range(12))
     with pytest.raises(ValueError, match="set_epoch can repeat epoch 0 or move to 1"):
         sampler.set_epoch(5)
+
+
+def test_checkpoints_survive_torch_save_and_a_weights_only_load():
+    import io
+
+    def roundtrip(state):
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        buffer.seek(0)
+        return torch.load(buffer, weights_only=True)
+
+    sampler = OrderSampler(8, "flipflop_ig", seed=3, base_order=[7, 6, 5, 4, 3, 2, 1, 0])
+    it = iter(sampler)
+    head = [next(it) for _ in range(3)]
+    again = OrderSampler(8, "flipflop_ig", seed=3, base_order=[7, 6, 5, 4, 3, 2, 1, 0])
+    again.load_state_dict(roundtrip(sampler.state_dict()))
+    assert head + list(again) == list(sampler.indices(0))
+
+    z = np.random.default_rng(2).standard_normal((8, 2))
+    grab = GraBSampler(8, seed=1)
+    _feed_epoch(grab, z)
+    it = iter(grab)
+    head = [next(it) for _ in range(3)]
+    grab.feed(z[head])
+    resumed = GraBSampler(8, seed=1)
+    resumed.load_state_dict(roundtrip(grab.state_dict()))
+    rest = list(resumed)
+    assert head + rest == list(grab.indices(1))
+    resumed.feed(z[rest])
+    grab.feed(z[[next(it) for _ in range(5)]])
+    np.testing.assert_array_equal(resumed.indices(2), grab.indices(2))

@@ -103,6 +103,8 @@ class _EpochCounter(Sampler[int]):
     def state_dict(self) -> dict:
         """The sampler's state: its identity (to check on load), the epoch and the next index's position.
 
+        Plain Python values (and tensors for GraB), so ``torch.save`` / ``torch.load(weights_only=True)`` keep it.
+
         With a multi-process DataLoader, which asks for indices ahead of the training loop, the position counts
         the prefetched indices too; save the state when the loader is drained or use ``num_workers=0``.
         """
@@ -114,7 +116,7 @@ class _EpochCounter(Sampler[int]):
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict from state_dict(), got {type(state).__name__}")
         mine = self._identity()
-        different = {k: (state.get(k), v) for k, v in mine.items() if not _same(state.get(k), v)}
+        different = {k: (state.get(k), v) for k, v in mine.items() if state.get(k) != v}
         if different:
             raise ValueError(f"this state belongs to another sampler: (saved, this sampler) differ in {different}")
         epoch = integer(state.get("epoch"), "state['epoch']", minimum=0, maximum=2**32 - 1)
@@ -124,10 +126,9 @@ class _EpochCounter(Sampler[int]):
         self._pending = True
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return a is not None and b is not None and np.array_equal(np.asarray(a), np.asarray(b))
-    return a == b
+def _host(value):
+    """A checkpoint's array (a tensor, or an array from older code) as NumPy."""
+    return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
 
 
 class OrderSampler(_EpochCounter):
@@ -207,7 +208,7 @@ class OrderSampler(_EpochCounter):
             "run": self.run,
             "rank": self.rank,
             "world_size": self.world_size,
-            "base_order": self.base_order,
+            "base_order": None if self.base_order is None else self.base_order.tolist(),
         }
 
     def _order(self, epoch: int) -> np.ndarray:
@@ -433,12 +434,15 @@ class GraBSampler(_EpochCounter):
             epoch, position, order = self._epoch + 1, 0, self._next_order
         else:
             epoch, position, order = self._epoch, self._fed, self._order_now
+        balancer = None
+        if self._balancer is not None:  # tensors, so that torch.load(weights_only=True) reads the checkpoint
+            balancer = {k: torch.from_numpy(v.copy()) for k, v in self._balancer.state_dict().items()}
         return {
             **self._identity(),
             "epoch": epoch,
             "position": position,
-            "order": order.copy(),
-            "balancer": None if self._balancer is None else self._balancer.state_dict(),
+            "order": torch.from_numpy(order.copy()),
+            "balancer": balancer,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -449,14 +453,14 @@ class GraBSampler(_EpochCounter):
         different = {k: (state.get(k), v) for k, v in mine.items() if state.get(k) != v}
         if different:
             raise ValueError(f"this state belongs to another sampler: (saved, this sampler) differ in {different}")
-        order = np.array(state["order"], dtype=np.int64)
+        order = np.array(_host(state["order"]), dtype=np.int64)
         if order.shape != (self.n,) or not np.array_equal(np.sort(order), np.arange(self.n)):
             raise ValueError(f"state['order'] must be a permutation of 0..{self.n - 1}")
         epoch = integer(state.get("epoch"), "state['epoch']", minimum=0)
         position = integer(state.get("position"), "state['position']", minimum=0, maximum=self.n - 1)
         balancer = None
         if state.get("balancer") is not None:
-            saved = state["balancer"]
+            saved = {k: _host(v) for k, v in state["balancer"].items()}
             balancer = GradientBalancer(1, np.asarray(saved["stale_mean"]).shape[-1])
             balancer.load_state_dict(saved)
             if balancer.count != position or not np.array_equal(balancer.state_dict()["visited"][0], order[:position]):
