@@ -237,3 +237,14 @@ def test_checkpoints_survive_torch_save_and_a_weights_only_load():
     resumed.feed(z[rest])
     grab.feed(z[[next(it) for _ in range(5)]])
     np.testing.assert_array_equal(resumed.indices(2), grab.indices(2))
+
+
+def test_grab_with_and_without_set_epoch_is_the_same_run():
+    z = np.random.default_rng(3).standard_normal((10, 4))
+    plain, explicit = GraBSampler(10, seed=6), GraBSampler(10, seed=6)
+    for k in range(4):
+        explicit.set_epoch(k)  # the usual DistributedSampler-style loop
+        np.testing.assert_array_equal(_feed_epoch(explicit, z, batch=4), _feed_epoch(plain, z, batch=4))
+    explicit.set_epoch(4)
+    explicit.set_epoch(4)  # repeating the epoch that is about to start changes nothing
+    np.testing.assert_array_equal(list(explicit), plain.indices(4))
