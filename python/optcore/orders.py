@@ -130,6 +130,7 @@ def epoch_orders(
     count: int | None = None,
     base_order=None,
     orders=None,
+    first_epoch: int = 0,
     backend: str | None = None,
 ) -> np.ndarray:
     """The exact indices the engine visits: an int64 array of shape (runs, epochs, workers, count).
@@ -155,6 +156,11 @@ def epoch_orders(
         Indices per worker and epoch (default N; fewer when a batch remainder is dropped).
     base_order, orders : array, optional
         The base order of the incremental orders, and the user orders for ``order="explicit"``.
+    first_epoch : int
+        Give epochs ``first_epoch .. first_epoch + epochs - 1`` (default 0): ``epoch_orders(..., epochs=1,
+        first_epoch=k)`` is epoch k of the full array, computed without the epochs before it (each epoch's
+        streams are named by its number, docs/randomness.md). Explicit orders are the user's own, epoch j of
+        the window being ``orders[j]``: the window does not shift them.
     backend : {None, "cpp", "cpu", "numpy", "cuda"}
         The compiled core (``"cpp"``, alias ``"cpu"``), the pure-NumPy reference (:mod:`optcore.reference`) or
         the GPU kernels (``"cuda"``, a CuPy array out); all give identical results. None: the compiled core, or
@@ -175,6 +181,7 @@ def epoch_orders(
     if per_worker >= 2**32:
         raise ValueError(f"at most 2**32 - 1 components per worker, got {per_worker}")
     count = per_worker if count is None else integer(count, "count", minimum=1, maximum=per_worker)
+    first_epoch = integer(first_epoch, "first_epoch", minimum=0, maximum=2**32 - epochs)
     if backend is None or backend in ("cpu", "cpp", "cuda"):
         chosen = _backend.choose_backend(
             None if backend is None else "cuda" if backend == "cuda" else "cpu",
@@ -195,13 +202,15 @@ def epoch_orders(
     )
     arrays["seeds"] = resolve_keys(seed, runs)
     arrays["run_ids"] = resolve_run_ids(run_ids, runs)
+    name = canonical_order(order)
+    if name == "explicit":  # the user's orders are not drawn from streams: the window's epoch j is orders[j]
+        first_epoch = 0
     if backend == "cpp":
-        return _core.epoch_orders(spec, arrays, epochs).astype(np.int64)
+        return _core.epoch_orders(spec, arrays, epochs, first_epoch).astype(np.int64)
     if backend == "cuda":
         from .cuda import orders as cuda_orders
 
-        return cuda_orders.epoch_orders(spec, arrays, epochs)
-    name = canonical_order(order)
+        return cuda_orders.epoch_orders(spec, arrays, epochs, first_epoch)
     out = np.empty((runs, epochs, workers, count), dtype=np.int64)
     explicit = arrays.get("explicit_orders")
     for r in range(runs):
@@ -212,7 +221,7 @@ def epoch_orders(
                 name,
                 seed=int(arrays["seeds"][r]),
                 run=int(arrays["run_ids"][r]),
-                epoch=k,
+                epoch=first_epoch + k,
                 workers=workers,
                 per_worker=per_worker,
                 count=count,
