@@ -108,6 +108,37 @@ class SGDResult:
 
         return pd.DataFrame(self.to_columns())
 
+    def call_arguments(self) -> dict:
+        """The keyword arguments of :func:`run_sgd` (all but the problem) that reproduce this result bit for bit.
+
+        Built from :attr:`meta` (plus the explicit orders kept with the result):
+        ``optcore.run_sgd(problem, **result.call_arguments())`` repeats the call, for the problem whose
+        :func:`optcore._fingerprint.problem_fingerprint` is ``meta["problem_sha256"]``.
+        """
+        from .schedules import from_spec
+
+        m = self.meta
+        return {
+            "order": m["order"],
+            "orders": None if self._explicit_orders is None else self._explicit_orders.copy(),
+            "epochs": m["epochs"],
+            "step_size": from_spec(m["step_size"]),
+            "x0": None if m["x0"] is None else m["x0"].copy(),
+            "seed": list(m["seeds"]),
+            "run_ids": list(m["run_ids"]),
+            "batch_size": m["batch_size"],
+            "remainder": m["remainder"],
+            "workers": m["workers"],
+            "mode": m["mode"],
+            "sync_every": m["sync_every"] if m["mode"] == "local" else None,
+            "record": tuple(m["record"]),
+            "record_every": m["record_every"] or None,
+            "record_iterates": m["record_iterates"],
+            "base_order": m["base_order"],
+            "threads": m["threads"],
+            "backend": m["backend"],
+        }
+
     def order_indices(self, run: int) -> np.ndarray:
         """The (epochs, workers, count) indices run ``run`` visited (see :func:`optcore.orders.replay`)."""
         from .orders import replay
