@@ -54,6 +54,8 @@ def run(problem, **kw):
         (dict(record_every=2**64), ValueError, r"record_every must be <= 2\*\*63 - 1"),
         (dict(mode="local", sync_every=2**63), ValueError, r"sync_every must be <= 2\*\*63 - 1"),
         (dict(record_iterates="yes"), TypeError, "record_iterates must be a bool"),
+        (dict(record=5), TypeError, "record must be 'auto' or a sequence"),
+        (dict(runs=2**32 + 1), ValueError, r"runs must be <= 2\*\*32 .*32-bit stream numbers"),
         (dict(record_iterates=1), TypeError, "record_iterates must be a bool"),
         (dict(seed=[2**64, 5], runs=2), ValueError, r"seed\[0\] must be in \[0, 2\*\*64\)"),
         (dict(seed=[1, 2.0], runs=2), TypeError, r"seed\[1\] must be an int"),

@@ -99,6 +99,8 @@ INT64_MAX = 2**63 - 1
 MAX_EPOCHS = 2**32 - 1
 MAX_WORKERS = 2**24
 MAX_PER_WORKER = 2**32 - 1
+MAX_RUNS = 2**32
+WHY_RUNS = "run ids are 32-bit stream numbers, docs/randomness.md"
 WHY_EPOCHS = "the random streams' epoch field has 32 bits, docs/randomness.md"
 WHY_WORKERS = "the random streams' worker field has 24 bits, docs/randomness.md; more workers would share streams"
 

@@ -25,8 +25,10 @@ from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import (
     MAX_EPOCHS,
     MAX_PER_WORKER,
+    MAX_RUNS,
     MAX_WORKERS,
     WHY_EPOCHS,
+    WHY_RUNS,
     WHY_WORKERS,
     choice,
     index_array,
@@ -178,7 +180,7 @@ def epoch_orders(
     numpy.ndarray or cupy.ndarray
         int64 indices, shape (runs, epochs, workers, count).
     """
-    runs = integer(runs, "runs", minimum=1)
+    runs = integer(runs, "runs", minimum=1, maximum=MAX_RUNS, why=WHY_RUNS)
     epochs = integer(epochs, "epochs", minimum=1, maximum=MAX_EPOCHS, why=WHY_EPOCHS)
     workers = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
     n = integer(n, "n", minimum=1)

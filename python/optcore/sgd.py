@@ -14,8 +14,10 @@ from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import (
     INT64_MAX,
     MAX_EPOCHS,
+    MAX_RUNS,
     MAX_WORKERS,
     WHY_EPOCHS,
+    WHY_RUNS,
     WHY_WORKERS,
     boolean,
     choice,
@@ -150,7 +152,7 @@ def _count_runs(runs, x0, schedule, seed, run_ids) -> int:
     """R from the arguments that fix it; they must agree."""
     candidates = {}
     if runs is not None:
-        candidates["runs"] = integer(runs, "runs", minimum=1)
+        candidates["runs"] = integer(runs, "runs", minimum=1, maximum=MAX_RUNS, why=WHY_RUNS)
     if x0 is not None and np.ndim(x0) == 2:
         candidates["x0"] = np.shape(x0)[0]
     if schedule.runs is not None:
@@ -429,6 +431,8 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
             return ("gap", "dist")
         else:
             return ("objective",)
+    if not isinstance(record, list | tuple):
+        raise TypeError(f"record must be 'auto' or a sequence of {list(RECORDABLE)}, got {type(record).__name__}")
     record = tuple(record)
     for item in record:
         choice(item, "record entries", set(RECORDABLE))
