@@ -90,3 +90,15 @@ def test_step_sizes_must_survive_the_cast():
         optcore.run_sgd(p, epochs=1, step_size=1e39)
     with pytest.raises(ValueError, match="step sizes must be > 0"):
         optcore.run_sgd(p, epochs=1, step_size=1e-50)
+
+
+@pytest.mark.parametrize("cls", [optcore.Logistic, optcore.Exponential])
+@pytest.mark.parametrize("k", [-300, -40, 40, 300])
+def test_margin_minimizer_scales_exactly(cls, k):
+    # A -> 2^k A, l2 -> 4^k l2 maps the minimizer to x*/2^k: Newton's stopping rule is relative, so it is exact
+    rng = np.random.default_rng(0)
+    A, y = rng.standard_normal((20, 3)), np.sign(rng.standard_normal(20))
+    base, scaled = cls(A, y, l2=0.1), cls(A * 2.0**k, y, l2=0.1 * 4.0**k)
+    np.testing.assert_array_equal(scaled.x_star, base.x_star / 2.0**k)
+    assert scaled.f_star == base.f_star and scaled.mu == base.mu * 4.0**k
+    assert np.linalg.norm(base.gradient(base.x_star)) < 1e-14
