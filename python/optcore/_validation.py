@@ -210,3 +210,15 @@ def unscale(mantissa, exponent: int, name: str, dtype, *, hint: str = ""):
         _check_magnitude(float(np.log2(big)) + exponent, name, dtype, normal=True, hint=hint)
     out = np.ldexp(m, exponent)
     return float(out) if np.ndim(mantissa) == 0 else out
+
+
+def generator(seed, name: str = "seed") -> np.random.Generator:
+    """``numpy.random.default_rng(seed)``, with NumPy's errors ("expected non-negative integer") naming ``name``."""
+    if isinstance(seed, bool | np.bool_):
+        raise TypeError(f"{name} must be None, a non-negative int, a sequence of them or a numpy Generator, got bool")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(
+            f"{name} must be None, a non-negative int, a sequence of them or a numpy Generator, got {seed!r} ({exc})"
+        ) from None

@@ -20,6 +20,7 @@ from ._validation import (
     as_dtype,
     binary_exponent,
     float_array,
+    generator,
     integer,
     nonnegative_float,
     positive_float,
@@ -171,7 +172,8 @@ class LeastSquares(Problem):
     def random(cls, n: int, dim: int, *, seed=0, noise: float = 0.1, l2: float = 0.0, dtype=np.float64):
         """Gaussian A (n, dim), b = A x_true + noise * N(0, 1), from ``numpy.random.default_rng(seed)``."""
         n, dim = integer(n, "n", minimum=1), integer(dim, "dim", minimum=1)
-        rng = np.random.default_rng(seed)
+        noise = nonnegative_float(noise, "noise")
+        rng = generator(seed)
         A = rng.standard_normal((n, dim))
         b = A @ rng.standard_normal(dim) + noise * rng.standard_normal(n)
         return cls(A, b, l2=l2, dtype=dtype)
@@ -390,7 +392,7 @@ class QuadraticComponents(Problem):
         low, high = _finite_float(low, "low"), _finite_float(high, "high")
         if low > high:
             raise ValueError(f"low must be <= high, got low = {low}, high = {high}")
-        rng = np.random.default_rng(seed)
+        rng = generator(seed)
         As = np.empty((n, dim, dim))
         for i in range(n):
             q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
