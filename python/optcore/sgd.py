@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import warnings
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _backend, _core
+from ._fingerprint import problem_fingerprint
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import (
     INT64_MAX,
@@ -26,8 +28,7 @@ from ._validation import (
 )
 from .orders import canonical_order, order_spec
 from .problems import Problem
-from ._fingerprint import problem_fingerprint
-from .schedules import as_schedule, to_spec
+from .schedules import as_schedule, from_spec, to_spec
 
 RECORDABLE = ("gap", "dist", "objective", "accuracy")
 
@@ -117,8 +118,6 @@ class SGDResult:
         ``optcore.run_sgd(problem, **result.call_arguments())`` repeats the call, for the problem whose
         :func:`optcore._fingerprint.problem_fingerprint` is ``meta["problem_sha256"]``.
         """
-        from .schedules import from_spec
-
         m = self.meta
         return {
             "order": m["order"],
@@ -431,9 +430,12 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
             return ("gap", "dist")
         else:
             return ("objective",)
-    if not isinstance(record, list | tuple):
-        raise TypeError(f"record must be 'auto' or a sequence of {list(RECORDABLE)}, got {type(record).__name__}")
-    record = tuple(record)
+    try:
+        record = tuple(record)
+    except TypeError:
+        raise TypeError(
+            f"record must be 'auto' or a sequence of {list(RECORDABLE)}, got {type(record).__name__}"
+        ) from None
     for item in record:
         choice(item, "record entries", set(RECORDABLE))
     if "gap" in record and problem.f_star is None:
@@ -449,8 +451,6 @@ def _orders_digest(orders) -> str | None:
     """SHA-256 of explicit orders (int64, C order, with their shape), or None."""
     if orders is None:
         return None
-    import hashlib
-
     data = np.ascontiguousarray(orders, dtype=np.int64)
     return hashlib.sha256(f"{data.shape}".encode() + data.tobytes()).hexdigest()
 
@@ -458,8 +458,6 @@ def _orders_digest(orders) -> str | None:
 def _step_sizes_at(meta: dict, steps: np.ndarray) -> np.ndarray:
     """(R, P) step size of the step that led to each record point (the first step for step 0), as the engine
     computes it: ``table[r, k] / (1 + decay[r] t)`` in the problem's dtype, t the step index, k its epoch."""
-    from .schedules import from_spec
-
     schedule = from_spec(meta["step_size"])
     dtype, R, K, spe = np.dtype(meta["dtype"]), meta["runs"], meta["epochs"], meta["steps_per_epoch"]
     t = np.maximum(np.asarray(steps, dtype=np.int64), 1) - 1
