@@ -110,6 +110,7 @@ def test_step_size_is_required(problem):
         (lambda: optcore.LowerBound1D(4, L=1, mu=2), ValueError, "mu must be <= L"),
         (lambda: optcore.LowerBound1D(4, mu=0), ValueError, "mu must be a finite number > 0"),
         (lambda: optcore.LeastSquares.random(4, 2, seed=-1), ValueError, "seed must be None, a non-negative int"),
+        (lambda: optcore.LowerBound1D(2, workers=2**33), ValueError, r"workers must be <= 2\*\*24"),
         (lambda: optcore.LeastSquares.random(4, 2, noise=np.nan), ValueError, "noise must be a finite number >= 0"),
         (lambda: optcore.QuadraticComponents.random(4, 2, seed=1.5), TypeError, "seed must be None"),
     ],

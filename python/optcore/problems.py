@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import (
+    MAX_WORKERS,
+    WHY_WORKERS,
     as_dtype,
     binary_exponent,
     float_array,
@@ -439,7 +441,7 @@ class LowerBound1D(Problem):
         self, per_worker: int, *, workers: int = 1, L: float = 1.0, mu: float = 0.1, nu: float = 1.0, dtype=np.float64
     ):
         N = integer(per_worker, "per_worker", minimum=2)
-        M = integer(workers, "workers", minimum=1)
+        M = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)  # run_sgd's limit
         super().__init__(N * M, 1, dtype)
         self.L = self.L_F = positive_float(L, "L")
         self.mu = positive_float(mu, "mu")
