@@ -68,6 +68,8 @@ def test_tiny_least_squares_data_is_refused_not_given_gap_zero():
         (lambda: optcore.QuadraticComponents(1e-20 * np.array([[[1, 2], [0, 1]]]), np.ones((1, 2))), "symmetric"),
         (lambda: optcore.LowerBound1D(4, L=1e39, mu=1.0, dtype=np.float32), "L is about 1e\\+39, which overflows"),
         (lambda: optcore.LowerBound1D(3, L=1.0, mu=1e-300, nu=1e10), "x_star .* overflows"),
+        (lambda: optcore.NetworkProblem(optcore.MLP([3, 4, 1], dtype=np.float32), np.full((5, 3), 1e39), np.ones(5)),
+         "X must be finite in float32"),
     ],
 )
 def test_unrepresentable_problems_are_refused(make, match):
