@@ -212,3 +212,20 @@ def test_quadratic_random_validates_its_range():
         optcore.QuadraticComponents.random(4, 3, low=3.0, high=2.0)
     with pytest.raises(TypeError, match="high must be a real numeric array"):
         optcore.QuadraticComponents.random(4, 3, high="big")
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ((0, 0, 0, 2**24, 0), r"worker must be <= 2\*\*24 - 1"),  # would spill into the purpose byte
+        ((0, 2**32, 0, 0, 0), r"run must be <= 2\*\*32 - 1"),
+        ((0, 0, -1, 0, 0), "epoch must be >= 0"),
+        ((2**64, 0, 0, 0, 0), r"seed must be <= 2\*\*64 - 1"),
+        ((0, 0, 0, 0, 256), "purpose must be <= 255"),
+    ],
+)
+def test_reference_streams_refuse_fields_that_do_not_fit(fields, match):
+    from optcore import reference
+
+    with pytest.raises(ValueError, match=match):
+        reference.Stream(*fields)
