@@ -157,7 +157,7 @@ def epoch_orders(
         Number of components in total; each of the ``workers`` owns ``N = n / workers`` of them and the
         returned indices are local to a worker (global index = ``m * N + local``).
     epochs : int
-        Number of epochs K.
+        Number of epochs K (at most 2**32 - 1, the streams' epoch field).
     seed : int, sequence of int, numpy.random.Generator or None
         As for :func:`optcore.run_sgd`.
     runs : int
@@ -165,7 +165,7 @@ def epoch_orders(
     run_ids : array of int, optional
         Stream ids of the runs (default ``0..R-1``); ``run_ids=[r]`` replays run ``r`` of a batch alone.
     workers : int
-        Number of workers M.
+        Number of workers M (at most 2**24, the streams' worker field).
     count : int, optional
         Indices per worker and epoch (default N; fewer when a batch remainder is dropped).
     base_order, orders : array, optional

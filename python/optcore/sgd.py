@@ -210,7 +210,7 @@ def run_sgd(
     x0 : array (d,) or (R, d), optional
         Initial points (default 0).
     seed : int, sequence of R ints, numpy.random.Generator or None
-        Philox key(s); see :mod:`optcore._seeds`. Recorded in ``meta["seeds"]``.
+        Philox key(s), each in [0, 2**64); see :mod:`optcore._seeds`. Recorded in ``meta["seeds"]``.
     run_ids : array (R,) of int, optional
         Stream ids (default 0..R-1). Run r with ``run_ids=[r]`` alone reproduces run r of a batch bit for bit.
     batch_size : int
@@ -220,7 +220,8 @@ def run_sgd(
         indices (every component is visited once per epoch); ``"drop"`` skips them (they are still part of the
         permutation, so which components are skipped changes from epoch to epoch under RR).
     workers : int
-        M simulated workers; worker m owns components m N .. (m + 1) N - 1, N = n / M.
+        M simulated workers; worker m owns components m N .. (m + 1) N - 1, N = n / M. At most 2**24 (the
+        streams' worker field, docs/randomness.md).
     mode : {"minibatch", "local"}
         ``"minibatch"``: one iterate; each step averages the gradients of all M workers' batches.
         ``"local"``: each worker steps on its own copy with its batches; copies are averaged every
@@ -232,7 +233,7 @@ def run_sgd(
     record_every : int, optional
         Record every this many steps; default: at every epoch end. The initial point is always recorded.
     record_iterates : bool
-        Also keep the iterates at the record points.
+        Also keep the iterates at the record points (True or False; other values raise ``TypeError``).
     base_order : array (N,), optional
         Base permutation for ``"incremental"`` and ``"flipflop_ig"``.
     orders : array of int, optional
