@@ -409,7 +409,10 @@ def classify_deep_linear(
     G = float_array(grad_l0(product), "grad_l0(product)", np.float64, shape=product.shape)
     grads = [suffix[j + 1].T @ G @ prefix[j].T for j in range(L)]
     if tol is None:
-        G0 = float_array(grad_l0(np.zeros_like(product)), "grad_l0(0)", np.float64, shape=product.shape)
+        try:  # the scale of the gradient's terms needs grad l0 at 0 too
+            G0 = float_array(grad_l0(np.zeros_like(product)), "grad_l0(0)", np.float64, shape=product.shape)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ValueError(f"the default tolerance needs grad_l0 at the zero matrix ({exc}); pass tol=") from exc
         scale = float(np.linalg.norm(G0) + np.linalg.norm(G - G0))
         chain = float(np.sqrt(sum((np.linalg.norm(suffix[j + 1]) * np.linalg.norm(prefix[j])) ** 2 for j in range(L))))
         tol_l0, tol_w = rtol * scale, rtol * scale * chain
