@@ -377,6 +377,10 @@ def test_run_gd_never_writes_to_theta0(dtype):
     res = run_gd(net, X, y, loss="squared", steps=20, step_size=0.05, theta0=theta0, dtype=dtype)
     np.testing.assert_array_equal(theta0, before)
     assert not np.shares_memory(res.theta, theta0) and not np.array_equal(res.theta, before)
+    # nor do the other result arrays alias the caller's
+    record_at, etas = np.array([0, 5, 20], dtype=np.int64), np.array([0.05, 0.04])
+    other = run_gd(net, X, y, loss="squared", steps=20, step_size=etas, theta0=theta0, record_at=record_at, dtype=dtype)
+    assert not np.shares_memory(other.steps, record_at) and not np.shares_memory(other.meta["step_size"], etas)
     again = run_gd(net, X, y, loss="squared", steps=20, step_size=0.05, theta0=theta0, dtype=dtype)
     np.testing.assert_array_equal(again.theta, res.theta)
 

@@ -158,7 +158,7 @@ def run_gd(
         "loss": loss,
         "steps": steps,
         "threads": int(min(threads, R)),
-        "record_at": np.ascontiguousarray(rec, dtype=np.int64),
+        "record_at": np.array(rec, dtype=np.int64),  # a copy: it becomes result.steps
         "step_size": float_array(eta, "step_size", dt),
     }
     if np.any(options["step_size"] <= 0):
@@ -171,5 +171,5 @@ def run_gd(
         theta=theta,
         diverged=out["diverged"],
         network=net,
-        meta={"loss": loss, "steps": steps, "step_size": eta, "dtype": dt.name, "seed": seed, "runs": R},
+        meta={"loss": loss, "steps": steps, "step_size": eta.copy(), "dtype": dt.name, "seed": seed, "runs": R},
     )
