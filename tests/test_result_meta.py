@@ -72,3 +72,15 @@ def test_table_has_seed_run_id_and_step_size():
     np.testing.assert_array_equal(df["step_size"].to_numpy().reshape(2, 3), eta)
     per_epoch = optcore.run_sgd(p, epochs=3, runs=1, step_size=schedules.per_epoch([0.3, 0.2, 0.1])).to_columns()
     np.testing.assert_array_equal(per_epoch["step_size"], np.float32([0.3, 0.3, 0.2, 0.1]))
+
+
+def test_result_does_not_alias_the_callers_arrays():
+    p = optcore.LeastSquares.random(12, 3)
+    orders = np.tile(np.arange(12), (1, 2, 1, 1))  # (R, K, M, N) int64: what the engine reads, as given
+    x0 = np.ones((2, 3))
+    res = optcore.run_sgd(p, order=orders, epochs=2, step_size=0.1, x0=x0, runs=2)
+    first = res.order_indices(0).copy()
+    orders[:] = 0
+    x0[:] = 5.0
+    np.testing.assert_array_equal(res.order_indices(0), first)
+    assert np.all(res.meta["x0"] == 1.0)

@@ -405,7 +405,7 @@ def run_sgd(
         diverged=diverged,
         accuracy=rec.get("accuracy"),
         meta=meta,
-        _explicit_orders=run_arrays.get("explicit_orders"),
+        _explicit_orders=_not_aliasing(run_arrays.get("explicit_orders"), orders),
     )
 
 
@@ -471,3 +471,10 @@ def _step_sizes_at(meta: dict, steps: np.ndarray) -> np.ndarray:
     decay = np.broadcast_to(schedule.decay.astype(dtype), (R,))[:, None]
     out = np.where(decay == 0, eta, eta / (dtype.type(1) + decay * t.astype(dtype)))
     return np.asarray(out, dtype=dtype)
+
+
+def _not_aliasing(array, argument):
+    """``array``, or a copy of it where it is the caller's ``argument`` itself (results never share their memory)."""
+    if isinstance(array, np.ndarray) and isinstance(argument, np.ndarray) and np.shares_memory(array, argument):
+        return array.copy()
+    return array
