@@ -74,7 +74,11 @@ class Problem(metaclass=_ChecksAfterInit):
         normal numbers of it (not flushed to zero); x_star, f_star, mu, L, L_F and the Hessian must be finite in it.
         """
         dt, hint = self.dtype, f"; rescale {self._sources}" + _or_float64(self.dtype)
-        for key, value in self._data().items():
+        try:
+            data = self._data()
+        except NotImplementedError:  # a NumPy-only subclass the engine cannot run: only its constants to check
+            data = {}
+        for key, value in data.items():
             if isinstance(value, np.ndarray) and value.dtype.kind == "f":
                 if not np.all(np.isfinite(value)):
                     raise ValueError(f"{key} must be finite in the problem's dtype {dt}{hint}")
