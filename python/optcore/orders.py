@@ -22,7 +22,18 @@ import numpy as np
 
 from . import _backend, _core, reference
 from ._seeds import resolve_keys, resolve_run_ids
-from ._validation import choice, index_array, integer
+from ._validation import (
+    MAX_EPOCHS,
+    MAX_PER_WORKER,
+    MAX_RUNS,
+    MAX_WORKERS,
+    WHY_EPOCHS,
+    WHY_RUNS,
+    WHY_WORKERS,
+    choice,
+    index_array,
+    integer,
+)
 
 #: Integer codes shared with the C++ enum ``optcore::OrderKind``.
 ORDER_CODES = {
@@ -103,6 +114,10 @@ def order_spec(
 ) -> tuple[dict, dict]:
     """Build the (spec, arrays) dicts the compiled core reads; validates everything order-related."""
     name = canonical_order(order)
+    # the streams' fields and the core's uint32 counts (docs/randomness.md); checked here for every caller
+    integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
+    if per_worker > MAX_PER_WORKER:
+        raise ValueError(f"at most 2**32 - 1 components per worker, got N = {per_worker}")
     if name == "syncshuf" and per_worker % workers:
         raise ValueError(f"syncshuf needs the workers M = {workers} to divide N = {per_worker}")
     if (orders is None) == (name == "explicit"):
@@ -143,7 +158,7 @@ def epoch_orders(
         Number of components in total; each of the ``workers`` owns ``N = n / workers`` of them and the
         returned indices are local to a worker (global index = ``m * N + local``).
     epochs : int
-        Number of epochs K.
+        Number of epochs K (at most 2**32 - 1, the streams' epoch field).
     seed : int, sequence of int, numpy.random.Generator or None
         As for :func:`optcore.run_sgd`.
     runs : int
@@ -151,7 +166,7 @@ def epoch_orders(
     run_ids : array of int, optional
         Stream ids of the runs (default ``0..R-1``); ``run_ids=[r]`` replays run ``r`` of a batch alone.
     workers : int
-        Number of workers M.
+        Number of workers M (at most 2**24, the streams' worker field).
     count : int, optional
         Indices per worker and epoch (default N; fewer when a batch remainder is dropped).
     base_order, orders : array, optional
@@ -171,15 +186,13 @@ def epoch_orders(
     numpy.ndarray or cupy.ndarray
         int64 indices, shape (runs, epochs, workers, count).
     """
-    runs = integer(runs, "runs", minimum=1)
-    epochs = integer(epochs, "epochs", minimum=1)
-    workers = integer(workers, "workers", minimum=1)
+    runs = integer(runs, "runs", minimum=1, maximum=MAX_RUNS, why=WHY_RUNS)
+    epochs = integer(epochs, "epochs", minimum=1, maximum=MAX_EPOCHS, why=WHY_EPOCHS)
+    workers = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
     n = integer(n, "n", minimum=1)
     if n % workers:
         raise ValueError(f"workers M = {workers} must divide n = {n}")
     per_worker = n // workers
-    if per_worker >= 2**32:
-        raise ValueError(f"at most 2**32 - 1 components per worker, got {per_worker}")
     count = per_worker if count is None else integer(count, "count", minimum=1, maximum=per_worker)
     first_epoch = integer(first_epoch, "first_epoch", minimum=0, maximum=2**32 - epochs)
     if backend is None or backend in ("cpu", "cpp", "cuda"):
