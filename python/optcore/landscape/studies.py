@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
+from ..experiments.stats import wilson_interval
 from .certificates import random_perturbation_test
 from .constructions import theorem1
 from .search import search_minima
@@ -98,8 +99,11 @@ def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
                 "n": int(g["n"].iloc[0]),
                 "starts": int(total),
                 "spurious_pct": 100 * p,
-                # binomial standard error of the percentage
+                # binomial standard error of the percentage, and the 95% Wilson interval (never below 0 or
+                # above 100, and not empty at 0 or all starts)
                 "se_pct": 100 * float(np.sqrt(p * (1 - p) / total)),
+                "wilson_lo_pct": 100 * float(wilson_interval(round(count), int(total))[0]),
+                "wilson_hi_pct": 100 * float(wilson_interval(round(count), int(total))[1]),
                 "published_pct": published_percent(int(k), int(g["n"].iloc[0])),
                 "undetermined_pct": float(np.sum(w * g["undetermined_pct"]) / total),
                 "not_converged_pct": float(np.sum(w * g["not_converged_pct"]) / total),
@@ -115,17 +119,19 @@ def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_spurious(table: pd.DataFrame, ax) -> None:
-    """Spurious fraction vs k, one line per over-parameterization, with the published points."""
+    """Spurious fraction vs k, one line per over-parameterization, with 95% Wilson intervals (inside [0, 100] and
+    not empty at 0 of N starts) and the published points."""
     s = summarize_spurious(table)
     for excess, g in s.groupby(s["n"] - s["k"], sort=True):
         label = "n = k" if excess == 0 else f"n = k + {excess}"
+        yerr = np.array([g["spurious_pct"] - g["wilson_lo_pct"], g["wilson_hi_pct"] - g["spurious_pct"]])
         line = ax.errorbar(
             g["k"],
             g["spurious_pct"],
-            yerr=2 * g["se_pct"],
+            yerr=np.maximum(yerr, 0.0),
             marker="o",
             capsize=3,
-            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts, +-2 s.e.)",
+            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts, 95% Wilson interval)",
         )
         pub = g[g["published_pct"].notna()]
         if len(pub):

@@ -204,7 +204,7 @@ def figure_separations(table: pd.DataFrame, ax) -> None:
         ax.plot(group["K"], group["SGD/SS"], marker="s", linestyle=":", color=color, label=f"SGD / SS, n = {n}")
         for col in ("exact SS/RR", "exact SGD/SS"):
             ax.plot(group["K"], group[col], "D", markersize=9, markerfacecolor="none", color=color)
-    ax.plot([], [], "D", markersize=9, markerfacecolor="none", color="0.35", label="diamonds: exact expectations' ratio")
+    ax.plot([], [], "D", markersize=9, markerfacecolor="none", color="0.35", label="diamonds: exact expectations")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("epochs K")
