@@ -344,7 +344,13 @@ def figure_landscape_pca(table: pd.DataFrame, ax) -> None:
     Z = grid.sort_values(["a", "b"])["loss"].to_numpy().reshape(a.size, b.size)
     levels = np.geomspace(max(Z.min(), 1e-12), Z.max(), 25)
     cs = ax.contourf(a, b, Z.T, levels=levels, norm=_log_norm(levels), cmap="viridis")
-    ax.figure.colorbar(cs, ax=ax, label="training loss")
+    # a contour set's colorbar ticks at its levels by default: with log-spaced levels that gave two odd labels
+    # (1.13116e-2, 1.1472e-1); round ticks at 1, 2, 5 x 10^k instead
+    cbar = ax.figure.colorbar(cs, ax=ax, label="training loss (squared loss, log scale)")
+    decades = np.arange(np.floor(np.log10(levels[0])), np.ceil(np.log10(levels[-1])) + 1)
+    ticks = [m * 10.0**e for e in decades for m in (1.0, 2.0, 5.0) if levels[0] <= m * 10.0**e <= levels[-1]]
+    cbar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
+    cbar.ax.minorticks_off()
     path = first[first["kind"] == "path"]
     ax.plot(
         path["a"],
@@ -352,12 +358,12 @@ def figure_landscape_pca(table: pd.DataFrame, ax) -> None:
         "w.-",
         markersize=3,
         linewidth=1,
-        label=f"GD trajectory (max projection error {path['projection_error'].max():.2f})",
+        label=f"GD trajectory (off-plane distance <= {path['projection_error'].max():.2f} x max |theta_t - end|)",
     )
     ax.plot(path["a"].iloc[0], path["b"].iloc[0], "ro", label="start")
     ax.plot(0.0, 0.0, "r*", markersize=12, label="end (plane origin)")
-    ax.set_xlabel(f"PC 1 ({100 * first['explained_1'].iloc[0]:.1f}% of variance)")
-    ax.set_ylabel(f"PC 2 ({100 * first['explained_2'].iloc[0]:.1f}% of variance)")
+    ax.set_xlabel(f"PC 1 coordinate, parameter-space distance ({100 * first['explained_1'].iloc[0]:.1f}% of variance)")
+    ax.set_ylabel(f"PC 2 coordinate ({100 * first['explained_2'].iloc[0]:.1f}% of variance)")
     ax.set_title("Loss on the PCA plane of a GD trajectory")
 
 
