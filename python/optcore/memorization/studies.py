@@ -55,8 +55,10 @@ def summarize_capacity(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_capacity(table: pd.DataFrame, ax) -> None:
-    """Phase diagram: fraction memorized by SGD over (W, N), with the construction's line N = W^2/4."""
+    """Phase diagram: fraction memorized by SGD over (W, N), each cell labelled with its count of networks, next to
+    the construction's region N <= W^2/4 (where it memorizes every data set)."""
     s = summarize_capacity(table)
+    trials = table.groupby(["W", "N"], sort=True)["nets"].sum().to_numpy()  # networks per cell, over the seeds
     sc = ax.scatter(
         s["W"],
         s["N"],
@@ -64,16 +66,34 @@ def figure_capacity(table: pd.DataFrame, ax) -> None:
         cmap="viridis",
         vmin=0,
         vmax=1,
-        s=120,
+        s=500,
         marker="s",
-        label="SGD: fraction of nets that memorize",
+        label="SGD: fraction of nets that memorize (count in the square)",
     )
+    for (w, n, frac), total in zip(s[["W", "N", "memorized"]].to_numpy(), trials, strict=True):
+        ax.annotate(
+            f"{round(frac * total):d}/{total:d}",
+            (w, n),
+            ha="center",
+            va="center",
+            fontsize="xx-small",
+            color="white" if frac < 0.6 else "black",
+        )
     ax.figure.colorbar(sc, ax=ax, label="fraction memorized by SGD")
-    Ws = np.linspace(s["W"].min(), s["W"].max(), 50)
+    Ws = np.geomspace(s["W"].min() / 1.3, s["W"].max() * 1.3, 50)
     ax.plot(Ws, Ws**2 / 4, "r--", label="construction: N = W^2/4")
-    ax.set_xlabel("hidden width W (two layers)")
-    ax.set_ylabel("points N")
-    ax.set_title("Memorization: constructed vs trained capacity")
+    ax.fill_between(Ws, 1, Ws**2 / 4, color="r", alpha=0.07, linewidth=0, label="construction memorizes (N <= W^2/4)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlim(Ws[0], Ws[-1])
+    ax.set_ylim(s["N"].min() / 1.5, s["N"].max() * 6)  # room above the grid for the legend
+    ax.set_xticks(sorted(set(s["W"])), [str(w) for w in sorted(set(s["W"]))])
+    ax.set_yticks(sorted(set(s["N"])), [str(n) for n in sorted(set(s["N"]))])
+    ax.minorticks_off()
+    ax.legend(fontsize="small", loc="upper left")
+    ax.set_xlabel("hidden width W (both hidden layers)")
+    ax.set_ylabel("points N (random +-1 labels)")
+    ax.set_title(f"Memorization: constructed vs trained capacity ({table['epochs'].iloc[0]} SGD epochs)")
 
 
 CAPACITY = Experiment(
