@@ -210,17 +210,40 @@ def summarize_theorem1_path(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_theorem1_path(table: pd.DataFrame, ax) -> None:
-    """(risk - l0) / l0 along the segment, one curve per activation (seed 0 of each)."""
+    """(risk - l0) / l0 along the segment, one curve per activation (seed 0 of each), with the closed-form risks
+    of the two end points (diamonds)."""
+    error = 0.0
     for activation, g in table.groupby("activation", sort=False):
         first = g[g["seed"] == g["seed"].iloc[0]]
         s_pos, s_neg = _SLOPES[activation]
-        ax.plot(first["t"], first["relative_risk"], label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})")
+        (line,) = ax.plot(first["t"], first["relative_risk"], label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})")
+        # the closed forms (THEORY.md 1.2): risk l0 at t = 0, l0 - 2 c gamma R + (m/2) c^2 gamma^2 at t = 1; the
+        # rows carry the measured risks' relative errors against them
+        error = max(error, float(first["risk_error_min"].iloc[0]), float(first["risk_error_better"].iloc[0]))
+        ax.plot(
+            [0.0, 1.0],
+            [0.0, -float(first["improvement"].iloc[0])],
+            linestyle="none",
+            marker="D",
+            markersize=9,
+            markerfacecolor="none",
+            color=line.get_color(),
+        )
+    ax.plot(
+        [],
+        [],
+        "D",
+        markersize=9,
+        markerfacecolor="none",
+        color="0.35",
+        label=f"closed-form risks at t = 0 and 1 (measured: rel. error <= {error:.0e})",
+    )
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.axvline(0.0, color="0.7", linestyle=":", linewidth=0.8)
     ax.axvline(1.0, color="0.7", linestyle=":", linewidth=0.8)
     ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_xlabel("t: local minimum (t = 0) to strictly better point (t = 1)")
-    ax.set_ylabel("(risk - least-squares risk) / least-squares risk")
+    ax.set_ylabel("(risk - l0) / l0, l0 = least-squares risk (symlog)")
     ax.set_title("Theorem 1: a spurious local minimum and a strictly better point")
 
 
