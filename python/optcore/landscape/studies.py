@@ -465,24 +465,31 @@ def summarize_theorem1_plateau(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_theorem1_plateau(table: pd.DataFrame, ax) -> None:
-    """Fraction of GD-trained nets ending on the least-squares plateau vs width."""
+    """Fraction of GD-trained nets ending on the least-squares plateau vs width, with 95% Wilson intervals over
+    all nets of a cell (nets x seeds)."""
     s = summarize_theorem1_plateau(table)
-    for activation, g in s.groupby("activation", sort=False):
+    counts = table.assign(on=np.round(table["plateau"] * table["nets"]))
+    counts = counts.groupby(["activation", "d1"], sort=False).agg(on=("on", "sum"), nets=("nets", "sum")).reset_index()
+    s = s.merge(counts, on=["activation", "d1"])
+    lo, hi = wilson_interval(s["on"].astype(int), s["nets"].astype(int))
+    for activation, g in s.assign(lo=lo, hi=hi).groupby("activation", sort=False):
         s_pos, s_neg = _SLOPES[activation]
         # relu and leaky often coincide: different marker sizes keep both visible
         style = {"relu": ("o", 10), "leaky": ("s", 5), "slight": ("^", 7)}[activation]
-        ax.plot(
+        ax.errorbar(
             g["d1"],
             g["plateau"],
+            yerr=np.maximum([g["plateau"] - g["lo"], g["hi"] - g["plateau"]], 0.0),
             marker=style[0],
             markersize=style[1],
-            label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})",
+            capsize=3,
+            label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g}), {int(g['nets'].iloc[0])} nets per width",
         )
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(s["d1"].unique()), [str(d) for d in sorted(s["d1"].unique())])
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("hidden width d1")
-    ax.set_ylabel("fraction of nets with risk within band of l0")
+    ax.set_ylabel(f"fraction of nets with |risk - l0| / l0 <= {table['band'].iloc[0]:g} (95% Wilson)")
     ax.set_title("GD end points on the least-squares plateau of Theorem 1")
 
 
