@@ -125,8 +125,9 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
     for excess, g in s.groupby(s["n"] - s["k"], sort=True):
         label = "n = k" if excess == 0 else f"n = k + {excess}"
         yerr = np.array([g["spurious_pct"] - g["wilson_lo_pct"], g["wilson_hi_pct"] - g["spurious_pct"]])
+        dodge = 0.12 * (excess - 1)  # side by side, so that one series' bars at 0% do not hide another's points
         line = ax.errorbar(
-            g["k"],
+            g["k"] + dodge,
             g["spurious_pct"],
             yerr=np.maximum(yerr, 0.0),
             marker="o",
@@ -136,7 +137,7 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
         pub = g[g["published_pct"].notna()]
         if len(pub):
             ax.plot(
-                pub["k"],
+                pub["k"] + dodge,
                 pub["published_pct"],
                 linestyle="none",
                 marker="x",
@@ -146,7 +147,9 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
             )
     ax.set_xlabel("teacher neurons k (input dimension d = k)")
     ax.set_ylabel("% of starts ending at a spurious minimum")
-    ax.set_ylim(-3, 103)
+    ax.set_ylim(-3, 132)  # headroom: the legend sits above the 100% line, clear of the points
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize="x-small", loc="upper center", ncol=2)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Spurious minima of 2-layer ReLU nets (GD + Newton)")
 
