@@ -17,6 +17,7 @@ from ..shuffling.studies_grab import GRAB
 from ..shuffling.studies_machines import MACHINES
 from ..shuffling.studies_matrices import MATRICES
 from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
+from ..shuffling.studies_torch import TORCH_DIGITS  # imports torch only when a cell runs
 from ..spectrum.studies import EDGE_OF_STABILITY, HESSIAN_DENSITY
 
 #: the package's experiments (``optcore list`` shows them sorted by name)
@@ -24,4 +25,5 @@ EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, G
 EXPERIMENTS += (IB_REGRESSION, IB_CLASSIFICATION, DYNAMICS, DIGITS)
 EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)
 EXPERIMENTS += (COMPOSITIONAL_APPROXIMATION,)
+EXPERIMENTS += (TORCH_DIGITS,)  # a PyTorch training loop with optcore.torch's samplers (needs optcore[torch])
 EXPERIMENTS += (EDGE_OF_STABILITY, HESSIAN_DENSITY)  # Hessian spectra (optcore.spectrum)
