@@ -20,7 +20,7 @@ def _torch():
     try:
         import torch
     except ImportError as err:  # pragma: no cover - exercised only without torch
-        raise ImportError("from_torch needs PyTorch: pip install torch (the optional 'torch' extra)") from err
+        raise ImportError("optcore.spectrum.from_torch needs PyTorch: pip install optcore[torch]") from err
     return torch
 
 
