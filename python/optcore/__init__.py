@@ -30,6 +30,7 @@ from .problems import (
     SquaredHinge,
 )
 from .sgd import DivergenceWarning, SGDResult, run_sgd
+from .user_problems import UserProblem
 
 __all__ = [
     "__version__",
@@ -45,6 +46,7 @@ __all__ = [
     "QuadraticComponents",
     "SGDResult",
     "SquaredHinge",
+    "UserProblem",
     "epoch_orders",
     "GPUStatus",
     "gpu_available",
