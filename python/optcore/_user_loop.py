@@ -104,6 +104,9 @@ class _Loop:
         self.order_spec = {k: spec[k] for k in ("order", "workers", "per_worker", "count")}
         self.order_arrays = order_arrays
         self.offsets = (np.arange(self.M, dtype=np.int64) * self.N)[None, :, None]
+        self.decaying = bool(np.any(self.decay != 0))
+        self.x_read_only = x.view()  # what the callback sees of the iterates while all runs are alive
+        self.x_read_only.flags.writeable = False
         self.alive = np.ones(self.R, dtype=bool)
         self.all_alive = True
         self.copies = np.repeat(x[:, None, :], self.M, axis=1) if self.local else None
@@ -123,20 +126,28 @@ class _Loop:
 
     def gradient(self, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """The callback's averaged gradients, checked and in the run's dtype."""
-        X, idx = X.view(), idx.view()  # (views may share the loop's arrays: the callback must not write to them)
-        X.flags.writeable = idx.flags.writeable = False
-        G = np.asarray(self.p.batch_gradient(X, idx))
+        # The inputs may be views of the loop's own arrays (the iterates, the orders): read-only to the callback.
+        if X.flags.writeable:
+            X = X.view()
+            X.flags.writeable = False
+        if idx.flags.writeable:
+            idx = idx.view()
+            idx.flags.writeable = False
+        G = self.p.batch_gradient(X, idx)
+        if type(G) is not np.ndarray:
+            G = np.asarray(G)
         if G.shape != X.shape:
             raise ValueError(
                 f"{type(self.p).__name__}'s gradient(X, idx) returned shape {G.shape}; expected {X.shape}: one "
                 f"averaged gradient per row of X (X {X.shape}, idx {idx.shape})"
             )
-        return G.astype(self.dtype, copy=False)
+        return G if G.dtype == self.dtype else G.astype(self.dtype)
 
     def step_sizes(self, live, k: int, t: int) -> np.ndarray:
         """Step sizes table / (1 + decay t) in the dtype, as the compiled loop (decay 0 leaves the table's value)."""
-        t_ = self.dtype(t)
-        return self.table[live, k] / (self.dtype(1) + self.decay[live] * t_)
+        if not self.decaying:
+            return self.table[live, k]
+        return self.table[live, k] / (self.dtype(1) + self.decay[live] * self.dtype(t))
 
     def run(self) -> None:
         self.record(0, synced=True)
@@ -161,7 +172,8 @@ class _Loop:
                             self.x[live] = mean
                             self.copies[live] = mean[:, None, :]
                     else:
-                        self.x[live] -= eta[:, None] * self.gradient(self.x[live], batch.reshape(rows, -1))
+                        X = self.x_read_only if self.all_alive else self.x[live]
+                        self.x[live] -= eta[:, None] * self.gradient(X, batch.reshape(rows, -1))
                 t += 1
                 if self.record_every and t % self.record_every == 0:
                     self.record(rec_index, synced=not self.local or sync)
