@@ -32,14 +32,15 @@ void bind_orders(py::module_& m) {
         const auto* seeds = in_ptr<std::uint64_t>(arrays, "seeds", {R});
         const auto* run_ids = in_ptr<std::uint32_t>(arrays, "run_ids", {R});
         OPTCORE_CHECK(epochs >= 1, "epochs must be >= 1, got " << epochs);
-        OPTCORE_CHECK(first_epoch >= 0 && first_epoch + epochs <= (std::int64_t(1) << 32),
-                      "epochs [first_epoch, first_epoch + epochs) must lie in [0, 2**32), got first_epoch "
-                          << first_epoch);
+        OPTCORE_CHECK(first_epoch >= 0 && first_epoch + epochs <= (std::int64_t{1} << 32),
+                      "epochs first_epoch .. first_epoch + epochs - 1 must lie in [0, 2^32), got first_epoch = "
+                          << first_epoch << ", epochs = " << epochs);
+        // explicit orders are indexed by the epoch (their Ke axis); windows of them are sliced in Python
+        OPTCORE_CHECK(o.kind != OrderKind::explicit_order || first_epoch == 0,
+                      "explicit orders take first_epoch = 0 (slice their epoch axis instead)");
         OPTCORE_CHECK(o.kind != OrderKind::explicit_order || o.explicit_runs == 1 || o.explicit_runs == R,
                       "explicit orders need 1 or R = " << R << " runs");
-        // (from a later first epoch, the explicit orders must hold at least the epochs asked for)
-        OPTCORE_CHECK(o.kind != OrderKind::explicit_order || o.explicit_epochs == 1 ||
-                          (first_epoch == 0 ? o.explicit_epochs == epochs : first_epoch + epochs <= o.explicit_epochs),
+        OPTCORE_CHECK(o.kind != OrderKind::explicit_order || o.explicit_epochs == 1 || o.explicit_epochs == epochs,
                       "explicit orders need 1 or K = " << epochs << " epochs");
         py::array_t<std::uint32_t> out({R, epochs, static_cast<std::int64_t>(o.workers), static_cast<std::int64_t>(o.count)});
         auto* p = out.mutable_data();
@@ -48,8 +49,8 @@ void bind_orders(py::module_& m) {
           std::vector<std::uint32_t> row(static_cast<std::size_t>(o.workers) * o.per_worker), scratch(o.per_worker + o.workers);
           for (std::int64_t r = 0; r < R; ++r)
             for (std::int64_t k = 0; k < epochs; ++k) {
-              fill_epoch_orders(o, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(first_epoch + k), row.data(),
-                                o.per_worker, scratch.data());
+              fill_epoch_orders(o, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(first_epoch + k), row.data(), o.per_worker,
+                                scratch.data());
               for (std::uint32_t w = 0; w < o.workers; ++w)
                 std::copy_n(row.data() + static_cast<std::size_t>(w) * o.per_worker, o.count,
                             p + ((r * epochs + k) * o.workers + w) * o.count);
@@ -58,8 +59,8 @@ void bind_orders(py::module_& m) {
         return out;
       },
       py::arg("spec"), py::arg("arrays"), py::arg("epochs"), py::arg("first_epoch") = 0,
-      "Orders of all runs and epochs first_epoch .. first_epoch + epochs - 1, shape (R, epochs, M, count), local "
-      "indices per worker.");
+      "Orders of all runs and of epochs first_epoch .. first_epoch + K - 1, shape (R, K, M, count), local indices "
+      "per worker.");
 }
 
 }  // namespace optcore::bindings
