@@ -619,6 +619,7 @@ class HuberRegression(_LinearLossProblem):
     """
 
     kind = "huber"
+    _sources = "A, b, delta and l2"
 
     def __init__(self, A, b, *, delta: float = 1.0, l2: float = 0.0, dtype=np.float64):
         super().__init__(A, b, l2=l2, dtype=dtype)
@@ -662,6 +663,7 @@ class SquaredHinge(_LinearLossProblem):
     """
 
     kind = "squared_hinge"
+    _sources = "A and l2"
 
     def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
         super().__init__(A, y, l2=l2, dtype=dtype)
@@ -706,6 +708,7 @@ class PoissonRegression(_LinearLossProblem):
     """
 
     kind = "poisson"
+    _sources = "A, y and l2"
 
     def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
         super().__init__(A, y, l2=l2, dtype=dtype)
