@@ -29,10 +29,11 @@ class UserProblem(Problem):
     """F(x) = (1/n) sum_i f_i(x) from a vectorized component-gradient function.
 
     The engine calls ``gradient`` once per step with the iterates of all live runs (of all workers' copies in
-    local mode), so a run of R runs costs K * steps-per-epoch Python calls, not R times that. It is still slower
-    than the compiled kinds: on least squares with n = 500, d = 10, batch 1, the callback runs about 150 to 300
-    times slower than :class:`optcore.LeastSquares` with one run and about 10 to 20 times slower with 1000 runs
-    (bench/bench_user_problem.py, table in bench/README.md). Use it for losses optcore has no kernel for.
+    local mode), so a call with R runs costs K * steps-per-epoch Python calls, not R times that. It is still
+    slower than the compiled kinds: on least squares with n = 500, d = 10 (bench/bench_user_problem.py, table in
+    bench/README.md), a least-squares callback ran 500-1000x slower than :class:`optcore.LeastSquares` with one
+    run at batch 1 (about 45 us per step), 6-7x slower with 1000 runs at batch 1 and 2x at batch 16. Use it for
+    losses optcore has no kernel for, with many runs per call.
 
     Parameters
     ----------
