@@ -37,6 +37,16 @@ ProblemData<T> problem_from(const std::string& kind, const py::dict& data, std::
     T total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += p.b[i];
     p.z_mean = total / static_cast<T>(n);
+  } else if (kind == "huber" || kind == "squared_hinge" || kind == "poisson") {
+    p.kind = kind == "huber" ? ProblemKind::huber : kind == "squared_hinge" ? ProblemKind::squared_hinge
+                                                                            : ProblemKind::poisson;
+    p.A = in_ptr<T>(data, "A", {n, d});
+    p.b = in_ptr<T>(data, kind == "huber" ? "b" : "y", {n});
+    p.l2 = get_scalar<T>(data, "l2");
+    if (kind == "huber") {
+      p.delta = get_scalar<T>(data, "delta");
+      OPTCORE_CHECK(p.delta > T(0), "delta must be > 0, got " << p.delta);
+    }
   } else if (kind == "mlp") {
     mlp_data_from<T>(data, n, d, p);
   } else {

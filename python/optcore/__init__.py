@@ -19,20 +19,34 @@ from . import _blas, nn, orders, problems, reference, schedules  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
 from .nn import MLP, NetworkProblem
 from .orders import epoch_orders
-from .problems import Exponential, LeastSquares, Logistic, LowerBound1D, QuadraticComponents
+from .problems import (
+    Exponential,
+    HuberRegression,
+    LeastSquares,
+    Logistic,
+    LowerBound1D,
+    PoissonRegression,
+    QuadraticComponents,
+    SquaredHinge,
+)
 from .sgd import DivergenceWarning, SGDResult, run_sgd
+from .user_problems import UserProblem
 
 __all__ = [
     "__version__",
     "DivergenceWarning",
     "Exponential",
+    "HuberRegression",
     "LeastSquares",
     "Logistic",
     "LowerBound1D",
     "MLP",
     "NetworkProblem",
+    "PoissonRegression",
     "QuadraticComponents",
     "SGDResult",
+    "SquaredHinge",
+    "UserProblem",
     "epoch_orders",
     "GPUStatus",
     "gpu_available",

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend, _core
+from . import _backend, _core, _user_loop
 from ._fingerprint import problem_fingerprint
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import (
@@ -197,7 +197,9 @@ def run_sgd(
     Parameters
     ----------
     problem : optcore.problems.Problem
-        The finite sum; its dtype (float32 or float64) is the dtype of the whole computation.
+        The finite sum; its dtype (float32 or float64) is the dtype of the whole computation. A problem given by a
+        Python gradient (:class:`optcore.UserProblem`, or any Problem with ``batch_gradient(X, idx)``) runs with
+        every option below through a NumPy loop over steps, vectorized over runs (slower; see its docstring).
     order : str or array of int
         An order name (see :mod:`optcore.orders`), or an index array, which means ``order="explicit"`` with
         ``orders=`` that array.
@@ -252,6 +254,7 @@ def run_sgd(
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
+    callback = _user_loop.check_runnable(problem)  # a problem given by a Python gradient (optcore.UserProblem)
     backend = _backend.choose_backend(
         backend,
         {"x0": x0, "step_size": step_size, "seed": seed, "run_ids": run_ids, "base_order": base_order,
@@ -261,6 +264,9 @@ def run_sgd(
         if problem.kind == "mlp":
             raise ValueError("backend='cuda' trains the finite-sum problems; networks train on the CPU engine "
                              "(their passes run on the GPU through optcore.nn.MLP methods)")
+        if callback:
+            raise ValueError(f"backend='cuda' runs the compiled problem kinds; {type(problem).__name__} is given by a "
+                             f"Python gradient and runs on the CPU (backend='cpu', NumPy arrays)")
         # validated on the host with the CPU path's checks; x0 goes back to the device below
         x0, step_size, seed, run_ids, base_order, orders, order = (
             _backend.host_copy(a) for a in (x0, step_size, seed, run_ids, base_order, orders, order)
@@ -331,6 +337,8 @@ def run_sgd(
     )
 
     what = _what_to_record(record, problem)
+    if callback:
+        _user_loop.check_records(problem, what)
     n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
     rec = {"diverged": np.zeros(R, dtype=np.uint8)}
     if problem.x_star is not None:
@@ -347,6 +355,8 @@ def run_sgd(
     start = time.perf_counter()
     if backend == "cuda":
         x, rec = _run_cuda(problem, x, run_arrays, spec, rec)
+    elif callback:
+        _user_loop.run(problem, x, run_arrays, spec, rec)
     else:
         _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
     elapsed = time.perf_counter() - start
@@ -427,6 +437,8 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
             record = (record,)
         elif problem.kind == "mlp":
             return ("objective", "accuracy")
+        elif not _user_loop.can_evaluate_objective(problem):
+            return _user_loop.auto_records(problem)
         elif problem.x_star is not None and problem.f_star is not None:
             return ("gap", "dist")
         else:

@@ -85,7 +85,8 @@ struct Recording {
 };
 
 /** The finite-sum problems of problems.hpp. */
-enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound, mlp };
+enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound, mlp, huber, squared_hinge,
+                               poisson };
 
 /** A problem's caller-owned arrays and constants, whatever its kind (unused fields stay zero). */
 template <class T>
@@ -97,6 +98,7 @@ struct ProblemData {
   T l2 = T(0);                            ///< ridge term of least squares and the margin losses
   T L = T(0), mu = T(0), nu = T(0);       ///< lower-bound function constants
   T z_mean = T(0);                        ///< lower-bound function: mean of z
+  T delta = T(0);                         ///< Huber regression: the threshold of the loss
   // networks (mlp.hpp): A = inputs X (n, d_0), b = targets Y
   const std::int64_t* widths = nullptr;   ///< (layers + 1,)
   int layers = 0;
