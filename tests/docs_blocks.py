@@ -14,7 +14,7 @@ Directives are HTML comments on the line(s) right above a block's fence, separat
 
 ``<!-- docs-test: slow -->``
     takes more than a few seconds: run only with ``-m slow`` (or ``-m ""``); every later python block of the same
-    file is slow too, since it may use what the slow one defined.
+    file is slow too, since it may use what the slow block defined or wrote.
 ``<!-- docs-test: skip REASON -->``
     not run, for install commands only (``pip install ...``, the test command itself); the reason is shown.
 ``<!-- docs-test: gpu -->``
@@ -183,10 +183,13 @@ def parse(path: Path) -> list[Block]:
     if errors:
         raise DocFormatError("\n".join(errors))
     slow_from_here = gpu_from_here = False
-    for block in blocks:  # a python block after a slow (GPU) one may use its names: slow (GPU) too
-        if block.tag == "python" and block.skip is None:
-            block.slow = slow_from_here = block.slow or slow_from_here
-            block.gpu = gpu_from_here = block.gpu or gpu_from_here
+    for block in blocks:  # a python block after a slow (GPU) one may use its names or files: slow (GPU) too
+        if block.skip is None:
+            if block.tag == "python":
+                block.slow = block.slow or slow_from_here
+                block.gpu = block.gpu or gpu_from_here
+            slow_from_here = slow_from_here or block.slow
+            gpu_from_here = gpu_from_here or block.gpu
     return blocks
 
 
