@@ -8,7 +8,7 @@ shown outputs with ``python tests/docs_blocks.py --update README.md docs/*.md``.
 from pathlib import Path
 
 import pytest
-from docs_blocks import DocFormatError, Session, check, compare, doc_files, normalize, parse
+from docs_blocks import DocFormatError, Session, check, compare, doc_files, normalize, parse, update
 
 import optcore
 
@@ -132,3 +132,15 @@ def test_session_shares_a_namespace_and_reports_failures(tmp_path):
     finally:
         session.close()
     assert sorted(p.name for p in (tmp_path / "work").iterdir()) == []  # nothing written by these blocks
+
+
+def test_update_rewrites_the_shown_outputs_from_a_run(tmp_path):
+    path = _write(tmp_path, (
+        "```python\nprint('answer', 6 * 7)\n```\n```\nanswer 41\n```\n\ntext\n\n"
+        "<!-- docs-test: slow -->\n```python\nprint('slow')\n```\n```\nold\n```\n"
+    ))
+    assert update(path, slow=False, verbose=False)
+    assert path.read_text().splitlines()[4] == "answer 42"
+    assert "old" in path.read_text()  # the slow block was left alone
+    assert update(path, verbose=False)
+    assert "old" not in path.read_text() and "\nslow\n" in path.read_text()
