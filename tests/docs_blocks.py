@@ -32,6 +32,7 @@ Rewrite the shown outputs from a fresh run (never edit them by hand)::
 
     python tests/docs_blocks.py --update README.md docs/*.md          # every block, slow ones included
     python tests/docs_blocks.py --update --no-slow README.md          # only the fast ones
+    python tests/docs_blocks.py --update --only 12,40 docs/landscape.md   # the blocks opening on these lines
     python tests/docs_blocks.py --list README.md docs/*.md            # the blocks, their kinds and markers
 
 The updater prints each block's time, so that blocks over a few seconds can be marked slow.
@@ -459,8 +460,12 @@ def gpu_reason() -> str | None:
     return None if optcore.gpu_available() else optcore.gpu_unavailable_reason()
 
 
-def update(path: Path, *, slow: bool = True, verbose: bool = True) -> bool:
-    """Rerun the blocks of ``path`` and rewrite the outputs shown under them; True when every block ran."""
+def update(path: Path, *, slow: bool = True, only=None, verbose: bool = True) -> bool:
+    """Rerun the blocks of ``path`` and rewrite the outputs shown under them; True when every block ran.
+
+    ``slow=False`` leaves the slow blocks alone; ``only`` (line numbers of opening fences) limits the run to those
+    blocks (and the python blocks above them, whose names they may use).
+    """
     path = Path(path)
     blocks = parse(path)
     no_gpu = gpu_reason() if any(b.gpu for b in blocks) else None
@@ -471,6 +476,7 @@ def update(path: Path, *, slow: bool = True, verbose: bool = True) -> bool:
         try:
             for block in blocks:
                 why_not = (block.skip or ("slow" if block.slow and not slow else None)
+                           or ("not asked for" if only is not None and block.line not in only else None)
                            or (f"no GPU: {no_gpu}" if block.gpu and no_gpu else None))
                 if why_not:
                     if verbose:
@@ -530,6 +536,8 @@ def main(argv=None) -> int:
     parser.add_argument("--update", action="store_true", help="rerun the blocks and rewrite the shown outputs")
     parser.add_argument("--list", action="store_true", help="list the blocks with their kinds and markers")
     parser.add_argument("--no-slow", action="store_true", help="with --update: leave the slow blocks alone")
+    parser.add_argument("--only", type=lambda text: {int(v) for v in text.split(",")}, metavar="LINE,...",
+                        help="with --update and one file: only the blocks whose fences open on these lines")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md and docs/*.md)")
     args = parser.parse_args(argv)
@@ -548,9 +556,11 @@ def main(argv=None) -> int:
         return 0
     if not args.update:
         parser.error("give --update or --list")
+    if args.only is not None and len(files) != 1:
+        parser.error("--only needs exactly one file")
     ok = True
     for path in files:
-        ok &= update(path, slow=not args.no_slow)
+        ok &= update(path, slow=not args.no_slow, only=args.only)
     return 0 if ok else 1
 
 
