@@ -56,6 +56,14 @@ def _support(coefficients, rel: float = 0.01) -> int:
     return int(np.sum(mod > rel * mod.max()))
 
 
+def validate_regression(config: dict) -> None:
+    """Interpolation needs n <= d (the predictions are interpolants); the scales run from alpha_min up."""
+    if config["n"] > config["d"]:
+        raise ValueError(f"n must be <= d (an interpolation problem), got n = {config['n']}, d = {config['d']}")
+    if config["alpha_min"] > config["alpha_max"]:
+        raise ValueError(f"alpha_min ({config['alpha_min']}) must be <= alpha_max ({config['alpha_max']})")
+
+
 def run_regression(config: dict, seed: int) -> list[dict]:
     """One (network, depth) cell: GD for every alpha of the grid in one call, distances to the predictions."""
     net_name, L, n, d = config["network"], config["depth"], config["n"], config["d"]
@@ -141,15 +149,16 @@ REGRESSION = Experiment(
             "network family (a grid axis)",
             choices=("fc", "diagonal", "conv"),
         ),
-        Param("depth", int, (2, 3), "depth L (a grid axis)"),
-        Param("n", int, 8, "examples"),
-        Param("d", int, 25, "input dimension (odd: conv nets then have one real DFT coefficient, the mean)"),
-        Param("alpha_min", float, 0.01, "smallest initialization scale"),
-        Param("alpha_max", float, 1.0, "largest initialization scale"),
-        Param("alphas", int, 5, "initialization scales (log-spaced, one GD run each, all in one kernel call)"),
-        Param("steps", int, 200000, "GD steps"),
-        Param("lr", float, 0.02, "step size (divided by alpha^(2(L-1)) when alpha > 1)"),
+        Param("depth", int, (2, 3), "depth L (a grid axis)", ge=1),
+        Param("n", int, 8, "examples", ge=1),
+        Param("d", int, 25, "input dimension (odd: conv nets then have one real DFT coefficient, the mean)", ge=3),
+        Param("alpha_min", float, 0.01, "smallest initialization scale", gt=0),
+        Param("alpha_max", float, 1.0, "largest initialization scale", gt=0),
+        Param("alphas", int, 5, "initialization scales (log-spaced, one GD run each, all in one kernel call)", ge=1),
+        Param("steps", int, 200000, "GD steps", ge=1),
+        Param("lr", float, 0.02, "step size (divided by alpha^(2(L-1)) when alpha > 1)", gt=0),
     ),
+    validate=validate_regression,
     version="2",
     seeds=2,
     figure=figure_regression,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ..experiments.params import Param
+from ..orders import ALIASES
 from ..experiments.registry import Experiment
 from . import instances
 from ._tables import draw_rates, slope_rows, slopes_along
@@ -27,6 +28,11 @@ K_SLOPE_47 = {"with_replacement": -0.878, "random_reshuffling": -2.562, "single_
 
 
 # --- shuffling-rates ----------------------------------------------------------------------------------------------
+def validate_reference_1d(config: dict) -> None:
+    """Build THEORY.md 4.7's instance (cheap): the instance's own checks (n even, ...) before any cell runs."""
+    instances.reference_1d(config["n"], config["K"], c=config["c"])
+
+
 def run_rates(config: dict, seed: int) -> dict:
     """One (order, K) cell on THEORY.md 4.7's instance."""
     problem, x0, eta = instances.reference_1d(config["n"], config["K"], c=config["c"])
@@ -55,12 +61,13 @@ RATES = Experiment(
     summary="THEORY 4.7: mean final gap vs epochs K for with-replacement, RR, SS and IG, with fitted slopes.",
     run=run_rates,
     params=(
-        Param("n", int, 64, "number of components (even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC),
-        Param("runs", int, 500, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, 64, "number of components (even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC, aliases=ALIASES),
+        Param("runs", int, 500, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    validate=validate_reference_1d,
     version="1",
     seeds=4,
     figure=figure_rates,
@@ -109,12 +116,14 @@ NONCOMMUTING = Experiment(
     summary="Quadratics with non-commuting Hessians: RR's 1/(n^2 K^2) term, slopes in n and K against SS and SGD.",
     run=run_noncommuting,
     params=(
-        Param("n", int, (4, 8, 16, 32), "number of components (a grid axis)"),
-        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)"),
-        Param("order", str, NONCOMMUTING_ORDERS, "SGD order (a grid axis)", choices=NONCOMMUTING_ORDERS),
-        Param("runs", int, 100, "SGD runs per cell"),
-        Param("dim", int, 4, "dimension of the quadratics"),
-        Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)"),
+        Param("n", int, (4, 8, 16, 32), "number of components (a grid axis)", ge=2),
+        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)", ge=1),
+        Param(
+            "order", str, NONCOMMUTING_ORDERS, "SGD order (a grid axis)", choices=NONCOMMUTING_ORDERS, aliases=ALIASES
+        ),
+        Param("runs", int, 100, "SGD runs per cell", ge=1),
+        Param("dim", int, 4, "dimension of the quadratics", ge=1),
+        Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)", gt=0),
     ),
     version="1",
     seeds=3,
@@ -160,12 +169,13 @@ SEPARATIONS = Experiment(
     summary="Safran-Shamir 1-D lower-bound family: ratios SS/RR and SGD/SS of final gaps over a grid of n and K.",
     run=run_rates,
     params=(
-        Param("n", int, (16, 64, 256), "number of components (a grid axis; even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, SEPARATION_ORDERS, "SGD order (a grid axis)", choices=SEPARATION_ORDERS),
-        Param("runs", int, 400, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, (16, 64, 256), "number of components (a grid axis; even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, SEPARATION_ORDERS, "SGD order (a grid axis)", choices=SEPARATION_ORDERS, aliases=ALIASES),
+        Param("runs", int, 400, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    validate=validate_reference_1d,
     version="1",
     seeds=3,
     figure=figure_separations,
@@ -195,12 +205,13 @@ FLIPFLOP = Experiment(
     summary="FlipFlop (reverse every other epoch) on top of RR, SS and IG against the plain orders: K-slopes.",
     run=run_rates,
     params=(
-        Param("n", int, 64, "number of components (even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS),
-        Param("runs", int, 500, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, 64, "number of components (even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS, aliases=ALIASES),
+        Param("runs", int, 500, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    validate=validate_reference_1d,
     version="1",
     seeds=4,
     figure=figure_flipflop,
