@@ -114,6 +114,9 @@ def _take_modules(options: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _import_module(module: str, prog: str):
+    # as with `python -m`, a module in the current folder is found (the `optcore` script's own folder is first)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())
     try:
         return ex.import_module_experiments(module)
     except (ImportError, ValueError) as exc:

@@ -40,25 +40,35 @@ class Timing:
     seconds : float
         Wall time of the whole command (imports, every cell serially, the figure), without cache.
     machine : str
-        Where it was measured (cores, CPU, backend), so that a reader can scale it to their machine.
+        Where it was measured (cores, CPU, how busy), so that a reader can scale it to their machine.
+    cpu_seconds : float, optional
+        The CPU time (user + system) the command used: less dependent on how busy the machine was.
     """
 
     seconds: float
     machine: str
+    cpu_seconds: float | None = None
 
     def __post_init__(self):
-        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float):
-            raise TypeError(f"Timing.seconds must be a number, got {self.seconds!r}")
-        if not math.isfinite(self.seconds) or self.seconds <= 0:
-            raise ValueError(f"Timing.seconds must be positive and finite, got {self.seconds!r}")
+        for name in ("seconds", "cpu_seconds"):
+            value = getattr(self, name)
+            if value is None and name == "cpu_seconds":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"Timing.{name} must be a number, got {value!r}")
+            if not math.isfinite(value) or value <= 0:
+                raise ValueError(f"Timing.{name} must be positive and finite, got {value!r}")
         if not isinstance(self.machine, str) or not self.machine.strip():
             raise ValueError("Timing.machine must say where the time was measured")
 
     def text(self) -> str:
-        """For example ``"about 40 s (measured on ...)"``."""
-        s = self.seconds
-        amount = f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
-        return f"about {amount} (measured on {self.machine})"
+        """For example ``"about 40 s (25 s of CPU time; measured on ...)"``."""
+        cpu = f"{_duration(self.cpu_seconds)} of CPU time; " if self.cpu_seconds is not None else ""
+        return f"about {_duration(self.seconds)} ({cpu}measured on {self.machine})"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 @dataclass(frozen=True, kw_only=True)
