@@ -96,7 +96,7 @@ def validated_run(config, seed):
     if counter:
         with open(counter, "a") as f:
             f.write(f"{config['n']}\n")
-    return {"half": config["n"] // 2, "c": config["c"]}
+    return {"half": config["n"] // 2, "c_times_2": 2 * config["c"]}
 
 
 def validate_even(config):
