@@ -180,3 +180,17 @@ def test_figure_with_several_panels(toy):
     assert len(fig.axes) == 2 and fig.get_suptitle() == "Two panels."
     with pytest.raises(ValueError, match="panels must be a positive int"):
         ex.Experiment(name="p", summary="s", run=TOY.run, panels=0)
+
+
+def test_a_long_cell_shows_its_own_bar_on_a_terminal(monkeypatch, capsys):
+    from test_sweep_toy import REPORTING
+
+    monkeypatch.setattr("optcore.experiments.reporting._isatty", lambda stream: True)
+    result = ex.run_sweep(REPORTING, progress=True)
+    assert result.table["total"].tolist() == [10]
+    err = capsys.readouterr().err
+    assert "inner steps" in err and "toy-reporting" in err  # the cell's bar below the sweep's
+    monkeypatch.setattr("optcore.experiments.reporting._isatty", lambda stream: False)
+    ex.run_sweep(REPORTING, {"steps": 1}, progress=True)
+    err = capsys.readouterr().err
+    assert "inner steps" not in err and err.startswith("toy-reporting: cell 1/1 done in")

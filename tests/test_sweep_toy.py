@@ -135,3 +135,23 @@ SLEEPY = Experiment(
     params=(Param("i", int, (0, 1, 2, 3), "a cell index"),),
     seeds=1,
 )
+
+
+def progress_run(config, seed):
+    """A cell that reports its own progress (a bar shows once it has run a second)."""
+    from optcore.experiments import progress
+
+    total = 0
+    for step in progress(range(config["steps"]), desc="inner steps"):
+        time.sleep(0.3)
+        total += step
+    return {"total": total}
+
+
+REPORTING = Experiment(
+    name="toy-reporting",
+    summary="Toy experiment whose cell reports its progress.",
+    run=progress_run,
+    params=(Param("steps", int, 5, "steps of 0.3 s", ge=1),),
+    seeds=1,
+)

@@ -20,7 +20,7 @@ from .cache import Cache, CacheCorruptionWarning
 from .modules import import_file_experiments, import_module_experiments
 from .params import Param
 from .plotting import band, draw, new_figure, save_figure
-from .progress import progress
+from .reporting import progress
 from .registry import (
     ENTRY_POINT_GROUP,
     Experiment,

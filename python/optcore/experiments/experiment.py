@@ -62,9 +62,9 @@ class Timing:
             raise ValueError("Timing.machine must say where the time was measured")
 
     def text(self) -> str:
-        """For example ``"about 40 s (25 s of CPU time; measured on ...)"``."""
-        cpu = f"{_duration(self.cpu_seconds)} of CPU time; " if self.cpu_seconds is not None else ""
-        return f"about {_duration(self.seconds)} ({cpu}measured on {self.machine})"
+        """For example ``"25 s of CPU time, 40 s wall (measured on ...)"``."""
+        cpu = f"{_duration(self.cpu_seconds)} of CPU time, " if self.cpu_seconds is not None else "about "
+        return f"{cpu}{_duration(self.seconds)} wall (measured on {self.machine})"
 
 
 def _duration(seconds: float) -> str:

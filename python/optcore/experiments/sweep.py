@@ -39,7 +39,7 @@ import pandas as pd
 
 from .. import __version__
 from .cache import Cache, canonical_json, cell_key
-from .progress import reporter
+from .reporting import reporter
 from .registry import RESERVED, Experiment, get
 from .results import ResultTable
 from .workers import WorkerImportError, init_worker, run_cell, run_cell_by_name

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
+from ..experiments.reporting import progress as cell_progress
 from ..experiments.registry import Experiment
 from .certificates import random_perturbation_test
 from .constructions import theorem1
@@ -52,7 +53,9 @@ def run_spurious(config: dict, seed: int) -> dict:
     """One (k, n = k + excess) cell: search from ``starts`` initializations and count the end points' labels."""
     k, excess = config["k"], config["excess"]
     started = time.perf_counter()
-    r = search_minima(k, k + excess, starts=config["starts"], seed=seed, max_steps=config["max_steps"])
+    r = search_minima(
+        k, k + excess, starts=config["starts"], seed=seed, max_steps=config["max_steps"], progress=cell_progress
+    )
     spurious = r.label == "spurious"
     undetermined = r.label == "undetermined"
     return {
