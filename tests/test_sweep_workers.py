@@ -107,3 +107,19 @@ def test_a_worker_that_cannot_import_the_experiment_says_so():
     message = str(info.value)
     assert "cannot import no_such_study_module._not_importable, the run function of experiment 'ghost'" in message
     assert "install it there" in message
+
+
+def test_a_dask_worker_that_cannot_import_the_experiment_says_so():
+    distributed = pytest.importorskip("distributed")
+    _not_importable.__module__ = "no_such_study_module"
+    ghost = ex.Experiment(name="ghost", summary="Its run function lives in a module workers lack.", run=_not_importable)
+    cluster = distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None)
+    try:
+        with distributed.Client(cluster) as client, pytest.raises(RuntimeError) as info:
+            ex.run_sweep(ghost, dask=client, seeds=1)
+    finally:
+        cluster.close()
+    assert "cannot import no_such_study_module._not_importable, the run function of experiment 'ghost'" in str(
+        info.value
+    )
+    assert "Dask workers do not" in str(info.value)

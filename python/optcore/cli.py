@@ -269,6 +269,7 @@ def _run(experiment: ex.Experiment, options: list[str]) -> int:
         parser.error(str(exc))
 
     requested = args.out if args.out is not None else Path("results") / experiment.name
+    overwrites = args.force and _holds_a_run(requested)
     out = _output_folder(requested, force=args.force)
     cache = None if args.no_cache else (args.cache if args.cache is not None else requested / "cache")
     try:
@@ -312,7 +313,7 @@ def _run(experiment: ex.Experiment, options: list[str]) -> int:
     note = ""
     if out != requested:
         note = f" (new folder: {requested} holds an earlier run; --force overwrites it)"
-    elif args.force:
+    elif overwrites:
         note = " (--force: the earlier run there was overwritten)"
     print(f"wrote {out}{os.sep}: {', '.join(p.name if p.parent == out else str(p) for p in written)}{note}")
     return 0
