@@ -124,8 +124,11 @@ def sleepy_run(config, seed):
         with open(os.path.join(folder, f"{os.getpid()}.pid"), "w") as f:
             f.write(str(os.getppid()))
     time.sleep(float(os.environ.get(SLEEP_ENV, "0")))
+    from threadpoolctl import threadpool_info
+
     names = ("OPTCORE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    return {"pid": os.getpid(), **{name: os.environ.get(name, "") for name in names}}
+    blas = max(library["num_threads"] for library in threadpool_info())  # numpy's OpenBLAS among them
+    return {"pid": os.getpid(), "blas_threads": blas, **{name: os.environ.get(name, "") for name in names}}
 
 
 SLEEPY = Experiment(

@@ -29,6 +29,7 @@ def test_workers_use_one_thread_each_by_default(monkeypatch):
     for name in THREAD_ENV:
         assert set(result.table[name]) == {"1"}, name
     assert name not in os.environ  # this process is left alone
+    assert set(result.table["blas_threads"]) == {1}  # numpy's OpenBLAS, loaded before the worker's setup
     more = ex.run_sweep(SLEEPY, {"i": [0]}, workers=2, threads_per_worker=3)
     assert more.table["OPTCORE_NUM_THREADS"].tolist() == ["3"]
 

@@ -4,7 +4,7 @@ Threads. A sweep with ``workers=N`` runs N cells at once; if each cell also star
 N processes would fight over the cores (with 2 workers on 2 cores that was slower than serial). Every worker
 therefore starts with :data:`THREAD_ENV` set to ``threads_per_worker`` (default 1): ``OPTCORE_NUM_THREADS`` for
 optcore's engine and the usual variables for OpenMP, OpenBLAS and MKL in libraries loaded later (torch, say);
-BLAS libraries already loaded are limited through threadpoolctl when it is installed.
+the BLAS and OpenMP libraries already loaded (numpy's OpenBLAS) are lowered to that count through threadpoolctl.
 
 Dying with the parent. A worker must not outlive the process that runs the sweep (``kill -9`` of ``optcore run``
 included): on Linux the kernel sends it SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``), and on every
@@ -41,10 +41,22 @@ def init_worker(parent_pid: int, threads: int) -> None:
     _die_with_parent(parent_pid)
     for name in THREAD_ENV:
         os.environ[name] = str(threads)
-    with contextlib.suppress(ImportError):
-        from threadpoolctl import threadpool_limits
+    _limit_loaded_libraries(threads)
 
-        threadpool_limits(threads)
+
+def _limit_loaded_libraries(threads: int) -> None:
+    """Lower (never raise) the thread pools of BLAS/OpenMP libraries already loaded, through threadpoolctl.
+
+    Never raise: optcore's own OpenBLAS runs single-threaded on purpose (a run's bits must not depend on the
+    thread count, see optcore._blas), and a larger ``threads`` must not change that.
+    """
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn, an optcore dependency
+        return
+    for library in ThreadpoolController().lib_controllers:
+        if library.num_threads > threads:
+            library.set_num_threads(threads)
 
 
 def _die_with_parent(parent_pid: int) -> None:
