@@ -150,7 +150,8 @@ def test_broken_pipe_status_in_process(capsys, monkeypatch):
 def test_progress_lines_when_stderr_is_not_a_terminal(toy, tmp_path, capsys):
     assert main(["run", "toy", "--a", "1,2", "--seeds", "1", "--out", str(tmp_path / "o")]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err[0].startswith("toy: cell 1/2 done in ") and "(a=1, scale=1.0, label=x, flag=False; replicate 0)" in err[0]
+    assert err[0].startswith("toy: cell 1/2 done in ")
+    assert "(a=1, scale=1.0, label=x, flag=False; replicate 0)" in err[0]
     assert err[1].startswith("toy: cell 2/2 done in ")
     assert main(["run", "toy", "--a", "1,2", "--seeds", "1", "--out", str(tmp_path / "o"), "--force", "-q"]) == 0
     assert capsys.readouterr().err == ""  # -q: quiet

@@ -70,7 +70,10 @@ def test_workers_and_resource_tracker_die_with_a_killed_parent(tmp_path):
     log = tmp_path / "stderr.txt"
     with open(log, "wb") as stderr:
         parent = subprocess.Popen(
-            [*cmd, "--no-cache", "-q", "--out", str(tmp_path / "out")], env=env, stdout=subprocess.DEVNULL, stderr=stderr
+            [*cmd, "--no-cache", "-q", "--out", str(tmp_path / "out")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
         )
     try:
         deadline = time.monotonic() + 90

@@ -139,7 +139,8 @@ def _resolve(name: str):
                 _usage_error("optcore run", f"{path} defines {len(found)} experiments ({what}): write {path}:NAME")
             return found[0]
         if inner not in names:
-            _usage_error("optcore run", f"{path} defines no experiment {inner!r}; it defines: {', '.join(names) or 'none'}")
+            defined = ", ".join(names) or "none"
+            _usage_error("optcore run", f"{path} defines no experiment {inner!r}; it defines: {defined}")
         return ex.get(inner)
     try:
         return ex.get(name)

@@ -3,8 +3,8 @@
 A parameter's value in a sweep is either one value or a grid axis (a list of values). Values from Python are
 checked with :meth:`Param.coerce`; values from the command line are parsed from text with :meth:`Param.parse`,
 where a comma list (``8,16,32``) is a grid axis. Every value is checked against the parameter's declared domain
-(bounds ``ge``/``gt``/``le``/``lt``, ``choices``; floats are finite unless ``allow_inf``) before a sweep runs anything; checks that
-involve several parameters belong to the experiment's ``validate`` hook.
+(bounds ``ge``/``gt``/``le``/``lt``, ``choices``; floats are finite unless ``allow_inf``) before a sweep runs
+anything; checks that involve several parameters belong to the experiment's ``validate`` hook.
 """
 
 from __future__ import annotations

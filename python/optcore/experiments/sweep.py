@@ -39,8 +39,8 @@ import pandas as pd
 
 from .. import __version__
 from .cache import Cache, canonical_json, cell_key
-from .reporting import reporter
 from .registry import RESERVED, Experiment, get
+from .reporting import reporter
 from .results import ResultTable
 from .workers import WorkerImportError, init_worker, run_cell, run_cell_by_name
 

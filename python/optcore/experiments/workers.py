@@ -68,7 +68,8 @@ def _die_with_parent(parent_pid: int) -> None:
         os._exit(1)
     parent = multiprocessing.parent_process()
     sentinel = getattr(parent, "sentinel", None)
-    threading.Thread(target=_watch_parent, args=(parent_pid, sentinel), name="optcore-parent-watchdog", daemon=True).start()
+    watchdog = threading.Thread(target=_watch_parent, args=(parent_pid, sentinel), name="optcore-parent", daemon=True)
+    watchdog.start()
 
 
 def _watch_parent(parent_pid: int, sentinel) -> None:
