@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .normalized import run_normalized_dynamics
 
 
@@ -117,6 +117,11 @@ DYNAMICS = Experiment(
         Param(
             "instance", int, 0, "seed of the data and the initialization (a grid axis for several instances)", ge=0
         ),
+    ),
+    timing=Timing(
+        seconds=55.5,
+        cpu_seconds=4.7,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
     ),
     validate=validate_dynamics,
     version="1",

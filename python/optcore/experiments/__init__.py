@@ -5,7 +5,8 @@ An experiment is a function ``run(config, seed)`` returning a dict of scalars, d
 ``optcore.experiments`` entry-point group (optcore's own studies included) or registered with :func:`register`.
 :func:`run_sweep` checks every configuration first, then runs it over a grid of configurations times seeds,
 through any :class:`concurrent.futures.Executor` (in-process, ``workers=N`` local processes, or a Dask cluster),
-caching every cell on disk so that an interrupted sweep resumes where it stopped, and returns a :class:`ResultTable` (a tidy pandas table plus metadata) that saves as Parquet or CSV plus JSON.
+caching every cell on disk so that an interrupted sweep resumes where it stopped, and returns a
+:class:`ResultTable` (a tidy pandas table plus metadata) that saves as Parquet or CSV plus JSON.
 
 >>> from optcore import experiments as ex
 >>> result = ex.run_sweep("shuffling-rates", {"K": [16, 32]}, seeds=2)  # doctest: +SKIP

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .distances import direction_error
 from .gd import log_schedule, run_gd
 from .predictions import fourier_lp_margin, l2_max_margin, lp_max_margin
@@ -162,6 +162,11 @@ CLASSIFICATION = Experiment(
         Param("alpha", float, 0.1, "initialization scale", gt=0),
         Param("steps", int, 1000000, "GD steps", ge=1),
         Param("lr", float, 0.1, "step size", gt=0),
+    ),
+    timing=Timing(
+        seconds=126.3,
+        cpu_seconds=9.6,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
     ),
     version="1",
     seeds=2,

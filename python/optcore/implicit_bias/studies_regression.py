@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .distances import normalized_error
 from .gd import run_gd
 from .networks import Convolutional, Diagonal, FullyConnected
@@ -157,6 +157,11 @@ REGRESSION = Experiment(
         Param("alphas", int, 5, "initialization scales (log-spaced, one GD run each, all in one kernel call)", ge=1),
         Param("steps", int, 200000, "GD steps", ge=1),
         Param("lr", float, 0.02, "step size (divided by alpha^(2(L-1)) when alpha > 1)", gt=0),
+    ),
+    timing=Timing(
+        seconds=290.4,
+        cpu_seconds=28.1,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 20); serial, no cache",
     ),
     validate=validate_regression,
     version="2",

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..experiments.params import Param
 from ..experiments.reporting import progress as cell_progress
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .certificates import random_perturbation_test
 from .constructions import theorem1
 from .search import search_minima
@@ -248,6 +248,11 @@ THEOREM1_PATH = Experiment(
         Param("points", int, 121, "points on the segment t in [-0.25, 1.25]", ge=2),
         Param("perturbations", int, 10_000, "random perturbations of norm <= 1e-3 around the minimum", ge=1),
     ),
+    timing=Timing(
+        seconds=19.8,
+        cpu_seconds=2.7,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
+    ),
     validate=validate_no_affine_fit,
     version="1",
     seeds=3,
@@ -386,6 +391,11 @@ PCA = Experiment(
         Param("lr", float, 0.5, "step size", gt=0),
         Param("resolution", int, 41, "grid points per axis of the plane", ge=2),
     ),
+    timing=Timing(
+        seconds=33.2,
+        cpu_seconds=2.6,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
+    ),
     version="1",
     seeds=1,
     figure=figure_landscape_pca,
@@ -483,6 +493,11 @@ PLATEAU = Experiment(
         Param("epochs", int, 3000, "full-batch GD steps", ge=1),
         Param("lr", float, 0.05, "GD step size on the mean loss", gt=0),
         Param("band", float, 1e-3, "relative distance to l0 that counts as on the plateau", gt=0),
+    ),
+    timing=Timing(
+        seconds=66.7,
+        cpu_seconds=8.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
     ),
     validate=validate_no_affine_fit,
     version="1",

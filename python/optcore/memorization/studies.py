@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from ..nn import MLP, NetworkProblem
 from ..sgd import run_sgd
 from .construction import memorize, sufficient_count
@@ -87,6 +87,11 @@ CAPACITY = Experiment(
         Param("nets", int, 8, "networks trained per cell", ge=1),
         Param("epochs", int, 150, "SGD epochs (batch 1, random reshuffling)", ge=1),
         Param("lr", float, 0.02, "step size", gt=0),
+    ),
+    timing=Timing(
+        seconds=47.1,
+        cpu_seconds=3.1,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
     ),
     version="1",
     seeds=2,
@@ -184,6 +189,11 @@ NEAR_MINIMUM = Experiment(
         Param("epochs", int, 50, "SGD epochs (batch 1)", ge=1),
         Param("c", float, 0.5, "step size c / (N lambda_max(Hessian at the construction))", gt=0),
         Param("instance", int, 0, "seed of the data set and the construction", ge=0),
+    ),
+    timing=Timing(
+        seconds=44.4,
+        cpu_seconds=3.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
     ),
     version="1",
     seeds=3,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from ..orders import ALIASES
 from ..problems import LeastSquares
 from ._tables import draw_rates, slope_rows
@@ -66,6 +66,11 @@ GRAB = Experiment(
         Param("instance", int, 0, "seed of the least-squares instance", ge=0),
         Param("runs", int, 16, "SGD runs per cell", ge=2),
         Param("c", float, 2.0, "step c log(nK)/(mu n K), capped at 1/L", gt=0),
+    ),
+    timing=Timing(
+        seconds=61.4,
+        cpu_seconds=4.0,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
     ),
     version="1",
     seeds=2,

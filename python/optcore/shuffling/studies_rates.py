@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..experiments.params import Param
 from ..orders import ALIASES
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from . import instances
 from ._tables import draw_rates, slope_rows, slopes_along
 from .rates import final_gap_stats
@@ -66,6 +66,11 @@ RATES = Experiment(
         Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC, aliases=ALIASES),
         Param("runs", int, 500, "SGD runs per cell", ge=1),
         Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
+    ),
+    timing=Timing(
+        seconds=23.8,
+        cpu_seconds=3.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
     ),
     validate=validate_reference_1d,
     version="1",
@@ -125,6 +130,11 @@ NONCOMMUTING = Experiment(
         Param("dim", int, 4, "dimension of the quadratics", ge=1),
         Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)", gt=0),
     ),
+    timing=Timing(
+        seconds=35.7,
+        cpu_seconds=4.4,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 17); serial, no cache",
+    ),
     version="1",
     seeds=3,
     figure=figure_noncommuting,
@@ -175,6 +185,11 @@ SEPARATIONS = Experiment(
         Param("runs", int, 400, "SGD runs per cell", ge=1),
         Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    timing=Timing(
+        seconds=42.7,
+        cpu_seconds=4.2,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 18); serial, no cache",
+    ),
     validate=validate_reference_1d,
     version="1",
     seeds=3,
@@ -210,6 +225,11 @@ FLIPFLOP = Experiment(
         Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS, aliases=ALIASES),
         Param("runs", int, 500, "SGD runs per cell", ge=1),
         Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
+    ),
+    timing=Timing(
+        seconds=27.8,
+        cpu_seconds=4.2,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
     ),
     validate=validate_reference_1d,
     version="1",
