@@ -186,6 +186,7 @@ NET_CASES = [
     dict(widths=[3, 5, 2], activation="relu", loss="squared", exact=True),
     dict(widths=[3, 4, 4, 1], activation="hardtanh", loss="squared", bias=False, exact=True),
     dict(widths=[3, 6, 1], activation="leaky", loss="squared", exact=True),
+    dict(widths=[3, 6, 2], activation="leaky", slopes=(-0.5, -2.0), loss="squared", exact=True),  # negative slopes
     dict(widths=[3, 4, 1], activation="tanh", loss="logistic", exact=False),
     dict(widths=[3, 5, 3], activation="softplus", loss="softmax_ce", reduction="sum", exact=False),
     dict(widths=[3, 4, 1], activation="sigmoid", loss="exponential", exact=False),
@@ -202,7 +203,9 @@ def _net_data(mlp, n, rng):
     return X, rng.choice([-1.0, 1.0], n)
 
 
-@pytest.mark.parametrize("case", NET_CASES, ids=[f"{c['activation']}-{c['loss']}" for c in NET_CASES])
+@pytest.mark.parametrize(
+    "case", NET_CASES, ids=[f"{c['activation']}{c.get('slopes', '')}-{c['loss']}" for c in NET_CASES]
+)
 def test_network_passes_agree(device, case, dtype):
     case = dict(case)
     exact = case.pop("exact")

@@ -164,3 +164,18 @@ def test_theorem1_plateau_experiment_small():
     assert np.allclose(s[["plateau", "better", "worse", "diverged"]].sum(axis=1), 1.0)
     assert list(s["activation"]) == ["relu", "slight"]
     ex.draw(ex.get("theorem1-plateau"), res.table)
+
+
+def test_interpolate_hits_both_end_points_exactly():
+    # a + t (b - a) at t = 1 missed b in about 5% of the coordinates (by an ulp), so f(1) was not loss(theta_b)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(1000), 5.0 + 1e-3 * rng.standard_normal(1000)
+    seen = []
+
+    def loss(t):
+        seen.append(np.array(t))
+        return np.sum(t, axis=1)
+
+    interpolate(loss, a, b, ts=[0.0, 0.25, 1.0])
+    points = np.concatenate(seen)
+    assert np.array_equal(points[0], a) and np.array_equal(points[2], b)

@@ -280,8 +280,8 @@ class Theorem1Certificate:
     output_error : float
         max_i |f(x_i) - y_bar_i|.
     normal_residual : float
-        |X~^T (y_bar - y)| relative to |X~| |y|: the least-squares optimality that makes l0 a lower bound of the
-        risk of every affine map.
+        max_j |X~_j^T (y_bar - y)| / (|X~_j| |y|) over the columns of X~ = [X 1]: the least-squares optimality
+        that makes l0 a lower bound of the risk of every affine map.
     holds : bool
         All checks pass: inside ``pattern_radius`` the risk equals l0 + 1/2 |(A - A_bar) X~|^2 >= l0.
     """
@@ -310,11 +310,26 @@ def certify_theorem1(construction, X, y) -> Theorem1Certificate:
     _, fitted, l0 = least_squares_fit(X, y)
     out = mlp.forward(theta, X)[:, 0]
     risk = float(mlp.loss_value(theta, X, y))
-    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
-    normal = float(np.linalg.norm(Xt.T @ (fitted - y)) / (np.linalg.norm(Xt) * max(np.linalg.norm(y), 1e-300)))
+    normal = _normal_residual(X, fitted - y, y)
     err = float(np.max(np.abs(out - fitted)))
     holds = radius > 0 and normal < 1e-12 and err <= 1e-10 * max(1.0, float(np.max(np.abs(fitted))))
     return Theorem1Certificate(radius, risk, l0, err, normal, bool(holds))
+
+
+def _normal_residual(X, r, y) -> float:
+    """max_j |X~_j^T r| / (|X~_j| |y|) over the columns X~_j of [X 1]: least-squares optimality, free of scale.
+
+    Per column, with every vector scaled to unit maximum first, so that neither a column of scale 1e200 (whose
+    norm would overflow, and would make every other column's residual look negligible) nor small targets (whose
+    norm would underflow) decide the check.
+    """
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    col = np.max(np.abs(Xt), axis=0)
+    Xt = Xt / np.where(col > 0, col, 1.0)
+    ys = float(np.max(np.abs(y))) or 1.0
+    num = np.abs(Xt.T @ (r / ys))
+    den = np.linalg.norm(Xt, axis=0) * np.linalg.norm(y / ys)
+    return float(np.max(np.divide(num, den, out=np.zeros_like(num), where=den > 0)))
 
 
 # --- deep linear networks (Theorem 4) -----------------------------------------------------------------------------
