@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .fitting import fit_network
 from .networks import shallow_network, shallow_width_for_budget, tree_network, tree_units_for_budget
 from .targets import compositional_target, control_target, tree_inputs
@@ -185,6 +185,10 @@ COMPOSITIONAL_APPROXIMATION = Experiment(
             "tries", int, 3, "SGD runs per cell (step sizes lr / 2^r); the lowest final training loss is kept", ge=1
         ),
         Param("decay_epochs", float, 10.0, "epochs until the step size halves (inverse-time decay)", gt=0),
+    ),
+    timing=Timing(
+        seconds=261.5,  # CPU time not recorded for this run
+        machine="2-core x86-64 AVX2, load average rising from 1 to 12 during the run (other jobs); serial, no cache",
     ),
     validate=validate_cell,
     version="2",
