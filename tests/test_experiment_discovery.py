@@ -166,9 +166,13 @@ def test_run_a_study_from_a_file(tmp_path, capsys):
         with pytest.raises(SystemExit):
             main(["run", str(tmp_path / "missing.py:x")])
         assert "no Python file" in capsys.readouterr().err
+        (tmp_path / "failing_study.py").write_text("raise ArithmeticError('the study file fails')\n")
+        assert main(["run", str(tmp_path / "failing_study.py:x")]) == 1
+        assert "failing_study.py failed: ArithmeticError: the study file fails" in capsys.readouterr().err
     finally:
         ex.unregister("file-study")
         sys.modules.pop("my_file_study", None)
+        sys.modules.pop("failing_study", None)
 
 
 def test_run_a_study_from_a_module_in_worker_processes(tmp_path, capsys, monkeypatch):

@@ -121,6 +121,9 @@ def _import_module(module: str, prog: str):
         return ex.import_module_experiments(module)
     except (ImportError, ValueError) as exc:
         _usage_error(prog, str(exc))
+    except Exception as exc:  # the module itself fails: say where, without a traceback
+        print(f"{prog}: error: importing {module} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _resolve(name: str):
@@ -132,6 +135,9 @@ def _resolve(name: str):
             found = ex.import_file_experiments(path)
         except (FileNotFoundError, ValueError, ImportError) as exc:
             _usage_error("optcore run", str(exc))
+        except Exception as exc:  # the file itself fails: say where, without a traceback
+            print(f"optcore run: error: importing {path} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
         names = [e.name for e in found]
         if not inner:
             if len(found) != 1:
