@@ -158,6 +158,10 @@ SPURIOUS = Experiment(
         Param("starts", int, 100, "random initializations W_ij ~ N(0, 1/k) per cell and seed", ge=1),
         Param("max_steps", int, 30_000, "GD steps at most (step 5/k), Newton polishing below |grad| = 1e-5", ge=0),
     ),
+    timing=Timing(
+        seconds=319.0,  # the run quoted in README.md; a run here with other jobs sharing the machine took 862 s
+        machine="one core of a 2-core x86-64 AVX2 machine, OPENBLAS_NUM_THREADS=1; serial",
+    ),
     version="3",
     seeds=1,
     figure=figure_spurious,
