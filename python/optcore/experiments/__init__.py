@@ -21,7 +21,6 @@ from .cache import Cache, CacheCorruptionWarning
 from .modules import import_file_experiments, import_module_experiments
 from .params import Param
 from .plotting import band, draw, new_figure, save_figure
-from .reporting import progress
 from .registry import (
     ENTRY_POINT_GROUP,
     Experiment,
@@ -37,8 +36,9 @@ from .registry import (
     source,
     unregister,
 )
+from .reporting import progress
 from .results import ResultTable
-from .stats import SlopeFit, loglog_slope, mean_band, t_quantile
+from .stats import SlopeFit, loglog_slope, mean_band, t_quantile, wilson_interval
 from .sweep import MAX_CELLS, cell_seed, check_sweep, code_version, expand_grid, run_sweep
 
 __all__ = [
@@ -76,4 +76,5 @@ __all__ = [
     "source",
     "t_quantile",
     "unregister",
+    "wilson_interval",
 ]

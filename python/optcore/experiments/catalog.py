@@ -33,4 +33,5 @@ BUILTIN: dict[str, str] = {
     "spurious-minima": "optcore.landscape.studies:SPURIOUS",
     "theorem1-path": "optcore.landscape.studies:THEOREM1_PATH",
     "theorem1-plateau": "optcore.landscape.studies:PLATEAU",
+    "torch-digits-orders": "optcore.shuffling.studies_torch:TORCH_DIGITS",  # PyTorch only when a cell runs
 }

@@ -353,6 +353,8 @@ class DeepLinearVerdict:
     rank_condition : bool
         Some j* has W_{H+1:j*+1} of full row rank and W_{j*-1:1} of full column rank (Theorem 4.3: then the
         types of the point for l and of the product for l0 match exactly).
+    grad_tol, grad_l0_tol : float
+        The tolerances ``grad_norm`` and ``grad_l0_norm`` were compared with (see :func:`classify_deep_linear`).
     """
 
     kind: str
@@ -360,9 +362,13 @@ class DeepLinearVerdict:
     grad_norm: float
     grad_l0_norm: float
     rank_condition: bool
+    grad_tol: float = 0.0
+    grad_l0_tol: float = 0.0
 
 
-def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: float = 1e-10) -> DeepLinearVerdict:
+def classify_deep_linear(
+    weights, grad_l0, *, l0_convex: bool = False, tol: float | None = None, rtol: float = 1e-8
+) -> DeepLinearVerdict:
     """Classify a point (W_1, ..., W_{H+1}) of l(W) = l0(W_{H+1} ... W_1) by Theorem 4 / Corollary 5.
 
     Parameters
@@ -373,8 +379,16 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
         The gradient of l0 at a (dy x dx) matrix.
     l0_convex : bool
         l0 is convex (as the squared loss is): then a critical point of l0 is a global minimum.
-    tol : float
-        Absolute tolerance on the gradient norms.
+    tol : float, optional
+        An absolute tolerance on both gradient norms. By default the tolerance is relative to the scale of the
+        terms the gradients are computed from, so that the verdict does not change when the data are scaled:
+        grad l0 at the product P is compared with ``rtol * s``, s = |grad l0(0)| + |grad l0(P) - grad l0(0)|
+        (for the squared loss, the sizes |Y'X| and |P X'X| of the two terms whose difference it is), and the
+        gradient in (W_1, ..., W_{H+1}) with ``rtol * s * sqrt(sum_j (|W_{H+1:j+1}| |W_{j-1:1}|)^2)``, the same
+        scale carried through each layer's chain rule (Frobenius norms).
+    rtol : float
+        The relative tolerance of the default (1e-8, about the square root of float64's epsilon: rounding
+        errors pass, a gradient of a millionth of the scale does not).
 
     Returns
     -------
@@ -395,7 +409,9 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
     hidden = [W.shape[0] for W in Ws[:-1]]
     if min(hidden) < min(dx, dy):
         raise ValueError(f"Theorem 4 needs hidden widths >= min(dx, dy) = {min(dx, dy)}, got {hidden}")
-    tol = positive_float(tol, "tol")
+    if tol is not None:
+        tol = positive_float(tol, "tol")
+    rtol = positive_float(rtol, "rtol")
     L = len(Ws)
     # prefix[j] = W_j ... W_1 (prefix[0] = I), suffix[j] = W_L ... W_{j+1} (suffix[L] = I); 0-based layers here
     prefix = [np.eye(dx)]
@@ -407,6 +423,16 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
     product = prefix[L]
     G = float_array(grad_l0(product), "grad_l0(product)", np.float64, shape=product.shape)
     grads = [suffix[j + 1].T @ G @ prefix[j].T for j in range(L)]
+    if tol is None:
+        try:  # the scale of the gradient's terms needs grad l0 at 0 too
+            G0 = float_array(grad_l0(np.zeros_like(product)), "grad_l0(0)", np.float64, shape=product.shape)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ValueError(f"the default tolerance needs grad_l0 at the zero matrix ({exc}); pass tol=") from exc
+        scale = float(np.linalg.norm(G0) + np.linalg.norm(G - G0))
+        chain = float(np.sqrt(sum((np.linalg.norm(suffix[j + 1]) * np.linalg.norm(prefix[j])) ** 2 for j in range(L))))
+        tol_l0, tol_w = rtol * scale, rtol * scale * chain
+    else:
+        tol_l0 = tol_w = tol
     grad_norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
     g0 = float(np.linalg.norm(G))
     rank = any(
@@ -414,15 +440,15 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
         and np.linalg.matrix_rank(prefix[j]) == prefix[j].shape[1]
         for j in range(L)
     )
-    if grad_norm > tol:
+    if grad_norm > tol_w:
         kind = "not critical"
-    elif g0 > tol:
+    elif g0 > tol_l0:
         kind = "saddle"
     elif l0_convex:
         kind = "global min"
     else:
         kind = "undetermined"
-    return DeepLinearVerdict(kind, product, grad_norm, g0, bool(rank))
+    return DeepLinearVerdict(kind, product, grad_norm, g0, bool(rank), tol_w, tol_l0)
 
 
 def least_squares_l0(X, Y):
