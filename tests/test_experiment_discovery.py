@@ -68,7 +68,7 @@ def optcore_in(site: Path | None, *args, cwd=None):
 
 def test_the_builtin_list_matches_pyproject_entry_points():
     assert pyproject_entry_points() == BUILTIN
-    assert len(BUILTIN) == 18
+    assert len(BUILTIN) == 19
 
 
 def test_the_catalog_and_the_registry_import_no_study():
@@ -79,7 +79,7 @@ def test_the_catalog_and_the_registry_import_no_study():
         from optcore import experiments as ex
         names = ex.experiment_names()
         studies = sorted(m for m in sys.modules if "studies" in m or m.endswith(".digits"))
-        assert len(names) >= 18 and studies == [], studies
+        assert len(names) >= 19 and studies == [], studies
         ex.get("shuffling-rates")
         studies = sorted(m for m in sys.modules if "studies" in m or m.endswith(".digits"))
         assert studies == ["optcore.shuffling.studies_rates"], studies
@@ -103,8 +103,8 @@ def test_installed_metadata_gives_every_study_through_entry_points(tmp_path):
     names = [ln.split()[0] for ln in listed.stdout.splitlines() if ln and not ln.startswith(" ")][:-1]
     assert names == sorted([*BUILTIN, "user-study"])
     sources = [ln.strip() for ln in listed.stdout.splitlines() if ln.startswith(" ")]
-    assert len(sources) == 19
-    assert sum(f"from entry point of optcore {optcore.__version__}: optcore." in s for s in sources) == 18
+    assert len(sources) == len(BUILTIN) + 1
+    assert sum(f"from entry point of optcore {optcore.__version__}: optcore." in s for s in sources) == len(BUILTIN)
     assert "from entry point of user_dist 1.0: user_study_module:STUDY" in sources
     assert "built-in list" not in listed.stdout
 
@@ -126,8 +126,8 @@ def test_without_optcore_metadata_the_builtin_list_is_used(tmp_path):
     lines = listed.stdout.splitlines()
     names = [ln.split()[0] for ln in lines if ln and not ln.startswith(" ")][:-1]
     assert names == sorted(BUILTIN)
-    assert sum("from optcore's built-in list" in ln for ln in lines) == 18
-    assert lines[-1] == "18 experiments; `optcore run NAME --help` lists an experiment's parameters."
+    assert sum("from optcore's built-in list" in ln for ln in lines) == len(BUILTIN)
+    assert lines[-1] == f"{len(BUILTIN)} experiments; `optcore run NAME --help` lists an experiment's parameters."
 
 
 def test_a_broken_entry_point_is_loud_but_does_not_hide_the_others(tmp_path):
