@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend, _core, reference
+from ._memory import check_fits
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import choice, index_array, integer
 
@@ -195,6 +196,13 @@ def epoch_orders(
     )
     arrays["seeds"] = resolve_keys(seed, runs)
     arrays["run_ids"] = resolve_run_ids(run_ids, runs)
+    entries = runs * epochs * workers * count
+    check_fits(  # int64 out, and the uint32 array of the core it is converted from
+        entries * (8 + (4 if backend in ("cpp", "cpu") else 0)),
+        f"epoch_orders(runs={runs}, epochs={epochs}) of {workers} x {count} indices per epoch ({entries} indices)",
+        "ask for fewer runs= or epochs= at a time (run r, epoch k depends on nothing else: slices can be replayed "
+        "separately with run_ids=)",
+    )
     if backend == "cpp":
         return _core.epoch_orders(spec, arrays, epochs).astype(np.int64)
     if backend == "cuda":
