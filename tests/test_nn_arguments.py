@@ -35,5 +35,6 @@ def test_hvp_v_per_network(mlp, data):
 
 def test_huge_outputs_are_refused(mlp, data, monkeypatch):
     monkeypatch.setattr(_memory, "memory_limit", lambda: 2**10)
+    monkeypatch.setattr(_memory, "SMALL", 0)
     with pytest.raises(ValueError, match=r"MLP\.per_example_grads with R = 4 .* n = 5 .*GiB"):
         mlp.per_example_grads(mlp.init(runs=4, seed=0), *data)

@@ -40,7 +40,7 @@ void bind_orders(py::module_& m) {
         py::array_t<std::uint32_t> out({R, epochs, static_cast<std::int64_t>(o.workers), static_cast<std::int64_t>(o.count)});
         auto* p = out.mutable_data();
         run_interruptible([&](StopToken* stop) {  // only plain arrays from here on
-          parallel_chunks(1, 1, [&](std::int64_t, std::int64_t) {  // one worker, so this thread can poll
+          parallel_chunks(1, 1, [&](std::int64_t, std::int64_t) {  // on this thread, whose checkpoints poll
             std::vector<std::uint32_t> row(static_cast<std::size_t>(o.workers) * o.per_worker), scratch(o.per_worker + o.workers);
             for (std::int64_t r = 0; r < R; ++r)
               for (std::int64_t k = 0; k < epochs; ++k) {

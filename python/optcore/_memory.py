@@ -8,11 +8,16 @@ the arguments that set the size.
 
 from __future__ import annotations
 
+import functools
 import os
 
 GIB = 2.0**30
 
+#: Requests below this are not checked (every machine that runs optcore has that much; saves the look-ups).
+SMALL = 64 << 20
 
+
+@functools.lru_cache(maxsize=1)
 def _cgroup_limit() -> int | None:
     """The memory limit of this process's cgroup (containers), if one is set."""
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
@@ -26,13 +31,19 @@ def _cgroup_limit() -> int | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def memory_limit() -> int | None:
     """Bytes this process can allocate at most: physical memory, a cgroup limit and ``RLIMIT_AS``, the smallest."""
     limits = []
-    try:
-        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        pass
+    if _physical_memory() is not None:
+        limits.append(_physical_memory())
     cgroup = _cgroup_limit()
     if cgroup is not None:
         limits.append(cgroup)
@@ -53,6 +64,8 @@ def check_fits(nbytes: int, what: str, hint: str) -> None:
     ``what`` says which call asked for what, naming its arguments (``"run_sgd(runs=..., epochs=...) records ..."``);
     ``hint`` says which argument to change.
     """
+    if nbytes < SMALL:
+        return
     limit = memory_limit()
     if limit is not None and nbytes > limit:
         raise ValueError(

@@ -383,9 +383,12 @@ def _flag_non_finite_records(x, rec: dict, what) -> None:
     names = [n for n in (*what, "iterates") if n in rec and n != "accuracy"]
     if not names:
         return
+    values = [_backend.host_copy(rec[name]) for name in names]  # CuPy records: decided on the host
+    if all(np.isfinite(v).all() for v in values):  # the usual case, at the cost of one pass
+        return
     bad = None
-    for name in names:
-        finite = np.isfinite(_backend.host_copy(rec[name]))  # CuPy records: decided on the host
+    for v in values:
+        finite = np.isfinite(v)
         if finite.ndim == 3:
             finite = finite.all(axis=2)
         bad = ~finite if bad is None else bad | ~finite

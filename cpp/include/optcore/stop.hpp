@@ -2,11 +2,15 @@
  *  Cooperative cancellation of the long loops, and the thread pool that runs them.
  *
  *  The core has no Python: a caller that wants a computation to stop early (the bindings, on Ctrl-C) hands in a
- *  StopToken with a `poll` callback. parallel_chunks() runs the work on worker threads and, while they run, calls
- *  `poll` from the calling thread every kPollInterval; when it answers true, the token's flag is set, each worker
- *  leaves at its next checkpoint() by throwing Interrupted, and parallel_chunks() joins them all before it throws
- *  Interrupted itself -- no thread outlives the call. Workers reach a checkpoint at every chunk of work (a bounded
- *  number of steps, an epoch, a record, a network), so the flag costs one relaxed atomic load per chunk.
+ *  StopToken with a `poll` callback, which must be called from the thread that started the work (Python runs
+ *  signal handlers on its main thread only). parallel_chunks() runs the first chunk of work on that thread and the
+ *  others on worker threads; `poll` runs about every kPollInterval, from the calling thread's own checkpoints while
+ *  it computes and from its wait loop once it is done. When `poll` answers true, the token's flag is set, every
+ *  thread leaves at its next checkpoint() by throwing Interrupted, and parallel_chunks() joins them all before it
+ *  throws Interrupted itself -- no thread outlives the call. Threads reach a checkpoint at every chunk of work (a
+ *  bounded number of steps, an epoch, a record, a network): a relaxed atomic load, and on the calling thread a
+ *  counter that reads the clock only every `stride_` checkpoints, adapted so the clock is read about once a
+ *  millisecond whatever a chunk costs. A single-threaded call starts no thread at all.
  *
  *  No code here depends on the instruction set, so the portable and the AVX2 copies of the loops share it.
  */
@@ -46,32 +50,62 @@ class StopToken {
   bool stop_requested() const { return stop_.load(std::memory_order_relaxed); }
   void request_stop() { stop_.store(true, std::memory_order_relaxed); }
 
-  /** For workers, between chunks of work: throws Interrupted once a stop was requested. */
-  void checkpoint() const {
+  /**
+   * Between chunks of work, on any thread: throws Interrupted once a stop was requested. On the thread that
+   * polls (parallel_chunks() makes the calling thread it), also polls about every kPollInterval.
+   */
+  void checkpoint() {
     if (stop_requested()) throw Interrupted();
+    if (poll_ && std::this_thread::get_id() == poller_ && ++ticks_ >= stride_) tick();
   }
 
-  /** For the calling thread: asks `poll` (if any) and raises the flag when it says so; returns the flag. */
+  /** For the polling thread: asks `poll` (if any) and raises the flag when it says so; returns the flag. */
   bool poll() {
+    last_poll_ = Clock::now();
     if (poll_ && !stop_requested() && poll_(context_)) request_stop();
     return stop_requested();
   }
 
   bool has_poll() const { return poll_ != nullptr; }
 
+  /** The thread whose checkpoints poll: the one that called parallel_chunks(). */
+  void set_poller(std::thread::id id) {
+    poller_ = id;
+    last_clock_ = last_poll_ = Clock::now();
+  }
+
  private:
+  using Clock = std::chrono::steady_clock;
+
+  /** The clock, about once a millisecond: polls when kPollInterval has passed since the last poll. */
+  void tick();
+
   std::atomic<bool> stop_{false};
   Poll poll_ = nullptr;
   void* context_ = nullptr;
+  // the polling thread's state (other threads only read poller_, written before they start)
+  std::thread::id poller_;
+  std::int64_t ticks_ = 0, stride_ = 1;
+  Clock::time_point last_clock_, last_poll_;
 };
 
 /** checkpoint() of an optional token. */
-inline void checkpoint(const StopToken* stop) {
+inline void checkpoint(StopToken* stop) {
   if (stop) stop->checkpoint();
 }
 
-/// How often parallel_chunks() polls while its workers run: well under the half second a person notices.
+/// How often a long call polls: well under the half second a person notices.
 constexpr std::chrono::milliseconds kPollInterval{50};
+
+inline void StopToken::tick() {
+  const Clock::time_point now = Clock::now();
+  const auto since = now - last_clock_;
+  last_clock_ = now;
+  ticks_ = 0;
+  if (since < std::chrono::microseconds(500) && stride_ < (std::int64_t(1) << 20)) stride_ *= 2;  // cheap chunks
+  if (since > std::chrono::milliseconds(2) && stride_ > 1) stride_ /= 2;  // costly ones
+  if (now - last_poll_ >= kPollInterval && poll()) throw Interrupted();
+}
 
 /// The most threads one call starts (the Python layer refuses more, optcore._threads.MAX_THREADS).
 constexpr int kMaxThreads = 1024;
@@ -80,17 +114,18 @@ constexpr int kMaxThreads = 1024;
  * Calls body(first, last) on contiguous chunks of [0, total), one per thread (at most `threads`, kMaxThreads and
  * `total`), and rethrows the first worker exception once every worker has finished.
  *
- * With a token that can poll, the work always runs on worker threads and this thread polls every kPollInterval;
- * an interrupted call throws Interrupted after joining every worker. A thread that cannot be started (too many
- * threads for the memory or process limits) stops the ones already running and throws std::runtime_error naming
- * the count: never std::terminate.
+ * The first chunk runs on the calling thread, which polls `stop` (see the file comment); an interrupted call
+ * throws Interrupted after joining every worker. A thread that cannot be started (too many threads for the
+ * memory or process limits) stops the ones already running and throws std::runtime_error naming the count: never
+ * std::terminate.
  */
 template <class Body>
 void parallel_chunks(std::int64_t total, int threads, Body body, StopToken* stop = nullptr) {
   const int used = static_cast<int>(std::max<std::int64_t>(
       1, std::min<std::int64_t>(std::min(threads, kMaxThreads), total)));
   const bool polled = stop && stop->has_poll();
-  if (used == 1 && !polled) {
+  if (stop) stop->set_poller(std::this_thread::get_id());
+  if (used == 1) {
     body(std::int64_t(0), total);
     return;
   }
@@ -103,7 +138,7 @@ void parallel_chunks(std::int64_t total, int threads, Body body, StopToken* stop
   int running = 0;
   std::string start_error;
   pool.reserve(used);
-  for (int w = 0; w < used; ++w) {
+  for (int w = 1; w < used; ++w) {  // chunk 0 is this thread's
     const std::int64_t first = total * w / used, last = total * (w + 1) / used;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -132,6 +167,14 @@ void parallel_chunks(std::int64_t total, int threads, Body body, StopToken* stop
       break;
     }
   }
+  if (start_error.empty()) {
+    try {
+      body(std::int64_t(0), total / used);
+    } catch (...) {
+      errors[0] = std::current_exception();
+      token.request_stop();
+    }
+  }
   {
     std::unique_lock<std::mutex> lock(mutex);
     while (running > 0) {
@@ -150,7 +193,7 @@ void parallel_chunks(std::int64_t total, int threads, Body body, StopToken* stop
     } catch (const Interrupted&) {
     }
   }
-  checkpoint(stop);
+  if (stop && stop->stop_requested()) throw Interrupted();
 }
 
 }  // namespace optcore
