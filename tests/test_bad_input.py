@@ -46,8 +46,20 @@ def run(problem, **kw):
         (dict(seed=-1), ValueError, "seed must be in"),
         (dict(seed=1.5), TypeError, "seed must be an int"),
         (dict(seed=[1, 2], runs=3), ValueError, "ambiguous"),
-        (dict(run_ids=[-1]), ValueError, "run_ids entries must be in"),
+        (dict(run_ids=[-1]), ValueError, r"run_ids\[0\] must be in \[0, 2\*\*32\)"),
         (dict(threads=0), ValueError, "threads must be >= 1"),
+        (dict(workers=2**24 + 4), ValueError, r"workers must be <= 2\*\*24 .*worker field has 24 bits"),
+        (dict(workers=2**33), ValueError, r"workers must be <= 2\*\*24"),
+        (dict(epochs=2**32), ValueError, r"epochs must be <= 2\*\*32 - 1"),
+        (dict(record_every=2**64), ValueError, r"record_every must be <= 2\*\*63 - 1"),
+        (dict(mode="local", sync_every=2**63), ValueError, r"sync_every must be <= 2\*\*63 - 1"),
+        (dict(record_iterates="yes"), TypeError, "record_iterates must be a bool"),
+        (dict(record=5), TypeError, "record must be 'auto' or a sequence"),
+        (dict(runs=2**32 + 1), ValueError, r"runs must be <= 2\*\*32 .*32-bit stream numbers"),
+        (dict(record_iterates=1), TypeError, "record_iterates must be a bool"),
+        (dict(seed=[2**64, 5], runs=2), ValueError, r"seed\[0\] must be in \[0, 2\*\*64\)"),
+        (dict(seed=[1, 2.0], runs=2), TypeError, r"seed\[1\] must be an int"),
+        (dict(run_ids=[2**32]), ValueError, r"run_ids\[0\] must be in \[0, 2\*\*32\)"),
         (dict(record_every=0), ValueError, "record_every must be >= 1"),
         (dict(record=("gap", "loss")), ValueError, "record entries must be one of"),
         (dict(order="explicit"), ValueError, "orders= must be given exactly"),
@@ -97,6 +109,10 @@ def test_step_size_is_required(problem):
         (lambda: optcore.LowerBound1D(1), ValueError, "per_worker must be >= 2"),
         (lambda: optcore.LowerBound1D(4, L=1, mu=2), ValueError, "mu must be <= L"),
         (lambda: optcore.LowerBound1D(4, mu=0), ValueError, "mu must be a finite number > 0"),
+        (lambda: optcore.LeastSquares.random(4, 2, seed=-1), ValueError, "seed must be None, a non-negative int"),
+        (lambda: optcore.LowerBound1D(2, workers=2**33), ValueError, r"workers must be <= 2\*\*24"),
+        (lambda: optcore.LeastSquares.random(4, 2, noise=np.nan), ValueError, "noise must be a finite number >= 0"),
+        (lambda: optcore.QuadraticComponents.random(4, 2, seed=1.5), TypeError, "seed must be None"),
     ],
 )
 def test_problems_reject(make, error, match):
@@ -128,6 +144,11 @@ def test_divergence_is_flagged_not_hidden(problem):
         (dict(count=11), ValueError, "count must be <= 10"),
         (dict(backend="gpu"), ValueError, "backend must be one of"),
         (dict(runs=0), ValueError, "runs must be >= 1"),
+        (dict(epochs=2**63), ValueError, r"epochs must be <= 2\*\*32 - 1"),
+        (dict(n=2**25, workers=2**25), ValueError, r"workers must be <= 2\*\*24"),
+        (dict(n=2**33, workers=2**33), ValueError, r"workers must be <= 2\*\*24"),
+        (dict(n=2**40), ValueError, "at most 2\\*\\*32 - 1 components per worker"),
+        (dict(seed=[2**64, 1], runs=2), ValueError, r"seed\[0\] must be in"),
     ],
 )
 def test_epoch_orders_rejects(kw, error, match):
@@ -172,3 +193,39 @@ def test_core_rejects_wrong_arrays_directly(problem):
         _core.run_sgd("least_squares", problem._data(), x, runs, dict(spec, batch_size=13), {})
     with pytest.raises(ValueError, match="unknown order code"):
         _core.run_sgd("least_squares", problem._data(), x, runs, dict(spec, order=42), {})
+
+
+def test_seeds_accept_the_whole_uint64_range(problem):
+    # a list mixing keys >= 2**63 with small ones is an object array to NumPy; it used to be refused as "got list"
+    res = run(problem, seed=[2**64 - 1, 5])
+    assert res.meta["seeds"] == [2**64 - 1, 5]
+    alone = run(problem, seed=[2**64 - 1], run_ids=[0])
+    np.testing.assert_array_equal(alone.x[0], res.x[0])
+    orders = optcore.epoch_orders("rr", 12, 2, seed=[2**64 - 1, 5], runs=2)
+    np.testing.assert_array_equal(orders[0], res.order_indices(0))
+
+
+def test_quadratic_random_validates_its_range():
+    with pytest.raises(ValueError, match="low must be finite"):
+        optcore.QuadraticComponents.random(4, 3, low=np.nan)
+    with pytest.raises(ValueError, match="low must be <= high"):
+        optcore.QuadraticComponents.random(4, 3, low=3.0, high=2.0)
+    with pytest.raises(TypeError, match="high must be a real numeric array"):
+        optcore.QuadraticComponents.random(4, 3, high="big")
+
+
+@pytest.mark.parametrize(
+    ("fields", "match"),
+    [
+        ((0, 0, 0, 2**24, 0), r"worker must be <= 2\*\*24 - 1"),  # would spill into the purpose byte
+        ((0, 2**32, 0, 0, 0), r"run must be <= 2\*\*32 - 1"),
+        ((0, 0, -1, 0, 0), "epoch must be >= 0"),
+        ((2**64, 0, 0, 0, 0), r"seed must be <= 2\*\*64 - 1"),
+        ((0, 0, 0, 0, 256), "purpose must be <= 255"),
+    ],
+)
+def test_reference_streams_refuse_fields_that_do_not_fit(fields, match):
+    from optcore import reference
+
+    with pytest.raises(ValueError, match=match):
+        reference.Stream(*fields)

@@ -85,6 +85,23 @@ def test_index_streams_are_bitwise_identical(device, order, extra):
     np.testing.assert_array_equal(host(gpu), cpu)
 
 
+@pytest.mark.parametrize(("order", "extra"), ORDER_CASES, ids=[c[0] for c in ORDER_CASES])
+def test_epoch_windows_are_slices_of_the_full_stream(device, order, extra):
+    workers = extra.get("workers", 1)
+    n = 6 * workers if order == "syncshuf" else 6
+    kwargs = {k: v for k, v in extra.items() if k != "workers"}
+    if order == "explicit":  # the user's orders of epochs 1 and 2 (a window of them is given, not shifted)
+        full_orders, window = np.random.default_rng(1).integers(0, 6, size=(2, 3, 6)), {}
+        kwargs = {"orders": full_orders[:, 1:3]}
+        window = {"orders": full_orders}
+    else:
+        window = kwargs
+    args = dict(seed=[7, 2**40 + 3], runs=2, run_ids=[0, 123456], workers=workers)
+    full = optcore.epoch_orders(order, n, 3, backend="cpu", **args, **window)
+    gpu = optcore.epoch_orders(order, n, 2, first_epoch=1, backend="cuda", **args, **kwargs)
+    np.testing.assert_array_equal(host(gpu), full[:, 1:3])
+
+
 def test_index_streams_of_large_n_and_dropped_remainder(device):
     cpu = optcore.epoch_orders("rr", 1000, 2, seed=5, runs=3, count=997, backend="cpu")
     np.testing.assert_array_equal(host(optcore.epoch_orders("rr", 1000, 2, seed=5, runs=3, count=997,
@@ -186,6 +203,7 @@ NET_CASES = [
     dict(widths=[3, 5, 2], activation="relu", loss="squared", exact=True),
     dict(widths=[3, 4, 4, 1], activation="hardtanh", loss="squared", bias=False, exact=True),
     dict(widths=[3, 6, 1], activation="leaky", loss="squared", exact=True),
+    dict(widths=[3, 6, 2], activation="leaky", slopes=(-0.5, -2.0), loss="squared", exact=True),  # negative slopes
     dict(widths=[3, 4, 1], activation="tanh", loss="logistic", exact=False),
     dict(widths=[3, 5, 3], activation="softplus", loss="softmax_ce", reduction="sum", exact=False),
     dict(widths=[3, 4, 1], activation="sigmoid", loss="exponential", exact=False),
@@ -202,7 +220,9 @@ def _net_data(mlp, n, rng):
     return X, rng.choice([-1.0, 1.0], n)
 
 
-@pytest.mark.parametrize("case", NET_CASES, ids=[f"{c['activation']}-{c['loss']}" for c in NET_CASES])
+@pytest.mark.parametrize(
+    "case", NET_CASES, ids=[f"{c['activation']}{c.get('slopes', '')}-{c['loss']}" for c in NET_CASES]
+)
 def test_network_passes_agree(device, case, dtype):
     case = dict(case)
     exact = case.pop("exact")

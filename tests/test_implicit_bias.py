@@ -364,3 +364,36 @@ def test_odeco_regression_limit_is_woodworth_in_the_transformed_space():
     assert normalized_error(res.final_beta[0], Q.T @ gamma) < 0.02
     # and it is not the min-l2 interpolant
     assert normalized_error(res.final_beta[0], min_l2_interpolant(X, y)) > 0.1
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_run_gd_never_writes_to_theta0(dtype):
+    # the kernel updates theta in place; a float64 theta0 used to be that very array, returned as result.theta
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    net = Diagonal(2, 3)
+    theta0 = np.ascontiguousarray(net.init([0.5, 0.7], runs=2, seed=1), dtype=dtype)
+    before = theta0.copy()
+    res = run_gd(net, X, y, loss="squared", steps=20, step_size=0.05, theta0=theta0, dtype=dtype)
+    np.testing.assert_array_equal(theta0, before)
+    assert not np.shares_memory(res.theta, theta0) and not np.array_equal(res.theta, before)
+    # nor do the other result arrays alias the caller's
+    record_at, etas = np.array([0, 5, 20], dtype=np.int64), np.array([0.05, 0.04])
+    other = run_gd(net, X, y, loss="squared", steps=20, step_size=etas, theta0=theta0, record_at=record_at, dtype=dtype)
+    assert not np.shares_memory(other.steps, record_at) and not np.shares_memory(other.meta["step_size"], etas)
+    again = run_gd(net, X, y, loss="squared", steps=20, step_size=0.05, theta0=theta0, dtype=dtype)
+    np.testing.assert_array_equal(again.theta, res.theta)
+
+
+def test_run_gd_checks_values_in_its_dtype():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((6, 3)), rng.standard_normal(6)
+    ok = dict(loss="squared", steps=5, alpha=0.5, dtype=np.float32)
+    with pytest.raises(ValueError, match="X must be finite in float32"):
+        run_gd(Diagonal(2, 3), X * 1e39, y, step_size=0.1, **ok)
+    with pytest.raises(ValueError, match="step_size must be finite in float32"):
+        run_gd(Diagonal(2, 3), X, y, step_size=1e39, **ok)
+    with pytest.raises(ValueError, match="step_size must be > 0 in float32"):
+        run_gd(Diagonal(2, 3), X, y, step_size=1e-50, **ok)
+    with pytest.raises(ValueError, match=r"steps must be <= 2\*\*63 - 1"):
+        run_gd(Diagonal(2, 3), X, y, step_size=0.1, **{**ok, "steps": 2**64})

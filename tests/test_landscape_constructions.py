@@ -268,3 +268,58 @@ def test_shallow_net_bad_input():
         net.loss(np.zeros(8))
     with pytest.raises(ValueError, match="one vector"):
         net.hessian(np.zeros((2, 9)))
+
+
+# --- scale and offset of the data (issue 16: exact-vs-float edge cases) -------------------------------------------
+def _data(seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((8, 2)), rng.standard_normal(8)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e-17, 1e17, 1e200, 1e300])
+def test_least_squares_fit_ignores_the_scale_of_the_inputs(scale):
+    # lstsq's rank cutoff on [X 1] dropped columns of scale 1e-17 or 1e17: l0 1.907 instead of 1.554 on this data
+    from optcore.landscape import least_squares_fit
+
+    X, y = _data()
+    _, f0, l0 = least_squares_fit(X, y)
+    w, f, l = least_squares_fit(X * scale, y)
+    np.testing.assert_allclose(f, f0, rtol=0, atol=1e-13)
+    assert l == pytest.approx(l0, rel=1e-12)
+    np.testing.assert_allclose(w[:2] * scale, least_squares_fit(X, y)[0][:2], rtol=1e-10)
+
+
+@pytest.mark.parametrize("offset", [1e3, 1e6, 1e9])
+def test_least_squares_fit_ignores_an_offset_of_the_inputs(offset):
+    # an offset column is nearly parallel to the ones column; the fit of X + c equals the fit of the same
+    # (rounded) data translated back, which (X + c) - c gives exactly (Sterbenz)
+    from optcore.landscape import least_squares_fit
+
+    X, y = _data()
+    shifted = X + offset
+    _, f, l = least_squares_fit(shifted, y)
+    _, f_back, l_back = least_squares_fit(shifted - offset, y)
+    np.testing.assert_allclose(f, f_back, rtol=0, atol=1e-12)
+    assert l == pytest.approx(l_back, rel=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e17, 1e200])
+def test_theorem1_and_its_certificate_at_extreme_input_scales(scale):
+    X, y = _data()
+    base = theorem1(X, y, d1=3)
+    c = theorem1(X * scale, y, d1=3)
+    cert = certify_theorem1(c, X * scale, y)
+    assert cert.holds and cert.risk == pytest.approx(base.ls_risk, rel=1e-12)
+    assert c.ls_risk == pytest.approx(base.ls_risk, rel=1e-12) and c.J == base.J
+    assert float(c.mlp.loss_value(c.better, X * scale, y)) == pytest.approx(c.better_risk, rel=1e-12)
+
+
+def test_theorem1_says_when_the_risk_leaves_float64_instead_of_misreading_c11():
+    # targets of size 1e-200: l0 ~ 1e-400 underflowed to 0 and theorem1 claimed the data were fitted by an affine
+    # map (C1.1 fails), which is false; 1e200: l0 overflowed to inf
+    X, y = _data()
+    for ys, size in ((1e-200, "1e-400"), (1e200, "1e400")):
+        with pytest.raises(ValueError, match=f"the least-squares risk l0 is about {size}, outside the float64 range"):
+            theorem1(X, y * ys, d1=3)
+    with pytest.raises(ValueError, match="fitted by an affine map"):  # a true C1.1 failure is still reported
+        theorem1(X, 1e-200 * (X @ [1.0, 2.0] + 3.0), d1=3)

@@ -126,6 +126,35 @@ def test_deep_linear_classifier():
     assert value(R) < value(R + 0.01)
 
 
+def _balanced_minimum(X, Y):
+    """A balanced factorization W3 W2 W1 of the least-squares solution: an exact global minimum."""
+    R = np.linalg.lstsq(X, Y, rcond=None)[0].T
+    U, s, Vt = np.linalg.svd(R, full_matrices=False)
+    W1, W3 = np.zeros((4, 3)), np.zeros((2, 4))
+    W1[:2] = np.sqrt(s)[:, None] * Vt
+    W3[:, :2] = U * np.sqrt(s)
+    return [W1, np.eye(4), W3]
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e-3, 1.0, 30.0, 1e3, 1e6])
+def test_deep_linear_default_tolerance_is_scale_aware(scale):
+    # the default used to be an absolute 1e-10, so data scaled by 30 or 1e3 made an exact minimum "not critical"
+    rng = np.random.default_rng(6)
+    X, Y = scale * rng.standard_normal((30, 3)), scale * rng.standard_normal((30, 2))
+    _, grad = least_squares_l0(X, Y)
+    Ws = _balanced_minimum(X, Y)
+    v = classify_deep_linear(Ws, grad, l0_convex=True)
+    assert v.kind == "global min" and v.grad_norm <= v.grad_tol and v.grad_l0_norm <= v.grad_l0_tol
+    # an unbalanced factorization of the same product is just as critical
+    assert classify_deep_linear([Ws[0] * 8, Ws[1], Ws[2] / 8], grad, l0_convex=True).kind == "global min"
+    # a point off the minimum by a relative 1e-5 is not critical, at every scale
+    assert classify_deep_linear([Ws[0] * (1 + 1e-5), Ws[1], Ws[2]], grad, l0_convex=True).kind == "not critical"
+    zeros = [np.zeros((4, 3)), np.zeros((4, 4)), np.zeros((2, 4))]
+    assert classify_deep_linear(zeros, grad, l0_convex=True).kind == "saddle"
+    # an explicit tol is absolute, as before
+    assert classify_deep_linear(Ws, grad, l0_convex=True, tol=1e300).kind == "global min"
+
+
 def test_deep_linear_bad_input():
     _, grad = least_squares_l0(np.ones((4, 3)), np.ones((4, 2)))
     with pytest.raises(ValueError, match="columns"):
@@ -164,3 +193,18 @@ def test_theorem1_plateau_experiment_small():
     assert np.allclose(s[["plateau", "better", "worse", "diverged"]].sum(axis=1), 1.0)
     assert list(s["activation"]) == ["relu", "slight"]
     ex.draw(ex.get("theorem1-plateau"), res.table)
+
+
+def test_interpolate_hits_both_end_points_exactly():
+    # a + t (b - a) at t = 1 missed b in about 5% of the coordinates (by an ulp), so f(1) was not loss(theta_b)
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(1000), 5.0 + 1e-3 * rng.standard_normal(1000)
+    seen = []
+
+    def loss(t):
+        seen.append(np.array(t))
+        return np.sum(t, axis=1)
+
+    interpolate(loss, a, b, ts=[0.0, 0.25, 1.0])
+    points = np.concatenate(seen)
+    assert np.array_equal(points[0], a) and np.array_equal(points[2], b)

@@ -10,7 +10,9 @@ def stream_words(seed: int, run: int, epoch: int, worker: int, purpose: int, cou
 def stream_bounded(
     seed: int, run: int, epoch: int, worker: int, purpose: int, bound: int, count: int
 ) -> npt.NDArray[np.uint32]: ...
-def epoch_orders(spec: dict[str, Any], arrays: dict[str, Any], epochs: int) -> npt.NDArray[np.uint32]: ...
+def epoch_orders(
+    spec: dict[str, Any], arrays: dict[str, Any], epochs: int, first_epoch: int = 0
+) -> npt.NDArray[np.uint32]: ...
 def run_sgd(
     kind: str,
     data: dict[str, Any],

@@ -31,16 +31,42 @@ def resolve_keys(seed, runs: int) -> np.ndarray:
         if not 0 <= seed < _U64:
             raise ValueError(f"seed must be in [0, 2**64), got {seed}")
         return np.full(runs, seed, dtype=np.uint64)
-    arr = np.asarray(seed)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise TypeError(
-            f"seed must be an int, a 1-D sequence of ints, a numpy Generator or None, got {type(seed).__name__}"
-        )
-    if arr.shape[0] != runs:
-        raise ValueError(f"seed has {arr.shape[0]} entries but there are {runs} runs")
-    if arr.size and (arr.min() < 0 or int(arr.max()) >= _U64):
-        raise ValueError("seed entries must be in [0, 2**64)")
-    return arr.astype(np.uint64)
+    keys = _integer_sequence(
+        seed, "seed", runs, bound=_U64,
+        expected="an int in [0, 2**64), a 1-D sequence of such ints (one per run), a numpy Generator or None",
+        dtype=np.uint64,
+    )
+    return keys
+
+
+def _integer_sequence(value, name: str, runs: int, *, bound: int, expected: str, dtype) -> np.ndarray:
+    """``value`` as a (runs,) array of ``dtype`` holding ints in [0, bound), lists checked entry by entry.
+
+    Going through Python ints (not ``np.asarray``) accepts every value in range whatever NumPy would infer for the
+    sequence -- [2**64 - 1, 5] is an object array to NumPy -- and names the first entry that is not an integer.
+    """
+    if isinstance(value, str | bytes | dict) or np.ndim(value) != 1:
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} with shape {np.shape(value)}")
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "iuO":
+        raise TypeError(f"{name} must be {expected}, got an array of dtype {value.dtype}")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu":  # the fast path for large integer arrays
+        if value.size and (int(value.min()) < 0 or int(value.max()) >= bound):
+            i = int(np.argmax((value < 0) | (value.astype(object) >= bound)))
+            raise ValueError(f"{name}[{i}] must be in [0, 2**{bound.bit_length() - 1}), got {value[i]}")
+        if value.shape[0] != runs:
+            raise ValueError(f"{name} has {value.shape[0]} entries but there are {runs} runs")
+        return value.astype(dtype)
+    out = []
+    for i, v in enumerate(value):
+        if isinstance(v, bool | np.bool_) or not isinstance(v, numbers.Integral | np.integer):
+            raise TypeError(f"{name}[{i}] must be an int, got {type(v).__name__} {v!r} ({name} must be {expected})")
+        v = int(v)
+        if not 0 <= v < bound:
+            raise ValueError(f"{name}[{i}] must be in [0, 2**{bound.bit_length() - 1}), got {v}")
+        out.append(v)
+    if len(out) != runs:
+        raise ValueError(f"{name} has {len(out)} entries but there are {runs} runs")
+    return np.array(out, dtype=dtype)
 
 
 def resolve_run_ids(run_ids, runs: int) -> np.ndarray:
@@ -49,11 +75,6 @@ def resolve_run_ids(run_ids, runs: int) -> np.ndarray:
         if runs > _U32:
             raise ValueError(f"at most 2**32 runs per key, got {runs}")
         return np.arange(runs, dtype=np.uint32)
-    arr = np.asarray(run_ids)
-    if arr.dtype.kind not in "iu" or arr.ndim != 1:
-        raise TypeError(f"run_ids must be a 1-D integer array, got {arr.dtype} with shape {arr.shape}")
-    if arr.shape[0] != runs:
-        raise ValueError(f"run_ids has {arr.shape[0]} entries but there are {runs} runs")
-    if arr.size and (arr.min() < 0 or int(arr.max()) >= _U32):
-        raise ValueError("run_ids entries must be in [0, 2**32)")
-    return arr.astype(np.uint32)
+    return _integer_sequence(
+        run_ids, "run_ids", runs, bound=_U32, expected="a 1-D sequence of ints in [0, 2**32)", dtype=np.uint32
+    )

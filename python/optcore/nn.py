@@ -11,10 +11,13 @@ orders, batches, schedules and recording train it (full-batch GD: ``batch_size=n
 Conventions
 -----------
 * Parameter layout: for each layer, W (d_out x d_in, row-major) then b (d_out) if ``bias``.
-* Activations: ``relu``, ``leaky`` (two slopes: h(x) = max(s+ x, 0) + min(s- x, 0)), ``linear``, ``hardtanh``,
-  ``tanh``, ``sigmoid``, ``softplus``; hidden layers only, the output layer is linear. At kinks the derivative is
-  the left one: relu'(0) = 0 (as PyTorch), leaky'(0) = s-, hardtanh'(+-1) = 0; second derivatives of the
-  piecewise-linear activations are 0.
+* Activations: ``relu``, ``leaky``, ``linear``, ``hardtanh``, ``tanh``, ``sigmoid``, ``softplus``; hidden layers
+  only, the output layer is linear. ``leaky`` has slope s+ right of 0 and s- left of it: h(x) = s+ x for x > 0
+  and s- x for x <= 0, that is s+ max(x, 0) + s- min(x, 0), for any finite s+, s- (negative ones included:
+  (1, -1) is |x|; PyTorch's LeakyReLU(negative_slope) is (1, negative_slope)). For s+, s- >= 0 this equals the
+  max(s+ x, 0) + min(s- x, 0) of THEORY.md 1.1, which becomes ReLU-like instead for a negative slope. At kinks
+  the derivative is the left one: relu'(0) = 0 (as PyTorch), leaky'(0) = s-, hardtanh'(+-1) = 0; second
+  derivatives of the piecewise-linear activations are 0.
 * Losses: ``squared`` 1/2 |f - y|^2 (targets (n, d_out)); ``logistic`` log(1 + e^{-y f}) and ``exponential``
   e^{-y f} (one output, labels +-1); ``softmax_ce`` (class indices 0..d_out-1).
 * Reduction: ``mean`` (F = average loss) or ``sum`` (F = total loss). As a finite sum, f_i = loss_i (mean) or
@@ -75,7 +78,8 @@ class MLP:
     activation : str
         One of ``ACTIVATIONS``.
     slopes : (float, float)
-        (s+, s-) of the ``leaky`` activation.
+        (s+, s-) of the ``leaky`` activation: its slopes for x > 0 and for x <= 0 (any finite numbers; see the
+        module docstring).
     bias : bool
         Whether layers have biases.
     loss : str

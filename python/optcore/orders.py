@@ -23,7 +23,18 @@ import numpy as np
 from . import _backend, _core, reference
 from ._memory import check_fits
 from ._seeds import resolve_keys, resolve_run_ids
-from ._validation import choice, index_array, integer
+from ._validation import (
+    MAX_EPOCHS,
+    MAX_PER_WORKER,
+    MAX_RUNS,
+    MAX_WORKERS,
+    WHY_EPOCHS,
+    WHY_RUNS,
+    WHY_WORKERS,
+    choice,
+    index_array,
+    integer,
+)
 
 #: Integer codes shared with the C++ enum ``optcore::OrderKind``.
 ORDER_CODES = {
@@ -104,6 +115,10 @@ def order_spec(
 ) -> tuple[dict, dict]:
     """Build the (spec, arrays) dicts the compiled core reads; validates everything order-related."""
     name = canonical_order(order)
+    # the streams' fields and the core's uint32 counts (docs/randomness.md); checked here for every caller
+    integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
+    if per_worker > MAX_PER_WORKER:
+        raise ValueError(f"at most 2**32 - 1 components per worker, got N = {per_worker}")
     if name == "syncshuf" and per_worker % workers:
         raise ValueError(f"syncshuf needs the workers M = {workers} to divide N = {per_worker}")
     if (orders is None) == (name == "explicit"):
@@ -131,6 +146,7 @@ def epoch_orders(
     count: int | None = None,
     base_order=None,
     orders=None,
+    first_epoch: int = 0,
     backend: str | None = None,
 ) -> np.ndarray:
     """The exact indices the engine visits: an int64 array of shape (runs, epochs, workers, count).
@@ -143,7 +159,7 @@ def epoch_orders(
         Number of components in total; each of the ``workers`` owns ``N = n / workers`` of them and the
         returned indices are local to a worker (global index = ``m * N + local``).
     epochs : int
-        Number of epochs K.
+        Number of epochs K (at most 2**32 - 1, the streams' epoch field).
     seed : int, sequence of int, numpy.random.Generator or None
         As for :func:`optcore.run_sgd`.
     runs : int
@@ -151,11 +167,16 @@ def epoch_orders(
     run_ids : array of int, optional
         Stream ids of the runs (default ``0..R-1``); ``run_ids=[r]`` replays run ``r`` of a batch alone.
     workers : int
-        Number of workers M.
+        Number of workers M (at most 2**24, the streams' worker field).
     count : int, optional
         Indices per worker and epoch (default N; fewer when a batch remainder is dropped).
     base_order, orders : array, optional
         The base order of the incremental orders, and the user orders for ``order="explicit"``.
+    first_epoch : int
+        Give epochs ``first_epoch .. first_epoch + epochs - 1`` (default 0): ``epoch_orders(..., epochs=1,
+        first_epoch=k)`` is epoch k of the full array, computed without the epochs before it (each epoch's
+        streams are named by its number, docs/randomness.md). Explicit orders are the user's own, epoch j of
+        the window being ``orders[j]``: the window does not shift them.
     backend : {None, "cpp", "cpu", "numpy", "cuda"}
         The compiled core (``"cpp"``, alias ``"cpu"``), the pure-NumPy reference (:mod:`optcore.reference`) or
         the GPU kernels (``"cuda"``, a CuPy array out); all give identical results. None: the compiled core, or
@@ -166,16 +187,15 @@ def epoch_orders(
     numpy.ndarray or cupy.ndarray
         int64 indices, shape (runs, epochs, workers, count).
     """
-    runs = integer(runs, "runs", minimum=1)
-    epochs = integer(epochs, "epochs", minimum=1)
-    workers = integer(workers, "workers", minimum=1)
+    runs = integer(runs, "runs", minimum=1, maximum=MAX_RUNS, why=WHY_RUNS)
+    epochs = integer(epochs, "epochs", minimum=1, maximum=MAX_EPOCHS, why=WHY_EPOCHS)
+    workers = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
     n = integer(n, "n", minimum=1)
     if n % workers:
         raise ValueError(f"workers M = {workers} must divide n = {n}")
     per_worker = n // workers
-    if per_worker >= 2**32:
-        raise ValueError(f"at most 2**32 - 1 components per worker, got {per_worker}")
     count = per_worker if count is None else integer(count, "count", minimum=1, maximum=per_worker)
+    first_epoch = integer(first_epoch, "first_epoch", minimum=0, maximum=2**32 - epochs)
     if backend is None or backend in ("cpu", "cpp", "cuda"):
         chosen = _backend.choose_backend(
             None if backend is None else "cuda" if backend == "cuda" else "cpu",
@@ -196,20 +216,22 @@ def epoch_orders(
     )
     arrays["seeds"] = resolve_keys(seed, runs)
     arrays["run_ids"] = resolve_run_ids(run_ids, runs)
+    name = canonical_order(order)
+    if name == "explicit":  # the user's orders are not drawn from streams: the window's epoch j is orders[j]
+        first_epoch = 0
     entries = runs * epochs * workers * count
     check_fits(  # int64 out, and the uint32 array of the core it is converted from
         entries * (8 + (4 if backend in ("cpp", "cpu") else 0)),
         f"epoch_orders(runs={runs}, epochs={epochs}) of {workers} x {count} indices per epoch ({entries} indices)",
-        "ask for fewer runs= or epochs= at a time (run r, epoch k depends on nothing else: slices can be replayed "
-        "separately with run_ids=)",
+        "ask for fewer runs= or epochs= at a time (windows of epochs with first_epoch=, of runs with run_ids=: "
+        "each gives the same indices as the whole)",
     )
     if backend == "cpp":
-        return _core.epoch_orders(spec, arrays, epochs).astype(np.int64)
+        return _core.epoch_orders(spec, arrays, epochs, first_epoch).astype(np.int64)
     if backend == "cuda":
         from .cuda import orders as cuda_orders
 
-        return cuda_orders.epoch_orders(spec, arrays, epochs)
-    name = canonical_order(order)
+        return cuda_orders.epoch_orders(spec, arrays, epochs, first_epoch)
     out = np.empty((runs, epochs, workers, count), dtype=np.int64)
     explicit = arrays.get("explicit_orders")
     for r in range(runs):
@@ -220,7 +242,7 @@ def epoch_orders(
                 name,
                 seed=int(arrays["seeds"][r]),
                 run=int(arrays["run_ids"][r]),
-                epoch=k,
+                epoch=first_epoch + k,
                 workers=workers,
                 per_worker=per_worker,
                 count=count,

@@ -5,20 +5,47 @@ gradients in NumPy (used for checks and small computations), and knows, where a 
 ``x_star``, optimal value ``f_star``, strong-convexity constant ``mu`` and smoothness constants: ``L`` (every f_i is
 L-smooth) and ``L_F`` (F is L_F-smooth). Quantities without a closed form are ``None``.
 
-Optimal values and minimizers are always computed in float64 from the float64 data, whatever the problem's dtype.
+Optimal values and minimizers are always computed in float64 from the float64 data, whatever the problem's dtype,
+on data rescaled by a power of two (exact), so that they are right at any scale float64 can hold. Every problem
+checks after construction that its data and these constants are finite in its own dtype (and that curvatures are
+not flushed below its smallest normal number); data whose scale does not fit raises ``ValueError`` saying which
+argument to rescale, rather than giving a NaN optimum or a gap of 0.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_dtype, float_array, integer, nonnegative_float, positive_float
+from ._validation import (
+    MAX_WORKERS,
+    WHY_WORKERS,
+    as_dtype,
+    binary_exponent,
+    float_array,
+    generator,
+    integer,
+    nonnegative_float,
+    positive_float,
+    representable,
+    unscale,
+)
 
 
-class Problem:
+class _ChecksAfterInit(type):
+    """Runs :meth:`Problem._check_representable` once the outermost ``__init__`` is done, for every problem kind."""
+
+    def __call__(cls, *args, **kwargs):
+        problem = super().__call__(*args, **kwargs)
+        problem._check_representable()
+        return problem
+
+
+class Problem(metaclass=_ChecksAfterInit):
     """Base class: the common attributes and the interface the engine uses."""
 
     kind: str = ""
+    #: the constructor arguments the constants are computed from (named in the errors of _check_representable)
+    _sources: str = "the data"
     #: constant Hessian of F (gaps are then computed as 1/2 e'He, free of cancellation), else None
     hessian: np.ndarray | None = None
 
@@ -39,6 +66,28 @@ class Problem:
 
     def _check_start(self, x) -> None:
         """Raise ValueError if the (R, d) starting points are not valid iterates (hook; any point by default)."""
+
+    def _check_representable(self) -> None:
+        """Raise ValueError unless the engine's inputs and the reported constants are finite in the problem's dtype.
+
+        Data arrays must be finite after the cast to the dtype; nonzero float parameters (l2, L, mu, ...) must be
+        normal numbers of it (not flushed to zero); x_star, f_star, mu, L, L_F and the Hessian must be finite in it.
+        """
+        dt, hint = self.dtype, f"; rescale {self._sources}" + _or_float64(self.dtype)
+        try:
+            data = self._data()
+        except NotImplementedError:  # a NumPy-only subclass the engine cannot run: only its constants to check
+            data = {}
+        for key, value in data.items():
+            if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                if not np.all(np.isfinite(value)):
+                    raise ValueError(f"{key} must be finite in the problem's dtype {dt}{hint}")
+            elif isinstance(value, float | np.floating):
+                representable(value, key, dt, normal=True, hint=hint)
+        for name in ("x_star", "hessian", "f_star", "mu", "L", "L_F"):
+            value = getattr(self, name)
+            if value is not None:
+                representable(value, f"{name} (computed from {self._sources})", dt, hint=hint)
 
     # --- NumPy evaluation ----------------------------------------------------------------------------------------
     def component_gradient(self, i: int, x) -> np.ndarray:
@@ -62,6 +111,15 @@ def _numerical_min_eigenvalue(eig) -> float:
     return float(eig[0]) if eig[0] > eig.size * np.finfo(np.float64).eps * abs(eig[-1]) else 0.0
 
 
+def _or_float64(dtype) -> str:
+    return " or use float64" if dtype != np.float64 else ""
+
+
+def _finite_float(value, name: str) -> float:
+    """``value`` as a finite float (any sign), else TypeError / ValueError naming ``name``."""
+    return float(float_array(value, name, np.float64, ndim=0))
+
+
 def _check_labels(y, n: int) -> np.ndarray:
     y = float_array(y, "y", np.float64, shape=(n,))
     if not np.all(np.abs(y) == 1):
@@ -83,6 +141,7 @@ class LeastSquares(Problem):
     """
 
     kind = "least_squares"
+    _sources = "A, b and l2"
 
     def __init__(self, A, b, *, l2: float = 0.0, dtype=np.float64):
         A64 = float_array(A, "A", np.float64, ndim=2)
@@ -93,24 +152,34 @@ class LeastSquares(Problem):
         super().__init__(n, d, dtype)
         self.l2 = nonnegative_float(l2, "l2")
         self._A64, self._b64 = A64, b64
-        self.A = A64.astype(self.dtype)
-        self.b = b64.astype(self.dtype)
-        self.hessian = A64.T @ A64 / n + self.l2 * np.eye(d)
-        eig = np.linalg.eigvalsh(self.hessian)
+        self.A = float_array(A64, "A", self.dtype)
+        self.b = float_array(b64, "b", self.dtype)
+        # A = 2^k Ah exactly; the curvatures scale by 4^k, checked to be normal numbers (a flushed A'A/n would
+        # make the Hessian-based gap 0 and x_star NaN)
+        k = binary_exponent(A64)
+        Ah = np.ldexp(A64, -k)
+        curvature = f"the curvature A'A/n (max |A| = {np.max(np.abs(A64)):.3g})"
+        hint = "; rescale A and b (e.g. divide both by max |A|)" + _or_float64(self.dtype)
+        self.hessian = unscale(Ah.T @ Ah / n, 2 * k, curvature, self.dtype, hint=hint) + self.l2 * np.eye(d)
+        eig = unscale(np.linalg.eigvalsh(Ah.T @ Ah / n), 2 * k, curvature, self.dtype, hint=hint) + self.l2
         self.mu = _numerical_min_eigenvalue(eig)
         self.L_F = float(eig[-1])
-        self.L = float(np.max(np.sum(A64 * A64, axis=1))) + self.l2
-        if self.l2 > 0:
-            self.x_star = np.linalg.solve(self.hessian, A64.T @ b64 / n)
-        else:  # the minimum-norm minimizer; F* is attained by every minimizer
-            self.x_star = np.linalg.lstsq(A64, b64, rcond=None)[0]
-        self.f_star = float(self.objective(self.x_star))
+        self.L = unscale(float(np.max(np.sum(Ah * Ah, axis=1))), 2 * k, curvature, self.dtype, hint=hint) + self.l2
+        with np.errstate(over="ignore"):  # an overflowing x_star is refused by _check_representable
+            if self.l2 > 0:
+                self.x_star = np.linalg.solve(self.hessian, np.ldexp(Ah.T @ b64 / n, k))
+            else:  # the minimum-norm minimizer; F* is attained by every minimizer
+                self.x_star = np.ldexp(np.linalg.lstsq(Ah, b64, rcond=None)[0], -k)
+        representable(self.x_star, "x_star (the minimizer, from A and b)", self.dtype, hint=hint)
+        with np.errstate(over="ignore"):  # an overflowing f_star is refused by _check_representable
+            self.f_star = float(self.objective(self.x_star))
 
     @classmethod
     def random(cls, n: int, dim: int, *, seed=0, noise: float = 0.1, l2: float = 0.0, dtype=np.float64):
         """Gaussian A (n, dim), b = A x_true + noise * N(0, 1), from ``numpy.random.default_rng(seed)``."""
         n, dim = integer(n, "n", minimum=1), integer(dim, "dim", minimum=1)
-        rng = np.random.default_rng(seed)
+        noise = nonnegative_float(noise, "noise")
+        rng = generator(seed)
         A = rng.standard_normal((n, dim))
         b = A @ rng.standard_normal(dim) + noise * rng.standard_normal(n)
         return cls(A, b, l2=l2, dtype=dtype)
@@ -130,11 +199,14 @@ class LeastSquares(Problem):
     def objective(self, x):
         x = np.asarray(x, dtype=np.float64)
         r = x @ self._A64.T - self._b64
-        return 0.5 * np.mean(r * r, axis=-1) + 0.5 * self.l2 * np.sum(x * x, axis=-1)
+        value = 0.5 * np.mean(r * r, axis=-1)
+        return value + 0.5 * self.l2 * np.sum(x * x, axis=-1) if self.l2 else value  # (0 * inf for a huge x)
 
 
 class _MarginProblem(Problem):
     """Shared code of the logistic and exponential losses."""
+
+    _sources = "A and l2"
 
     def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
         A64 = float_array(A, "A", np.float64, ndim=2)
@@ -145,11 +217,27 @@ class _MarginProblem(Problem):
         super().__init__(n, d, dtype)
         self.l2 = nonnegative_float(l2, "l2")
         self._A64, self._y64 = A64, y64
-        self.A = A64.astype(self.dtype)
+        self.A = float_array(A64, "A", self.dtype)
         self.y = y64.astype(self.dtype)
         self.mu = self.l2
+        # A = 2^k Ah exactly: the curvatures are computed at unit scale, and must be normal numbers (checked
+        # before Newton's method, which needs them)
+        k = binary_exponent(A64)
+        Ah = np.ldexp(A64, -k)
+        curvature = f"the curvature |a_i|^2 (max |A| = {np.max(np.abs(A64)):.3g})"
+        hint = "; rescale A" + _or_float64(self.dtype)
+        self._row_sq = unscale(float(np.max(np.sum(Ah**2, axis=1))), 2 * k, curvature, self.dtype, hint=hint)
+        self._gram_top = unscale(float(np.linalg.eigvalsh(Ah.T @ Ah / n)[-1]), 2 * k, curvature, self.dtype, hint=hint)
         if self.l2 > 0:
-            self.x_star = self._newton()
+            try:
+                self.x_star = self._newton()
+            except np.linalg.LinAlgError:
+                self.x_star = np.full(d, np.nan)
+            if not np.all(np.isfinite(self.x_star)):
+                raise ValueError(
+                    f"the minimizer could not be computed: the Hessian is numerically singular at this scale "
+                    f"(max |a_i|^2 = {self._row_sq:.3g} against l2 = {self.l2:.3g}); rescale A or increase l2"
+                )
             self.f_star = float(self.objective(self.x_star))
 
     @staticmethod
@@ -164,21 +252,34 @@ class _MarginProblem(Problem):
     def _d2phi(z):
         raise NotImplementedError
 
-    def _newton(self, tol: float = 1e-15, max_iter: int = 100) -> np.ndarray:
-        """Minimizer of the l2-regularized (strongly convex) objective by damped Newton, in float64."""
+    def _newton(self, tol: float = 1e-14, max_iter: int = 100) -> np.ndarray:
+        """Minimizer of the l2-regularized (strongly convex) objective by damped Newton, in float64.
+
+        Stops when |grad| <= tol (|data term| + l2 |x|), relative to the two terms that cancel at the minimum, so
+        that the result does not depend on the data's scale; raises ValueError if even 1e-8 is not reached.
+        """
         A, y, n = self._A64, self._y64, self.n
         x = np.zeros(self.dim)
-        for _ in range(max_iter):
-            z = y * (A @ x)
-            g = A.T @ (y * self._dphi(z)) / n + self.l2 * x
-            H = (A.T * self._d2phi(z)) @ A / n + self.l2 * np.eye(self.dim)
-            step = np.linalg.solve(H, g)
-            t, f0 = 1.0, self.objective(x)
-            while self.objective(x - t * step) > f0 - 0.25 * t * (g @ step) and t > 1e-12:
-                t *= 0.5
-            x = x - t * step
-            if np.linalg.norm(g) <= tol * max(1.0, np.linalg.norm(x)):
-                break
+        with np.errstate(over="ignore"):  # a trial point where exp overflows has F = inf: the line search halves t
+            for _ in range(max_iter + 1):
+                z = y * (A @ x)
+                data = A.T @ (y * self._dphi(z)) / n
+                g = data + self.l2 * x
+                size = np.linalg.norm(data) + self.l2 * np.linalg.norm(x)
+                if np.linalg.norm(g) <= tol * size:
+                    return x
+                H = (A.T * self._d2phi(z)) @ A / n + self.l2 * np.eye(self.dim)
+                step = np.linalg.solve(H, g)
+                t, f0 = 1.0, self.objective(x)
+                slack = 8 * np.finfo(np.float64).eps * abs(f0)  # near x* the decrease is below F's rounding
+                while self.objective(x - t * step) > f0 - 0.25 * t * (g @ step) + slack and t > 1e-12:
+                    t *= 0.5
+                x = x - t * step
+        if not np.linalg.norm(g) <= 1e-8 * size:
+            raise ValueError(
+                f"Newton's method did not find the minimizer (relative gradient {np.linalg.norm(g) / size:.2g} "
+                f"after {max_iter} steps); the problem is too ill-conditioned at this scale: rescale A or increase l2"
+            )
         return x
 
     def _data(self):
@@ -197,7 +298,8 @@ class _MarginProblem(Problem):
     def objective(self, x):
         x = np.asarray(x, dtype=np.float64)
         z = (x @ self._A64.T) * self._y64
-        return np.mean(self._phi(z), axis=-1) + 0.5 * self.l2 * np.sum(x * x, axis=-1)
+        value = np.mean(self._phi(z), axis=-1)
+        return value + 0.5 * self.l2 * np.sum(x * x, axis=-1) if self.l2 else value  # (0 * inf for a huge x)
 
 
 class Logistic(_MarginProblem):
@@ -211,8 +313,8 @@ class Logistic(_MarginProblem):
 
     def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
         super().__init__(A, y, l2=l2, dtype=dtype)
-        self.L = 0.25 * float(np.max(np.sum(self._A64**2, axis=1))) + self.l2
-        self.L_F = 0.25 * float(np.linalg.eigvalsh(self._A64.T @ self._A64 / self.n)[-1]) + self.l2
+        self.L = 0.25 * self._row_sq + self.l2
+        self.L_F = 0.25 * self._gram_top + self.l2
 
     @staticmethod
     def _phi(z):
@@ -257,35 +359,46 @@ class QuadraticComponents(Problem):
     """
 
     kind = "quadratic"
+    _sources = "A and b"
 
     def __init__(self, A, b, *, dtype=np.float64):
         A64 = float_array(A, "A", np.float64, ndim=3)
         n, d, d2 = A64.shape
         if d != d2 or n < 1 or d < 1:
             raise ValueError(f"A must have shape (n, d, d), got {A64.shape}")
-        scale = max(1.0, float(np.max(np.abs(A64))))
+        scale = float(np.max(np.abs(A64)))  # relative at every scale: 1e-20 * [[1, 2], [0, 1]] is not symmetric
         if np.max(np.abs(A64 - A64.transpose(0, 2, 1))) > 1e-12 * scale:
             raise ValueError("A must hold symmetric matrices A[i] == A[i].T")
         A64 = 0.5 * (A64 + A64.transpose(0, 2, 1))
         b64 = float_array(b, "b", np.float64, shape=(n, d))
         super().__init__(n, d, dtype)
         self._A64, self._b64 = A64, b64
-        self.A = A64.astype(self.dtype)
-        self.b = b64.astype(self.dtype)
-        self.hessian = A64.mean(axis=0)
-        eig = np.linalg.eigvalsh(self.hessian)
+        self.A = float_array(A64, "A", self.dtype)
+        self.b = float_array(b64, "b", self.dtype)
+        k = binary_exponent(A64)  # A = 2^k Ah exactly: the mean and the spectra are computed at unit scale
+        Ah = np.ldexp(A64, -k)
+        curvature = f"the curvature (max |A| = {scale:.3g})"
+        hint = "; rescale A" + _or_float64(self.dtype)
+        self.hessian = unscale(Ah.mean(axis=0), k, curvature, self.dtype, hint=hint)
+        eig = unscale(np.linalg.eigvalsh(Ah.mean(axis=0)), k, curvature, self.dtype, hint=hint)
         self.mu = _numerical_min_eigenvalue(eig)
         self.L_F = float(eig[-1])
-        self.L = float(np.max(np.abs(np.linalg.eigvalsh(A64))))
+        self.L = unscale(float(np.max(np.abs(np.linalg.eigvalsh(Ah)))), k, curvature, self.dtype, hint=hint)
         if self.mu > 0:
-            self.x_star = np.linalg.solve(self.hessian, b64.mean(axis=0))
-            self.f_star = float(self.objective(self.x_star))
+            with np.errstate(over="ignore"):  # an overflowing x_star is refused by _check_representable
+                self.x_star = np.ldexp(np.linalg.solve(Ah.mean(axis=0), b64.mean(axis=0)), -k)
+            representable(self.x_star, "x_star (the minimizer, from A and b)", self.dtype, hint="; rescale A and b")
+            with np.errstate(over="ignore"):  # an overflowing f_star is refused by _check_representable
+                self.f_star = float(self.objective(self.x_star))
 
     @classmethod
     def random(cls, n: int, dim: int, *, seed=0, low: float = 0.5, high: float = 2.0, dtype=np.float64):
         """Random non-commuting components: A_i = Q_i diag(U[low, high]) Q_i' with Haar Q_i, b_i ~ N(0, I)."""
         n, dim = integer(n, "n", minimum=1), integer(dim, "dim", minimum=1)
-        rng = np.random.default_rng(seed)
+        low, high = _finite_float(low, "low"), _finite_float(high, "high")
+        if low > high:
+            raise ValueError(f"low must be <= high, got low = {low}, high = {high}")
+        rng = generator(seed)
         As = np.empty((n, dim, dim))
         for i in range(n):
             q, r = np.linalg.qr(rng.standard_normal((dim, dim)))
@@ -326,12 +439,13 @@ class LowerBound1D(Problem):
     """
 
     kind = "lower_bound"
+    _sources = "L, mu and nu"
 
     def __init__(
         self, per_worker: int, *, workers: int = 1, L: float = 1.0, mu: float = 0.1, nu: float = 1.0, dtype=np.float64
     ):
         N = integer(per_worker, "per_worker", minimum=2)
-        M = integer(workers, "workers", minimum=1)
+        M = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)  # run_sgd's limit
         super().__init__(N * M, 1, dtype)
         self.L = self.L_F = positive_float(L, "L")
         self.mu = positive_float(mu, "mu")
@@ -343,8 +457,9 @@ class LowerBound1D(Problem):
         self._z64 = np.tile(z, M)
         self.z = self._z64.astype(self.dtype)
         c = self._z64.mean() * self.nu  # F(x) = curv(x) x^2/2 + c x
-        self.x_star = np.array([-c / self.L if c > 0 else -c / self.mu])
-        self.f_star = float(self.objective(self.x_star))
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing x_star is refused after __init__
+            self.x_star = np.array([-c / self.L if c > 0 else -c / self.mu])
+            self.f_star = float(self.objective(self.x_star))
 
     def _data(self):
         return {"z": self.z, "L": self.L, "mu": self.mu, "nu": self.nu}

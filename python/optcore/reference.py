@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._validation import MAX_EPOCHS, MAX_WORKERS, WHY_WORKERS, integer
+
 _MASK = np.uint64(0xFFFFFFFF)
 _M0, _M1 = np.uint64(0xD2511F53), np.uint64(0xCD9E8D57)
 _W0, _W1 = np.uint64(0x9E3779B9), np.uint64(0xBB67AE85)
@@ -57,9 +59,14 @@ class Stream:
     """The word stream ``(seed, run, epoch, worker, purpose)``, generated in vectorized chunks."""
 
     def __init__(self, seed: int, run: int, epoch: int, worker: int, purpose: int):
-        seed = int(seed)
+        # each number must fit its field, or it would spill into the next one and alias another stream
+        seed = integer(seed, "seed", minimum=0, maximum=2**64 - 1)
+        run = integer(run, "run", minimum=0, maximum=2**32 - 1)
+        epoch = integer(epoch, "epoch", minimum=0, maximum=MAX_EPOCHS)
+        worker = integer(worker, "worker", minimum=0, maximum=MAX_WORKERS - 1, why=WHY_WORKERS)
+        purpose = integer(purpose, "purpose", minimum=0, maximum=255)
         self._key = (seed & 0xFFFFFFFF, seed >> 32)
-        self._fixed = (int(run), int(epoch), int(worker) | (int(purpose) << 24))
+        self._fixed = (run, epoch, worker | (purpose << 24))
         self._words = np.empty(0, dtype=np.uint32)
         self._pos = 0
 

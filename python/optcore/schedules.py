@@ -48,10 +48,14 @@ class StepSchedule:
         decay = self.decay
         if decay.ndim == 1 and decay.shape[0] != runs:
             raise ValueError(f"decay has {decay.shape[0]} entries but there are {runs} runs")
-        table = np.ascontiguousarray(table, dtype=dtype)
+        with np.errstate(over="ignore"):  # an overflowing cast is refused just below
+            table = np.ascontiguousarray(table, dtype=dtype)
+            decay = np.ascontiguousarray(np.broadcast_to(decay, (runs,)), dtype=dtype)
         if not np.all(table > 0):
             raise ValueError("step sizes must be > 0 (after conversion to the problem's dtype)")
-        return table, np.ascontiguousarray(np.broadcast_to(decay, (runs,)), dtype=dtype)
+        if not (np.all(np.isfinite(table)) and np.all(np.isfinite(decay))):
+            raise ValueError(f"step sizes and decay must be finite in the problem's dtype {np.dtype(dtype)}")
+        return table, decay
 
     @property
     def runs(self) -> int | None:
@@ -95,6 +99,31 @@ def as_schedule(step_size) -> StepSchedule:
     if step_size is None:
         raise TypeError("step_size is required: a positive number, an (R,) array or an optcore.schedules schedule")
     return constant(step_size)
+
+
+def to_spec(schedule: StepSchedule):
+    """The compact, JSON-ready form of ``schedule`` that :func:`optcore.run_sgd` keeps in ``meta["step_size"]``.
+
+    A float (one constant step size), a list (one constant step size per run), or a dict
+    ``{"schedule": "per_epoch", "step_sizes": ...}`` / ``{"schedule": "inverse_time", "step_size": ...,
+    "decay": ...}`` holding the arguments as given -- never the (R, K) table. :func:`from_spec` inverts it.
+    """
+    if schedule.kind == "per_epoch":
+        return {"schedule": "per_epoch", "step_sizes": schedule.base.tolist()}
+    if np.any(schedule.decay != 0):
+        return {"schedule": "inverse_time", "step_size": schedule.base.tolist(), "decay": schedule.decay.tolist()}
+    return schedule.base.tolist()  # a float for a scalar, a list for per-run step sizes
+
+
+def from_spec(spec) -> StepSchedule:
+    """The schedule that :func:`to_spec` described (bit for bit the same step sizes)."""
+    if isinstance(spec, dict):
+        if spec.get("schedule") == "per_epoch":
+            return per_epoch(spec["step_sizes"])
+        if spec.get("schedule") == "inverse_time":
+            return inverse_time(spec["step_size"], spec["decay"])
+        raise ValueError(f"spec must describe a 'per_epoch' or 'inverse_time' schedule, got {spec!r}")
+    return constant(spec)
 
 
 # --- the theorems' step sizes (THEORY.md section 4) --------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 import warnings
@@ -10,13 +11,26 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import _backend, _core
+from ._fingerprint import problem_fingerprint
 from ._memory import check_fits
 from ._seeds import resolve_keys, resolve_run_ids
 from ._threads import resolve_threads
-from ._validation import choice, float_array, integer
+from ._validation import (
+    INT64_MAX,
+    MAX_EPOCHS,
+    MAX_RUNS,
+    MAX_WORKERS,
+    WHY_EPOCHS,
+    WHY_RUNS,
+    WHY_WORKERS,
+    boolean,
+    choice,
+    float_array,
+    integer,
+)
 from .orders import canonical_order, order_spec
 from .problems import Problem
-from .schedules import as_schedule
+from .schedules import as_schedule, from_spec, to_spec
 
 RECORDABLE = ("gap", "dist", "objective", "accuracy")
 
@@ -49,8 +63,12 @@ class SGDResult:
         counts: the true value is not representable). Their records are NaN from that point on and their ``x`` is
         NaN; a run whose iterate stopped being finite was stopped at the epoch end where this was seen.
     meta : dict
-        Everything needed to reproduce the call: order, sizes, seeds (Philox keys), run ids, dtype, threads,
-        time, optcore version.
+        Everything needed to reproduce the call: order, sizes, seeds (Philox keys), run ids, the step sizes
+        (``meta["step_size"]``, as :func:`optcore.schedules.to_spec` writes them: a float, a per-run list or the
+        schedule's arguments), ``x0`` (None for the default zeros, else a copy of the (d,) or (R, d) starting
+        point(s) as given, in the problem's dtype), what was recorded, ``problem_sha256`` (a SHA-256 of the
+        problem's kind, dtype and data arrays), dtype, threads, ISA, backend, time, optcore version. Explicit
+        orders are kept with the result (``order_indices``); ``meta["orders_sha256"]`` names them.
     """
 
     x: np.ndarray
@@ -71,12 +89,20 @@ class SGDResult:
         return self.x.shape[0]
 
     def to_columns(self) -> dict[str, np.ndarray]:
-        """A tidy table as a dict of equal-length columns: one row per (run, record point)."""
+        """A tidy table as a dict of equal-length columns: one row per (run, record point).
+
+        Columns: ``run`` (index in the call), ``seed`` (the run's Philox key), ``run_id`` (its stream id),
+        ``step``, ``epoch``, ``step_size`` (the step size of the step that led to the point -- of the first step
+        for the initial point -- as the engine computed it in the problem's dtype) and the recorded quantities.
+        """
         R, P = self.runs, self.steps.size
         cols = {
             "run": np.repeat(np.arange(R), P),
+            "seed": np.repeat(np.asarray(self.meta["seeds"], dtype=np.uint64), P),
+            "run_id": np.repeat(np.asarray(self.meta["run_ids"], dtype=np.uint32), P),
             "step": np.tile(self.steps, R),
             "epoch": np.tile(self.epochs, R),
+            "step_size": _step_sizes_at(self.meta, self.steps).reshape(-1),
         }
         for name in RECORDABLE:
             values = _backend.host_copy(getattr(self, name))  # CuPy records (backend="cuda") come to the host
@@ -90,6 +116,35 @@ class SGDResult:
 
         return pd.DataFrame(self.to_columns())
 
+    def call_arguments(self) -> dict:
+        """The keyword arguments of :func:`run_sgd` (all but the problem) that reproduce this result bit for bit.
+
+        Built from :attr:`meta` (plus the explicit orders kept with the result):
+        ``optcore.run_sgd(problem, **result.call_arguments())`` repeats the call, for the problem whose
+        :func:`optcore._fingerprint.problem_fingerprint` is ``meta["problem_sha256"]``.
+        """
+        m = self.meta
+        return {
+            "order": m["order"],
+            "orders": None if self._explicit_orders is None else self._explicit_orders.copy(),
+            "epochs": m["epochs"],
+            "step_size": from_spec(m["step_size"]),
+            "x0": None if m["x0"] is None else m["x0"].copy(),
+            "seed": list(m["seeds"]),
+            "run_ids": list(m["run_ids"]),
+            "batch_size": m["batch_size"],
+            "remainder": m["remainder"],
+            "workers": m["workers"],
+            "mode": m["mode"],
+            "sync_every": m["sync_every"] if m["mode"] == "local" else None,
+            "record": tuple(m["record"]),
+            "record_every": m["record_every"] or None,
+            "record_iterates": m["record_iterates"],
+            "base_order": m["base_order"],
+            "threads": m["threads"],
+            "backend": m["backend"],
+        }
+
     def order_indices(self, run: int) -> np.ndarray:
         """The (epochs, workers, count) indices run ``run`` visited (see :func:`optcore.orders.replay`)."""
         from .orders import replay
@@ -101,7 +156,7 @@ def _count_runs(runs, x0, schedule, seed, run_ids) -> int:
     """R from the arguments that fix it; they must agree."""
     candidates = {}
     if runs is not None:
-        candidates["runs"] = integer(runs, "runs", minimum=1)
+        candidates["runs"] = integer(runs, "runs", minimum=1, maximum=MAX_RUNS, why=WHY_RUNS)
     if x0 is not None and np.ndim(x0) == 2:
         candidates["x0"] = np.shape(x0)[0]
     if schedule.runs is not None:
@@ -160,7 +215,7 @@ def run_sgd(
     x0 : array (d,) or (R, d), optional
         Initial points (default 0).
     seed : int, sequence of R ints, numpy.random.Generator or None
-        Philox key(s); see :mod:`optcore._seeds`. Recorded in ``meta["seeds"]``.
+        Philox key(s), each in [0, 2**64); see :mod:`optcore._seeds`. Recorded in ``meta["seeds"]``.
     run_ids : array (R,) of int, optional
         Stream ids (default 0..R-1). Run r with ``run_ids=[r]`` alone reproduces run r of a batch bit for bit.
     batch_size : int
@@ -170,7 +225,8 @@ def run_sgd(
         indices (every component is visited once per epoch); ``"drop"`` skips them (they are still part of the
         permutation, so which components are skipped changes from epoch to epoch under RR).
     workers : int
-        M simulated workers; worker m owns components m N .. (m + 1) N - 1, N = n / M.
+        M simulated workers; worker m owns components m N .. (m + 1) N - 1, N = n / M. At most 2**24 (the
+        streams' worker field, docs/randomness.md).
     mode : {"minibatch", "local"}
         ``"minibatch"``: one iterate; each step averages the gradients of all M workers' batches.
         ``"local"``: each worker steps on its own copy with its batches; copies are averaged every
@@ -182,7 +238,7 @@ def run_sgd(
     record_every : int, optional
         Record every this many steps; default: at every epoch end. The initial point is always recorded.
     record_iterates : bool
-        Also keep the iterates at the record points.
+        Also keep the iterates at the record points (True or False; other values raise ``TypeError``).
     base_order : array (N,), optional
         Base permutation for ``"incremental"`` and ``"flipflop_ig"``.
     orders : array of int, optional
@@ -231,8 +287,8 @@ def run_sgd(
             raise ValueError("give the explicit orders either as order= or as orders=, not both")
         order, orders = "explicit", order
     name = canonical_order(order)
-    epochs = integer(epochs, "epochs", minimum=1, maximum=2**32 - 1)
-    workers = integer(workers, "workers", minimum=1)
+    epochs = integer(epochs, "epochs", minimum=1, maximum=MAX_EPOCHS, why=WHY_EPOCHS)
+    workers = integer(workers, "workers", minimum=1, maximum=MAX_WORKERS, why=WHY_WORKERS)
     if problem.n % workers:
         raise ValueError(f"workers M = {workers} must divide the number of components n = {problem.n}")
     N = problem.n // workers
@@ -246,10 +302,13 @@ def run_sgd(
     if sync_every is None:
         sync_every = steps_per_epoch
     else:
-        sync_every = integer(sync_every, "sync_every", minimum=1)
+        sync_every = integer(sync_every, "sync_every", minimum=1, maximum=INT64_MAX)
         if mode != "local":
             raise ValueError("sync_every only applies to mode='local'")
-    record_every = 0 if record_every is None else integer(record_every, "record_every", minimum=1)
+    record_every = 0 if record_every is None else integer(record_every, "record_every", minimum=1, maximum=INT64_MAX)
+    record_iterates = boolean(record_iterates, "record_iterates")
+    if steps_per_epoch * epochs > INT64_MAX:
+        raise ValueError(f"epochs * steps per epoch must be < 2**63, got {epochs} * {steps_per_epoch}")
     schedule = as_schedule(step_size)
     R = _count_runs(runs, x0, schedule, seed, run_ids)
     dtype = problem.dtype
@@ -269,6 +328,7 @@ def run_sgd(
         x = np.ascontiguousarray(np.broadcast_to(x0, (R, d)), dtype=dtype).copy()
     problem._check_start(x)
 
+    x0_used = None if x0 is None else x0.copy()  # validated and in the problem's dtype: replays bit for bit
     keys = resolve_keys(seed, R)
     ids = resolve_run_ids(run_ids, R)
     spec, run_arrays = order_spec(
@@ -339,7 +399,14 @@ def run_sgd(
         "seeds": [int(k) for k in keys],
         "run_ids": [int(i) for i in ids],
         "base_order": None if base_order is None else np.asarray(base_order).tolist(),
+        "step_size": to_spec(schedule),
+        "x0": x0_used,
+        "record": list(what),
+        "record_iterates": record_iterates,
+        "problem_sha256": problem_fingerprint(problem),
+        "orders_sha256": _orders_digest(run_arrays.get("explicit_orders")),
         "threads": threads,
+        "isa": spec["isa"],
         "backend": backend,
         "elapsed_s": elapsed,
     }
@@ -354,7 +421,7 @@ def run_sgd(
         diverged=diverged,
         accuracy=rec.get("accuracy"),
         meta=meta,
-        _explicit_orders=run_arrays.get("explicit_orders"),
+        _explicit_orders=_not_aliasing(run_arrays.get("explicit_orders"), orders),
     )
 
 
@@ -427,7 +494,12 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
             return ("gap", "dist")
         else:
             return ("objective",)
-    record = tuple(record)
+    try:
+        record = tuple(record)
+    except TypeError:
+        raise TypeError(
+            f"record must be 'auto' or a sequence of {list(RECORDABLE)}, got {type(record).__name__}"
+        ) from None
     for item in record:
         choice(item, "record entries", set(RECORDABLE))
     if "gap" in record and problem.f_star is None:
@@ -437,3 +509,35 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
     if "dist" in record and problem.x_star is None:
         raise ValueError(f"record='dist' needs the minimizer, which {type(problem).__name__} does not know here")
     return record
+
+
+def _orders_digest(orders) -> str | None:
+    """SHA-256 of explicit orders (int64, C order, with their shape), or None."""
+    if orders is None:
+        return None
+    data = np.ascontiguousarray(orders, dtype=np.int64)
+    return hashlib.sha256(f"{data.shape}".encode() + data.tobytes()).hexdigest()
+
+
+def _step_sizes_at(meta: dict, steps: np.ndarray) -> np.ndarray:
+    """(R, P) step size of the step that led to each record point (the first step for step 0), as the engine
+    computes it: ``table[r, k] / (1 + decay[r] t)`` in the problem's dtype, t the step index, k its epoch."""
+    schedule = from_spec(meta["step_size"])
+    dtype, R, K, spe = np.dtype(meta["dtype"]), meta["runs"], meta["epochs"], meta["steps_per_epoch"]
+    t = np.maximum(np.asarray(steps, dtype=np.int64), 1) - 1
+    k = np.minimum(t // spe, K - 1)
+    base = schedule.base.astype(dtype)
+    if schedule.kind == "per_epoch":
+        eta = np.broadcast_to(base[..., k] if base.ndim == 2 else base[k], (R, t.size))
+    else:
+        eta = np.broadcast_to(base.reshape(-1, 1) if base.ndim else base, (R, t.size))
+    decay = np.broadcast_to(schedule.decay.astype(dtype), (R,))[:, None]
+    out = np.where(decay == 0, eta, eta / (dtype.type(1) + decay * t.astype(dtype)))
+    return np.asarray(out, dtype=dtype)
+
+
+def _not_aliasing(array, argument):
+    """``array``, or a copy of it where it is the caller's ``argument`` itself (results never share their memory)."""
+    if isinstance(array, np.ndarray) and isinstance(argument, np.ndarray) and np.shares_memory(array, argument):
+        return array.copy()
+    return array

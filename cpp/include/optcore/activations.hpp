@@ -29,7 +29,9 @@ OPTCORE_HD inline T hardtanh_value(T z) {
 template <class T>
 struct ActivationFn {
   Activation kind;
-  T s_pos, s_neg;  ///< slopes of the two-slope activation (relu: 1, 0)
+  /// slopes of the two-slope activation h(z) = s_pos z (z > 0), s_neg z (z <= 0), any signs (relu: 1, 0); for
+  /// s_pos, s_neg >= 0 this is the max(s+ z, 0) + min(s- z, 0) of THEORY.md 1.1 (see optcore.nn)
+  T s_pos, s_neg;
 
   OPTCORE_HD T value(T z) const {
     switch (kind) {

@@ -6,7 +6,7 @@
  *  b_l (d_l) if the network has biases. Hidden layers apply the activation; the output layer is linear.
  *
  *  Derivative convention at kinks (documented in optcore.nn): the left derivative. ReLU and the two-slope
- *  h(x) = max(s+ x, 0) + min(s- x, 0) have h'(0) = s- (so relu'(0) = 0, as in PyTorch); hard-tanh has
+ *  h(x) = s+ x (x > 0), s- x (x <= 0) have h'(0) = s- (so relu'(0) = 0, as in PyTorch); hard-tanh has
  *  h'(+-1) = 0. Second derivatives of piecewise-linear activations are 0.
  */
 #pragma once

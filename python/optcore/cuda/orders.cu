@@ -9,7 +9,7 @@ extern "C" __global__ void optcore_epoch_orders(
     const std::int64_t* explicit_orders,    // (Re, Ke, M, N) or nullptr
     std::int64_t explicit_runs, std::int64_t explicit_epochs,
     const std::uint64_t* seeds, const std::uint32_t* run_ids,  // (R,)
-    std::int64_t runs, std::int64_t epochs,
+    std::int64_t runs, std::int64_t epochs, std::int64_t first_epoch,  // epochs first_epoch .. first_epoch + epochs - 1
     std::int64_t first_item, std::int64_t items,  // this launch does items (run, epoch) pairs from first_item on
     std::uint32_t* work,                    // (items, M * N + N + M): one thread's order rows and scratch
     std::uint32_t* out) {                   // (R, K, M, count)
@@ -30,7 +30,8 @@ extern "C" __global__ void optcore_epoch_orders(
   const std::int64_t N = per_worker, M = workers;
   std::uint32_t* rows = work + t * (M * N + N + M);
   // Rows of N entries: the permutation kinds write all N entries of a row even when fewer (count) are used.
-  optcore::fill_epoch_orders(spec, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(k), rows, N, rows + M * N);
+  optcore::fill_epoch_orders(spec, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(first_epoch + k), rows, N,
+                             rows + M * N);
   std::uint32_t* dst = out + ((r * epochs + k) * M) * count;
   for (std::int64_t m = 0; m < M; ++m)
     for (std::int64_t i = 0; i < count; ++i) dst[m * count + i] = rows[m * N + i];

@@ -12,8 +12,10 @@ from ._launch import BLOCK, grid, i32, i64, null, u32
 SCRATCH_BYTES = 1 << 28
 
 
-def epoch_orders(spec: dict, arrays: dict, epochs: int):
+def epoch_orders(spec: dict, arrays: dict, epochs: int, first_epoch: int = 0):
     """The (R, K, M, count) int64 indices of :func:`optcore.orders.epoch_orders`, as a CuPy array.
+
+    Epochs ``first_epoch .. first_epoch + epochs - 1`` (explicit orders: ``first_epoch`` must be 0).
 
     ``spec`` and ``arrays`` are what :func:`optcore.orders.order_spec` builds (host arrays: they are uploaded).
     """
@@ -49,6 +51,7 @@ def epoch_orders(spec: dict, arrays: dict, epochs: int):
                 run_ids,
                 i64(R),
                 i64(epochs),
+                i64(first_epoch),
                 i64(first),
                 i64(todo),
                 work,

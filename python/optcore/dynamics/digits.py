@@ -116,23 +116,41 @@ def summarize_digits(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_digits(table: pd.DataFrame, ax) -> None:
-    """Normalized test loss against normalized train loss, one point per network, coloured by corruption."""
+    """Normalized test loss against normalized train loss, one point per network, coloured by corruption.
+
+    Both axes span the same range, so the y = x line (the PNAS relation with slope 1, no offset) is the diagonal;
+    plain tick labels (no offset) and a note give the range, which is narrow: all normalized losses sit near
+    ln 10, the cross-entropy of a zero output.
+    """
     fit = table[(table["train_accuracy"] == 1.0) & (table["diverged"] == 0)]
+    x, y = fit["normalized_train_loss"].to_numpy(), fit["normalized_test_loss"].to_numpy()
     sc = ax.scatter(
-        fit["normalized_train_loss"],
-        fit["normalized_test_loss"],
+        x,
+        y,
         c=fit["corruption"],
         cmap="viridis",
         s=20 + 40 * np.log10(fit["init_scale"] / fit["init_scale"].min() + 1),
+        zorder=3,
     )
-    ax.figure.colorbar(sc, ax=ax, label="label corruption in pretraining")
+    ax.figure.colorbar(sc, ax=ax, label="label corruption in pretraining (fraction)")
+    both = np.concatenate([x, y, [np.log(10.0)]])
+    lo, hi = float(both.min()), float(both.max())
+    pad = 0.08 * (hi - lo) if hi > lo else 0.01
+    lims = (lo - pad, hi + pad)
+    ax.plot(lims, lims, color="0.4", linewidth=1, label="y = x")
+    ax.axvline(np.log(10.0), color="0.7", linestyle=":", linewidth=1)
+    ax.axhline(np.log(10.0), color="0.7", linestyle=":", linewidth=1, label="ln 10 (zero output)")
     if len(fit) >= 3:
-        a, b, r2 = linear_fit(fit["normalized_train_loss"].to_numpy(), fit["normalized_test_loss"].to_numpy())
-        xs = np.linspace(fit["normalized_train_loss"].min(), fit["normalized_train_loss"].max(), 20)
-        ax.plot(xs, a + b * xs, "r--", label=f"fit: slope {b:.2f}, R^2 {r2:.2f}")
-    ax.set_xlabel("normalized train cross-entropy")
-    ax.set_ylabel("normalized test cross-entropy")
-    ax.set_title("Digits, bias-free ReLU MLPs at 100% train accuracy")
+        a, b, r2 = linear_fit(x, y)
+        xs = np.linspace(x.min(), x.max(), 20)
+        ax.plot(xs, a + b * xs, "r--", label=f"fit: {a:.3f} + {b:.2f} x, R^2 {r2:.2f}")
+    ax.set_xlim(lims)
+    ax.set_ylim(lims)
+    ax.set_aspect("equal", adjustable="box")
+    ax.ticklabel_format(useOffset=False)
+    ax.set_xlabel(f"normalized train cross-entropy (nats; data span {x.max() - x.min():.3f})")
+    ax.set_ylabel(f"normalized test cross-entropy (nats; data span {y.max() - y.min():.3f})")
+    ax.set_title(f"Digits: {len(fit)} of {len(table)} bias-free ReLU MLPs at 100% train accuracy", fontsize="medium")
 
 
 DIGITS = Experiment(

@@ -84,11 +84,41 @@ def summarize_dynamics(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_dynamics(table: pd.DataFrame, ax) -> None:
-    """rho(t) against GD time on a log axis (a straight line is rho ~ log t), one line per step size."""
+    """rho(t) against GD time on a log axis (a straight line is rho ~ log t), one line per step size, with the
+    fitted a + b log t of the smallest step; an inset shows rho_eta(t) - rho(t) of the smallest step, which the main
+    axes cannot resolve (the step sizes follow one gradient flow, so their rho(t) coincide to within O(eta))."""
     first = table[(table["replicate"] == table["replicate"].min()) & (table["instance"] == table["instance"].min())]
-    for eta, g in first.groupby("eta", sort=True):
+    etas = sorted(set(first["eta"]))
+    ref = first[first["eta"] == etas[0]]
+    styles = ["-", "--", "-.", ":"]
+    markers = ["o", "s", "^", "D", "v", "P"]
+    inset = ax.inset_axes([0.57, 0.1, 0.4, 0.36])  # lower right: the rho(t) curves run from lower left to upper right
+    for i, eta in enumerate(etas):
+        g = first[first["eta"] == eta]
         drift = g["drift"].iloc[0]
-        ax.plot(g["time_t"], g["rho"], label=f"eta={eta:g}: max |d(rho_k^2 - rho_j^2)| = {drift:.2g}")
+        kw = dict(linestyle=styles[i % len(styles)], marker=markers[i % len(markers)], markersize=4)
+        # markers at log-spaced records, staggered per step size so that coinciding curves stay distinguishable
+        every = np.unique((np.geomspace(1, len(g) / 1.6, 10) * (1 + 0.6 * i / len(etas))).astype(int)).tolist()
+        (line,) = ax.plot(
+            g["time_t"], g["rho"], markevery=every, label=f"eta = {eta:g}: drift of rho_k^2 - rho_j^2 {drift:.2g}", **kw
+        )
+        diff = g["rho"].to_numpy() - np.interp(g["time_t"], ref["time_t"], ref["rho"])
+        inset.plot(g["time_t"], diff, color=line.get_color(), markevery=every, **kw)
+    late = ref[ref["time_t"] >= ref["time_t"].max() / 2]
+    slope, intercept = np.polyfit(np.log(late["time_t"]), late["rho"], 1)
+    t = np.geomspace(late["time_t"].min(), late["time_t"].max(), 20)
+    ax.plot(
+        t,
+        intercept + slope * np.log(t),
+        color="k",
+        linewidth=2.5,
+        alpha=0.35,
+        label=f"fit a + b log t, second half (eta = {etas[0]:g}): b = {slope:.3g}",
+    )
+    inset.set_xscale("log")
+    inset.set_title(f"rho_eta(t) - rho_eta={etas[0]:g}(t)", fontsize="x-small")
+    inset.set_xlabel("t", fontsize="x-small", labelpad=1)
+    inset.tick_params(labelsize="x-small")
     ax.set_xscale("log")
     ax.set_xlabel("gradient-flow time t = step x eta")
     ax.set_ylabel("rho = prod_k ||W_k||_F")

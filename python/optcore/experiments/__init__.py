@@ -20,7 +20,7 @@ from .params import Param
 from .plotting import band, draw, new_figure, save_figure
 from .registry import Experiment, UnknownExperimentError, experiments, get, register, registered, unregister
 from .results import ResultTable
-from .stats import SlopeFit, loglog_slope, mean_band, t_quantile
+from .stats import SlopeFit, loglog_slope, mean_band, t_quantile, wilson_interval
 from .sweep import cell_seed, code_version, expand_grid, run_sweep
 
 __all__ = [
@@ -47,4 +47,5 @@ __all__ = [
     "save_figure",
     "t_quantile",
     "unregister",
+    "wilson_interval",
 ]

@@ -17,9 +17,11 @@ from ..shuffling.studies_grab import GRAB
 from ..shuffling.studies_machines import MACHINES
 from ..shuffling.studies_matrices import MATRICES
 from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
+from ..shuffling.studies_torch import TORCH_DIGITS  # imports torch only when a cell runs
 
 #: the package's experiments (``optcore list`` shows them sorted by name)
 EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
 EXPERIMENTS += (IB_REGRESSION, IB_CLASSIFICATION, DYNAMICS, DIGITS)
 EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)
 EXPERIMENTS += (COMPOSITIONAL_APPROXIMATION,)
+EXPERIMENTS += (TORCH_DIGITS,)  # a PyTorch training loop with optcore.torch's samplers (needs optcore[torch])

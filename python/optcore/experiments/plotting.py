@@ -36,21 +36,55 @@ def band(ax, x, mean, lo, hi, *, label: str, log: bool = False, **kwargs):
     ----------
     ax : matplotlib.axes.Axes
     x, mean, lo, hi : array-like
-        The abscissae, the means and the band's bounds.
+        The abscissae, the means and the band's bounds (for a log axis, from ``mean_band(..., log=True)``).
     label : str
         The legend entry.
     log : bool
-        The y axis is logarithmic: non-positive lower bounds are clipped to a small fraction of the mean.
+        The y axis is logarithmic: a non-positive bound cannot be drawn there and is left unshaded (NaN) rather
+        than replaced by an arbitrary small value, which would draw a band down to it.
     **kwargs
         Passed on to ``ax.plot`` (color, marker, ...).
     """
     x, mean = np.asarray(x, dtype=float), np.asarray(mean, dtype=float)
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     if log:
-        lo = np.where(lo > 0, lo, mean * 1e-3)
+        bad = ~(lo > 0) | ~(hi > 0)
+        lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
     kwargs.setdefault("marker", "o")
     (line,) = ax.plot(x, mean, label=label, **kwargs)
-    ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    if np.any(np.isfinite(lo) & np.isfinite(hi)):
+        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+    return line
+
+
+def power_law_guide(ax, x, slope: float, *, through, label: str | None = None, **kwargs):
+    """Draw the theory's power law c x**slope over ``x``, with c chosen so that it passes through ``through``.
+
+    A guide for a predicted exponent (a rate known up to constants): only its slope is the theory's, so it is
+    anchored to a measured point (``through = (x0, y0)``) and drawn dotted.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+    x : array-like
+        Positive abscissae spanned by the guide.
+    slope : float
+        The exponent.
+    through : (float, float)
+        A point on the guide, both coordinates positive.
+    label : str, optional
+        The legend entry.
+    **kwargs
+        Passed on to ``ax.plot``; default a thin dotted line.
+    """
+    x = np.asarray(x, dtype=float)
+    x0, y0 = map(float, through)
+    if not (x0 > 0 and y0 > 0 and np.all(x > 0)):
+        raise ValueError(f"a power-law guide needs positive coordinates, got x = {x}, through = {through}")
+    kwargs.setdefault("linestyle", ":")
+    kwargs.setdefault("linewidth", 1.5)
+    xs = np.geomspace(x.min(), x.max(), 20)
+    (line,) = ax.plot(xs, y0 * (xs / x0) ** slope, label=label, **kwargs)
     return line
 
 

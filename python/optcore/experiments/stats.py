@@ -1,6 +1,7 @@
-"""Statistics every study needs: a log-log slope with a bootstrap confidence interval, and a mean with a band.
+"""Statistics every study needs: a log-log slope with a bootstrap confidence interval, a mean with a band, and a
+binomial proportion with its Wilson interval.
 
-Both are deterministic: the bootstrap draws from ``numpy.random.default_rng(seed)``, and the band uses the exact
+All are deterministic: the bootstrap draws from ``numpy.random.default_rng(seed)``, and the band uses the exact
 Student-t quantile (computed here from the closed-form t distribution function for integer degrees of freedom,
 Abramowitz and Stegun 26.7.3-4, or its expansion 26.7.5 for large degrees of freedom, so that SciPy is not
 needed).
@@ -99,7 +100,13 @@ def _ols(lx: np.ndarray, ly: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slope, my[:, 0] - slope * mx[:, 0]
 
 
-def mean_band(table: pd.DataFrame, by, value: str, *, level: float = 0.95) -> pd.DataFrame:
+#: groups with fewer rows than this get no band: with 2 seeds the t quantile is 12.7 (95%) and the band says nothing
+MIN_BAND_COUNT = 3
+
+
+def mean_band(
+    table: pd.DataFrame, by, value: str, *, level: float = 0.95, log: bool = False, min_count: int = MIN_BAND_COUNT
+) -> pd.DataFrame:
     """Mean of ``value`` over the rows (seeds) of each group, with a Student-t confidence band for the mean.
 
     Parameters
@@ -112,15 +119,25 @@ def mean_band(table: pd.DataFrame, by, value: str, *, level: float = 0.95) -> pd
         The column to average.
     level : float
         Confidence level of the band, in (0, 1).
+    log : bool
+        The band is for a logarithmic axis: the t-interval of log(mean) by the delta method,
+        mean x exp(-/+ q sem / mean), which is positive and symmetric on the log axis (the linear interval
+        mean -/+ q sem can reach below zero, which a log axis cannot show). Groups with a non-positive mean get NaN
+        bounds.
+    min_count : int
+        Groups with fewer rows get NaN bounds (no band): a t-interval from one or two seeds is either undefined or
+        so wide (q = 12.7 for two seeds at 95%) that it says nothing.
 
     Returns
     -------
     pandas.DataFrame
-        One row per group, in order of first appearance: the ``by`` columns, then ``mean``, ``lo``, ``hi``
-        (mean -/+ t quantile times the standard error; NaN for a group of one row), ``sem`` and ``count``.
+        One row per group, in order of first appearance: the ``by`` columns, then ``mean``, ``lo``, ``hi`` (NaN for
+        a group of fewer than ``min_count`` rows), ``sem`` (NaN for a group of one row) and ``count``.
     """
     by = [by] if isinstance(by, str) else list(by)
     _check_level(level)
+    if isinstance(min_count, bool) or not isinstance(min_count, int | np.integer) or min_count < 2:
+        raise ValueError(f"min_count must be an int >= 2 (a band needs a standard error), got {min_count!r}")
     clash = [c for c in by if c in ("mean", "lo", "hi", "sem", "count", "sd")]
     if clash:
         raise ValueError(f"group columns {clash} clash with mean_band's output columns (mean, lo, hi, sem, count)")
@@ -130,12 +147,58 @@ def mean_band(table: pd.DataFrame, by, value: str, *, level: float = 0.95) -> pd
     groups = table.groupby(by, sort=False, dropna=False)[value]
     out = groups.agg(mean="mean", sd="std", count="count").reset_index()
     n = out["count"].to_numpy()
+    mean = out["mean"].to_numpy(dtype=float)
     sem = out["sd"].to_numpy() / np.sqrt(np.maximum(n, 1))
-    q = np.array([t_quantile((1 + level) / 2, k - 1) if k > 1 else math.nan for k in n])
-    out["lo"] = out["mean"] - q * sem
-    out["hi"] = out["mean"] + q * sem
+    q = np.array([t_quantile((1 + level) / 2, k - 1) if k >= min_count else math.nan for k in n])
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spread = np.where(mean > 0, np.exp(q * sem / np.where(mean > 0, mean, 1.0)), math.nan)
+        out["lo"] = mean / spread
+        out["hi"] = mean * spread
+    else:
+        out["lo"] = mean - q * sem
+        out["hi"] = mean + q * sem
     out["sem"] = np.where(n > 1, sem, math.nan)
     return out[[*by, "mean", "lo", "hi", "sem", "count"]]
+
+
+def wilson_interval(successes, trials, *, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for a binomial proportion: ``(lo, hi)``, fractions in [0, 1].
+
+    Unlike p -/+ z sqrt(p (1 - p) / n), it never leaves [0, 1] and is not empty at 0 or n successes
+    (0 of 50 gives [0, 0.071] at 95%).
+
+    Parameters
+    ----------
+    successes, trials : array-like of int
+        Counts, broadcast together; 0 <= successes <= trials, trials >= 1.
+    level : float
+        Confidence level, in (0, 1).
+
+    Returns
+    -------
+    lo, hi : numpy.ndarray
+        (p + z^2/(2n) -/+ z sqrt(p(1-p)/n + z^2/(4n^2))) / (1 + z^2/n), with p = successes / n and z the normal
+        quantile of (1 + level) / 2.
+    """
+    _check_level(level)
+    k = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    k, n = np.broadcast_arrays(k, n)
+    if not (np.all(np.isfinite(k)) and np.all(np.isfinite(n))):
+        raise ValueError("successes and trials must be finite")
+    if np.any(n < 1) or np.any(n != np.round(n)):
+        raise ValueError(f"trials must be positive integers, got {n}")
+    if np.any(k < 0) or np.any(k > n) or np.any(k != np.round(k)):
+        raise ValueError(f"successes must be integers in [0, trials], got {k} of {n}")
+    z = NormalDist().inv_cdf((1 + level) / 2)
+    p = k / n
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    # at p = 0 (or 1) the bound is 0 (or 1) exactly; rounding would leave a 1e-17 residue
+    lo = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+    hi = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
+    return lo, hi
 
 
 def t_quantile(p: float, df: int) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import _core
 from .._threads import resolve_threads
-from .._validation import as_dtype, choice, float_array, integer
+from .._validation import INT64_MAX, as_dtype, choice, float_array, integer
 from .networks import LinearTensorNet, check_network
 
 LOSSES = ("exponential", "logistic", "squared")
@@ -37,7 +37,7 @@ class TensorGDResult:
     loss : (R, K) array
         Average loss at every recorded step.
     theta : (R, P) array
-        Final parameters.
+        Final parameters (a new array: ``theta0`` is never written to).
     diverged : (R,) int64 array
         First step whose loss was not finite (then the later records are NaN), -1 for runs that did not diverge.
     network : LinearTensorNet
@@ -113,7 +113,7 @@ def run_gd(
     net = check_network(network)
     dt = as_dtype(dtype)
     loss = choice(loss, "loss", LOSSES)
-    steps = integer(steps, "steps", minimum=0)
+    steps = integer(steps, "steps", minimum=0, maximum=INT64_MAX)
     Xa = float_array(X, "X", np.float64, ndim=2)
     n, d = Xa.shape
     if d != net.dim:
@@ -150,17 +150,21 @@ def run_gd(
     threads = resolve_threads(threads, R)
     core_net = net._core()
     if net.kind == "odeco":
-        core_net["S"] = np.ascontiguousarray(net.S, dtype=dt)
-        core_net["U"] = np.ascontiguousarray(net.U, dtype=dt)
-    data = {"X": np.ascontiguousarray(net.transform_inputs(Xa), dtype=dt), "y": ya.astype(dt)}
-    theta = np.ascontiguousarray(theta, dtype=dt)
+        core_net["S"] = float_array(net.S, "network.S", dt)
+        core_net["U"] = float_array(net.U, "network.U", dt)
+    data = {"X": float_array(net.transform_inputs(Xa), "X", dt), "y": float_array(ya, "y", dt)}
+    # the kernel updates theta in place: always a fresh array, never the caller's theta0 (float_array returns its
+    # argument itself when it already has the dtype and layout)
+    theta = float_array(theta, "theta0" if theta0 is not None else "the initialization", dt).copy()
     options = {
         "loss": loss,
         "steps": steps,
         "threads": threads,
-        "record_at": np.ascontiguousarray(rec, dtype=np.int64),
-        "step_size": eta.astype(dt),
+        "record_at": np.array(rec, dtype=np.int64),  # a copy: it becomes result.steps
+        "step_size": float_array(eta, "step_size", dt),
     }
+    if np.any(options["step_size"] <= 0):
+        raise ValueError(f"step_size must be > 0 in {dt} (it underflows to 0)")
     out = _core.linear_tensor_gd(core_net, data, theta, options)
     return TensorGDResult(
         steps=options["record_at"],
@@ -169,5 +173,5 @@ def run_gd(
         theta=theta,
         diverged=out["diverged"],
         network=net,
-        meta={"loss": loss, "steps": steps, "step_size": eta, "dtype": dt.name, "seed": seed, "runs": R},
+        meta={"loss": loss, "steps": steps, "step_size": eta.copy(), "dtype": dt.name, "seed": seed, "runs": R},
     )

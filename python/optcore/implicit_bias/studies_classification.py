@@ -127,19 +127,34 @@ def summarize_classification(table: pd.DataFrame) -> pd.DataFrame:
     return last.groupby(["network", "depth", "step"], sort=True)[cols].mean().reset_index()
 
 
+def _limit_name(network: str, depth: int) -> str:
+    """The predicted limit of a cell, as the legend names it (see :func:`predicted_direction`)."""
+    if network == "fc" or depth == 1:
+        return "SVM (l2)"
+    return f"l_2/{depth} margin" + (" of DFT" if network == "conv" else "")
+
+
 def figure_classification(table: pd.DataFrame, ax) -> None:
     """Direction error to the predicted limit against the step count (log scale), with a c / log t guide."""
     s = table.groupby(["network", "depth", "step"], sort=True)["direction_error"].mean().reset_index()
     styles = {"fc": "-", "diagonal": "--", "conv": ":"}
     for (net, L), g in s.groupby(["network", "depth"], sort=True):
-        ax.plot(g["step"], g["direction_error"], ls=styles.get(net, "-"), marker="o", ms=2.5, label=f"{net} L={L}")
+        ax.plot(
+            g["step"],
+            g["direction_error"],
+            ls=styles.get(net, "-"),
+            marker="o",
+            ms=2.5,
+            label=f"{net} L={L} vs {_limit_name(net, L)}",
+        )
     t = np.geomspace(max(10, s["step"].min()), s["step"].max(), 50)
     ref = s[s["step"] == s["step"].max()]["direction_error"].median() * np.log(t[-1])
-    ax.plot(t, ref / np.log(t), "k-", lw=2, alpha=0.35, label="c / log t")
+    ax.plot(t, ref / np.log(t), "k-", lw=2, alpha=0.35, label="c / log t (Soudry et al.'s rate, fc)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.figure.set_size_inches(7.2, 5.2)
     ax.set_xlabel("GD step t")
-    ax.set_ylabel("|| beta/|beta| - beta_pred/|beta_pred| ||")
+    ax.set_ylabel("|| beta/|beta| - beta_pred/|beta_pred| || (mean over seeds)")
     ax.set_title("Classification: direction of GD vs predicted max-margin limit")
 
 

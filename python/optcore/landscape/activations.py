@@ -135,7 +135,24 @@ def get_activation(activation) -> Activation:
 
 
 def two_slope(s_pos: float, s_neg: float) -> Activation:
-    """The piecewise-linear h(x) = max(s+ x, 0) + min(s- x, 0) (h'' = 0; h'(0) = s-, as in :mod:`optcore.nn`)."""
+    """The two-slope h(x) = s+ x for x > 0, s- x for x <= 0 (h'' = 0; h'(0) = s-), as ``leaky`` in :mod:`optcore.nn`.
+
+    Parameters
+    ----------
+    s_pos, s_neg : float
+        The slopes, with s+ > 0 and s- >= 0 (THEORY.md 1.1): then h is increasing on its range, so that
+        :meth:`Activation.invert` is defined, and h equals the paper's max(s+ x, 0) + min(s- x, 0).
+
+    Raises
+    ------
+    ValueError
+        For other slopes (h is then not invertible; :class:`optcore.nn.MLP` takes them).
+    """
+    s_pos, s_neg = float(s_pos), float(s_neg)
+    if not (math.isfinite(s_pos) and math.isfinite(s_neg)) or s_pos <= 0 or s_neg < 0:
+        raise ValueError(
+            f"two_slope needs finite slopes s+ > 0 and s- >= 0 (an invertible activation), got ({s_pos}, {s_neg})"
+        )
 
     def h(x):
         x = np.asarray(x, dtype=np.float64)

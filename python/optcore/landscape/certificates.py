@@ -280,8 +280,8 @@ class Theorem1Certificate:
     output_error : float
         max_i |f(x_i) - y_bar_i|.
     normal_residual : float
-        |X~^T (y_bar - y)| relative to |X~| |y|: the least-squares optimality that makes l0 a lower bound of the
-        risk of every affine map.
+        max_j |X~_j^T (y_bar - y)| / (|X~_j| |y|) over the columns of X~ = [X 1]: the least-squares optimality
+        that makes l0 a lower bound of the risk of every affine map.
     holds : bool
         All checks pass: inside ``pattern_radius`` the risk equals l0 + 1/2 |(A - A_bar) X~|^2 >= l0.
     """
@@ -310,11 +310,26 @@ def certify_theorem1(construction, X, y) -> Theorem1Certificate:
     _, fitted, l0 = least_squares_fit(X, y)
     out = mlp.forward(theta, X)[:, 0]
     risk = float(mlp.loss_value(theta, X, y))
-    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
-    normal = float(np.linalg.norm(Xt.T @ (fitted - y)) / (np.linalg.norm(Xt) * max(np.linalg.norm(y), 1e-300)))
+    normal = _normal_residual(X, fitted - y, y)
     err = float(np.max(np.abs(out - fitted)))
     holds = radius > 0 and normal < 1e-12 and err <= 1e-10 * max(1.0, float(np.max(np.abs(fitted))))
     return Theorem1Certificate(radius, risk, l0, err, normal, bool(holds))
+
+
+def _normal_residual(X, r, y) -> float:
+    """max_j |X~_j^T r| / (|X~_j| |y|) over the columns X~_j of [X 1]: least-squares optimality, free of scale.
+
+    Per column, with every vector scaled to unit maximum first, so that neither a column of scale 1e200 (whose
+    norm would overflow, and would make every other column's residual look negligible) nor small targets (whose
+    norm would underflow) decide the check.
+    """
+    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
+    col = np.max(np.abs(Xt), axis=0)
+    Xt = Xt / np.where(col > 0, col, 1.0)
+    ys = float(np.max(np.abs(y))) or 1.0
+    num = np.abs(Xt.T @ (r / ys))
+    den = np.linalg.norm(Xt, axis=0) * np.linalg.norm(y / ys)
+    return float(np.max(np.divide(num, den, out=np.zeros_like(num), where=den > 0)))
 
 
 # --- deep linear networks (Theorem 4) -----------------------------------------------------------------------------
@@ -338,6 +353,8 @@ class DeepLinearVerdict:
     rank_condition : bool
         Some j* has W_{H+1:j*+1} of full row rank and W_{j*-1:1} of full column rank (Theorem 4.3: then the
         types of the point for l and of the product for l0 match exactly).
+    grad_tol, grad_l0_tol : float
+        The tolerances ``grad_norm`` and ``grad_l0_norm`` were compared with (see :func:`classify_deep_linear`).
     """
 
     kind: str
@@ -345,9 +362,13 @@ class DeepLinearVerdict:
     grad_norm: float
     grad_l0_norm: float
     rank_condition: bool
+    grad_tol: float = 0.0
+    grad_l0_tol: float = 0.0
 
 
-def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: float = 1e-10) -> DeepLinearVerdict:
+def classify_deep_linear(
+    weights, grad_l0, *, l0_convex: bool = False, tol: float | None = None, rtol: float = 1e-8
+) -> DeepLinearVerdict:
     """Classify a point (W_1, ..., W_{H+1}) of l(W) = l0(W_{H+1} ... W_1) by Theorem 4 / Corollary 5.
 
     Parameters
@@ -358,8 +379,16 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
         The gradient of l0 at a (dy x dx) matrix.
     l0_convex : bool
         l0 is convex (as the squared loss is): then a critical point of l0 is a global minimum.
-    tol : float
-        Absolute tolerance on the gradient norms.
+    tol : float, optional
+        An absolute tolerance on both gradient norms. By default the tolerance is relative to the scale of the
+        terms the gradients are computed from, so that the verdict does not change when the data are scaled:
+        grad l0 at the product P is compared with ``rtol * s``, s = |grad l0(0)| + |grad l0(P) - grad l0(0)|
+        (for the squared loss, the sizes |Y'X| and |P X'X| of the two terms whose difference it is), and the
+        gradient in (W_1, ..., W_{H+1}) with ``rtol * s * sqrt(sum_j (|W_{H+1:j+1}| |W_{j-1:1}|)^2)``, the same
+        scale carried through each layer's chain rule (Frobenius norms).
+    rtol : float
+        The relative tolerance of the default (1e-8, about the square root of float64's epsilon: rounding
+        errors pass, a gradient of a millionth of the scale does not).
 
     Returns
     -------
@@ -380,7 +409,9 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
     hidden = [W.shape[0] for W in Ws[:-1]]
     if min(hidden) < min(dx, dy):
         raise ValueError(f"Theorem 4 needs hidden widths >= min(dx, dy) = {min(dx, dy)}, got {hidden}")
-    tol = positive_float(tol, "tol")
+    if tol is not None:
+        tol = positive_float(tol, "tol")
+    rtol = positive_float(rtol, "rtol")
     L = len(Ws)
     # prefix[j] = W_j ... W_1 (prefix[0] = I), suffix[j] = W_L ... W_{j+1} (suffix[L] = I); 0-based layers here
     prefix = [np.eye(dx)]
@@ -392,6 +423,16 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
     product = prefix[L]
     G = float_array(grad_l0(product), "grad_l0(product)", np.float64, shape=product.shape)
     grads = [suffix[j + 1].T @ G @ prefix[j].T for j in range(L)]
+    if tol is None:
+        try:  # the scale of the gradient's terms needs grad l0 at 0 too
+            G0 = float_array(grad_l0(np.zeros_like(product)), "grad_l0(0)", np.float64, shape=product.shape)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ValueError(f"the default tolerance needs grad_l0 at the zero matrix ({exc}); pass tol=") from exc
+        scale = float(np.linalg.norm(G0) + np.linalg.norm(G - G0))
+        chain = float(np.sqrt(sum((np.linalg.norm(suffix[j + 1]) * np.linalg.norm(prefix[j])) ** 2 for j in range(L))))
+        tol_l0, tol_w = rtol * scale, rtol * scale * chain
+    else:
+        tol_l0 = tol_w = tol
     grad_norm = float(np.sqrt(sum(np.sum(g * g) for g in grads)))
     g0 = float(np.linalg.norm(G))
     rank = any(
@@ -399,15 +440,15 @@ def classify_deep_linear(weights, grad_l0, *, l0_convex: bool = False, tol: floa
         and np.linalg.matrix_rank(prefix[j]) == prefix[j].shape[1]
         for j in range(L)
     )
-    if grad_norm > tol:
+    if grad_norm > tol_w:
         kind = "not critical"
-    elif g0 > tol:
+    elif g0 > tol_l0:
         kind = "saddle"
     elif l0_convex:
         kind = "global min"
     else:
         kind = "undetermined"
-    return DeepLinearVerdict(kind, product, grad_norm, g0, bool(rank))
+    return DeepLinearVerdict(kind, product, grad_norm, g0, bool(rank), tol_w, tol_l0)
 
 
 def least_squares_l0(X, Y):

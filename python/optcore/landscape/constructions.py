@@ -1,7 +1,8 @@
 """Explicit spurious local minima of one-hidden-layer networks (THEORY.md 1.2 and 1.3).
 
 * :func:`theorem1` -- Theorem 1 (Yun, Sra, Jadbabaie 2019): for the two-slope activation
-  h(x) = max(s+ x, 0) + min(s- x, 0) with s+ != s-, width d1 >= 2 and data that no affine map fits, the local
+  h(x) = max(s+ x, 0) + min(s- x, 0) with s+ > 0, s- >= 0 (so h(x) = s+ x for x > 0, s- x for x <= 0: the
+  ``leaky`` activation of :mod:`optcore.nn`) and s+ != s-, width d1 >= 2 and data that no affine map fits, the local
   minimum whose risk equals the linear least-squares risk l0, and a strictly better point whose risk has the exact
   closed form l0 - 2 c gamma R + (m/2) c^2 gamma^2.
 * :func:`theorem2` -- Theorem 2 on the three-point data set: the local minimum with risk 1/3 and the zero-risk
@@ -64,17 +65,64 @@ class Theorem1:
     J: tuple = field(default=())
 
 
+def _affine_fit(X, y):
+    """W-bar and the fitted values of the least-squares affine fit, independent of the scale and offset of X, y.
+
+    lstsq's rank cutoff is relative to the largest singular value, so on [X 1] itself a column of scale 1e-17
+    (or 1e17 against the ones column), or one offset by 1e9 (nearly parallel to the ones column), counted as
+    rank-deficient and the fit silently dropped it. Each column is therefore centred on its midrange and scaled to
+    [-1, 1] first (the column space of [X 1] is the same), y is scaled to [-1, 1], and the weights are mapped back.
+    """
+    # the midrange (halves first: no overflow); subtracting it is exact for offset data (Sterbenz), and any shift
+    # leaves the fit unchanged, so its own rounding does not matter
+    centre = X.min(axis=0) / 2 + X.max(axis=0) / 2
+    Xc = X - centre
+    spread = np.max(np.abs(Xc), axis=0)
+    spread = np.where(spread > 0, spread, 1.0)  # a constant column is in the span of the ones column
+    A = np.hstack([Xc / spread, np.ones((X.shape[0], 1))])
+    ys = float(np.max(np.abs(y))) or 1.0
+    t = y / ys
+    v, *_ = np.linalg.lstsq(A, t, rcond=None)
+    # one step of iterative refinement: the normal-equation residual X~^T (y_bar - y) is what the certificate uses
+    v = v + np.linalg.lstsq(A, t - A @ v, rcond=None)[0]
+    fitted = ys * (A @ v)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked just below
+        wx = ys * (v[:-1] / spread)
+        w = np.append(wx, ys * (v[-1] - np.dot(centre / spread, v[:-1])))
+    if not np.all(np.isfinite(w)):
+        raise ValueError(
+            "the least-squares weights overflow float64 (inputs of very small scale against large targets): "
+            f"rescale X (column spreads {spread.min():.3g}..{spread.max():.3g}) or y (magnitude {ys:.3g})"
+        )
+    return w, fitted
+
+
+def _half_squared_norm(r, what: str) -> float:
+    """1/2 |r|^2 without overflow or underflow in the sum; ``ValueError`` when the value itself has no float64."""
+    top = float(np.max(np.abs(r))) if r.size else 0.0
+    if top == 0:
+        return 0.0
+    inner = 0.5 * float(np.sum((r / top) ** 2))
+    with np.errstate(over="ignore", under="ignore"):
+        value = top * top * inner
+    if not (np.finfo(np.float64).smallest_normal <= value < math.inf):
+        raise ValueError(
+            f"{what} is about 1e{2 * math.log10(top) + math.log10(inner):.0f}, outside the float64 range "
+            "(2.2e-308 to 1.8e308): rescale y"
+        )
+    return value
+
+
 def least_squares_fit(X, y):
-    """W-bar = argmin 1/2 |[X 1] w - y|^2, the fitted values and l0 (the minimum-norm solution if rank-deficient)."""
+    """W-bar = argmin 1/2 |[X 1] w - y|^2, the fitted values and l0 (the minimum-norm solution if rank-deficient).
+
+    The fit does not depend on the scale or offset of the columns of X (see :func:`_affine_fit`). ``ValueError``
+    when l0 (or W-bar) has no float64 value.
+    """
     X = float_array(X, "X", np.float64, ndim=2)
     y = float_array(y, "y", np.float64, shape=(X.shape[0],))
-    Xt = np.hstack([X, np.ones((X.shape[0], 1))])
-    w, *_ = np.linalg.lstsq(Xt, y, rcond=None)
-    fitted = Xt @ w
-    # one step of iterative refinement: the normal-equation residual X~^T (y_bar - y) is what the certificate uses
-    w = w + np.linalg.lstsq(Xt, y - fitted, rcond=None)[0]
-    fitted = Xt @ w
-    return w, fitted, 0.5 * float(np.sum((fitted - y) ** 2))
+    w, fitted = _affine_fit(X, y)
+    return w, fitted, _half_squared_norm(fitted - y, "the least-squares risk l0")
 
 
 def theorem1_minimum(X, y, *, d1: int = 2, slopes=(1.1, 1.0), alpha: float = 1.0):
@@ -106,13 +154,16 @@ def theorem1_minimum(X, y, *, d1: int = 2, slopes=(1.1, 1.0), alpha: float = 1.0
     if np.unique(X, axis=0).shape[0] < m:
         raise ValueError("the inputs x_i must be distinct (condition C1.2)")
 
-    w_bar, y_bar, l0 = least_squares_fit(X, y)
-    scale = max(float(np.sum(y * y)), 1e-300)
-    if l0 <= 1e-20 * scale:
+    w_bar, y_bar = _affine_fit(X, y)
+    # C1.1 relative to the targets' size (an absolute risk would underflow for small targets)
+    ys = float(np.max(np.abs(y))) or 1.0
+    relative = float(np.linalg.norm((y_bar - y) / ys) / max(np.linalg.norm(y / ys), 1e-300))
+    if relative <= 1e-10:
         raise ValueError(
-            f"the data are fitted by an affine map (least-squares risk {l0:.3g}): condition C1.1 fails, and the "
+            f"the data are fitted by an affine map (residual {relative:.3g} of |y|): condition C1.1 fails, and the "
             "least-squares point is a global minimum, not a spurious one"
         )
+    l0 = _half_squared_norm(y_bar - y, "the least-squares risk l0")
 
     # Step 1: every hidden pre-activation is >= -eta * alpha > 0 (and the first is alpha (y_bar_i - eta) > 0)
     eta = min(-1.0, 2.0 * float(y_bar.min()))
@@ -167,7 +218,7 @@ def theorem1(X, y, *, d1: int = 2, slopes=(1.1, 1.0), alpha: float = 1.0, j0="be
     d1 = mlp.shapes[0][0]
     s_pos, s_neg = mlp.slopes
     alpha = float(alpha)
-    y_bar = np.hstack([X, np.ones((m, 1))]) @ w_bar
+    _, y_bar = _affine_fit(X, y)  # the accurate fitted values (X~ w_bar loses digits when X is offset)
 
     # Step 2: the index set J in the order of increasing fitted values
     order = np.argsort(y_bar, kind="stable")
@@ -246,7 +297,9 @@ def pattern_radius(mlp: MLP, params, X) -> float:
     (W1, b1), _ = mlp.unpack(np.asarray(params, dtype=np.float64))
     X = float_array(X, "X", np.float64, ndim=2)
     Z = X @ W1.T + b1
-    return float(np.min(np.abs(Z)) / np.max(np.sqrt(np.sum(X * X, axis=1) + 1.0)))
+    # max_i |[x_i; 1]|, scaled so that the squares neither overflow (inputs ~1e200) nor underflow
+    s = max(float(np.max(np.abs(X))), 1.0)
+    return float(np.min(np.abs(Z)) / (s * np.max(np.sqrt(np.sum((X / s) ** 2, axis=1) + (1.0 / s) ** 2))))
 
 
 def _slopes(slopes):

@@ -18,6 +18,7 @@ import pandas as pd
 
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
+from ..experiments.stats import wilson_interval
 from .certificates import random_perturbation_test
 from .constructions import theorem1
 from .search import search_minima
@@ -98,8 +99,11 @@ def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
                 "n": int(g["n"].iloc[0]),
                 "starts": int(total),
                 "spurious_pct": 100 * p,
-                # binomial standard error of the percentage
+                # binomial standard error of the percentage, and the 95% Wilson interval (never below 0 or
+                # above 100, and not empty at 0 or all starts)
                 "se_pct": 100 * float(np.sqrt(p * (1 - p) / total)),
+                "wilson_lo_pct": 100 * float(wilson_interval(round(count), int(total))[0]),
+                "wilson_hi_pct": 100 * float(wilson_interval(round(count), int(total))[1]),
                 "published_pct": published_percent(int(k), int(g["n"].iloc[0])),
                 "undetermined_pct": float(np.sum(w * g["undetermined_pct"]) / total),
                 "not_converged_pct": float(np.sum(w * g["not_converged_pct"]) / total),
@@ -115,22 +119,25 @@ def summarize_spurious(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_spurious(table: pd.DataFrame, ax) -> None:
-    """Spurious fraction vs k, one line per over-parameterization, with the published points."""
+    """Spurious fraction vs k, one line per over-parameterization, with 95% Wilson intervals (inside [0, 100] and
+    not empty at 0 of N starts) and the published points."""
     s = summarize_spurious(table)
     for excess, g in s.groupby(s["n"] - s["k"], sort=True):
         label = "n = k" if excess == 0 else f"n = k + {excess}"
+        yerr = np.array([g["spurious_pct"] - g["wilson_lo_pct"], g["wilson_hi_pct"] - g["spurious_pct"]])
+        dodge = 0.12 * (excess - 1)  # side by side, so that one series' bars at 0% do not hide another's points
         line = ax.errorbar(
-            g["k"],
+            g["k"] + dodge,
             g["spurious_pct"],
-            yerr=2 * g["se_pct"],
+            yerr=np.maximum(yerr, 0.0),
             marker="o",
             capsize=3,
-            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts, +-2 s.e.)",
+            label=f"optcore, {label} ({int(g['starts'].iloc[0])} starts, 95% Wilson interval)",
         )
         pub = g[g["published_pct"].notna()]
         if len(pub):
             ax.plot(
-                pub["k"],
+                pub["k"] + dodge,
                 pub["published_pct"],
                 linestyle="none",
                 marker="x",
@@ -140,7 +147,9 @@ def figure_spurious(table: pd.DataFrame, ax) -> None:
             )
     ax.set_xlabel("teacher neurons k (input dimension d = k)")
     ax.set_ylabel("% of starts ending at a spurious minimum")
-    ax.set_ylim(-3, 103)
+    ax.set_ylim(-3, 132)  # headroom: the legend sits above the 100% line, clear of the points
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize="x-small", loc="upper center", ncol=2)
     ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Spurious minima of 2-layer ReLU nets (GD + Newton)")
 
@@ -204,17 +213,40 @@ def summarize_theorem1_path(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_theorem1_path(table: pd.DataFrame, ax) -> None:
-    """(risk - l0) / l0 along the segment, one curve per activation (seed 0 of each)."""
+    """(risk - l0) / l0 along the segment, one curve per activation (seed 0 of each), with the closed-form risks
+    of the two end points (diamonds)."""
+    error = 0.0
     for activation, g in table.groupby("activation", sort=False):
         first = g[g["seed"] == g["seed"].iloc[0]]
         s_pos, s_neg = _SLOPES[activation]
-        ax.plot(first["t"], first["relative_risk"], label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})")
+        (line,) = ax.plot(first["t"], first["relative_risk"], label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})")
+        # the closed forms (THEORY.md 1.2): risk l0 at t = 0, l0 - 2 c gamma R + (m/2) c^2 gamma^2 at t = 1; the
+        # rows carry the measured risks' relative errors against them
+        error = max(error, float(first["risk_error_min"].iloc[0]), float(first["risk_error_better"].iloc[0]))
+        ax.plot(
+            [0.0, 1.0],
+            [0.0, -float(first["improvement"].iloc[0])],
+            linestyle="none",
+            marker="D",
+            markersize=9,
+            markerfacecolor="none",
+            color=line.get_color(),
+        )
+    ax.plot(
+        [],
+        [],
+        "D",
+        markersize=9,
+        markerfacecolor="none",
+        color="0.35",
+        label=f"closed-form risks at t = 0 and 1 (measured: rel. error <= {error:.0e})",
+    )
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.axvline(0.0, color="0.7", linestyle=":", linewidth=0.8)
     ax.axvline(1.0, color="0.7", linestyle=":", linewidth=0.8)
     ax.set_yscale("symlog", linthresh=1e-6)
     ax.set_xlabel("t: local minimum (t = 0) to strictly better point (t = 1)")
-    ax.set_ylabel("(risk - least-squares risk) / least-squares risk")
+    ax.set_ylabel("(risk - l0) / l0, l0 = least-squares risk (symlog)")
     ax.set_title("Theorem 1: a spurious local minimum and a strictly better point")
 
 
@@ -338,7 +370,13 @@ def figure_landscape_pca(table: pd.DataFrame, ax) -> None:
     Z = grid.sort_values(["a", "b"])["loss"].to_numpy().reshape(a.size, b.size)
     levels = np.geomspace(max(Z.min(), 1e-12), Z.max(), 25)
     cs = ax.contourf(a, b, Z.T, levels=levels, norm=_log_norm(levels), cmap="viridis")
-    ax.figure.colorbar(cs, ax=ax, label="training loss")
+    # a contour set's colorbar ticks at its levels by default: with log-spaced levels that gave two odd labels
+    # (1.13116e-2, 1.1472e-1); round ticks at 1, 2, 5 x 10^k instead
+    cbar = ax.figure.colorbar(cs, ax=ax, label="training loss (squared loss, log scale)")
+    decades = np.arange(np.floor(np.log10(levels[0])), np.ceil(np.log10(levels[-1])) + 1)
+    ticks = [m * 10.0**e for e in decades for m in (1.0, 2.0, 5.0) if levels[0] <= m * 10.0**e <= levels[-1]]
+    cbar.set_ticks(ticks, labels=[f"{t:.2g}" for t in ticks])
+    cbar.ax.minorticks_off()
     path = first[first["kind"] == "path"]
     ax.plot(
         path["a"],
@@ -346,12 +384,12 @@ def figure_landscape_pca(table: pd.DataFrame, ax) -> None:
         "w.-",
         markersize=3,
         linewidth=1,
-        label=f"GD trajectory (max projection error {path['projection_error'].max():.2f})",
+        label=f"GD trajectory (off-plane distance <= {path['projection_error'].max():.2f} x max |theta_t - end|)",
     )
     ax.plot(path["a"].iloc[0], path["b"].iloc[0], "ro", label="start")
     ax.plot(0.0, 0.0, "r*", markersize=12, label="end (plane origin)")
-    ax.set_xlabel(f"PC 1 ({100 * first['explained_1'].iloc[0]:.1f}% of variance)")
-    ax.set_ylabel(f"PC 2 ({100 * first['explained_2'].iloc[0]:.1f}% of variance)")
+    ax.set_xlabel(f"PC 1 coordinate, parameter-space distance ({100 * first['explained_1'].iloc[0]:.1f}% of variance)")
+    ax.set_ylabel(f"PC 2 coordinate ({100 * first['explained_2'].iloc[0]:.1f}% of variance)")
     ax.set_title("Loss on the PCA plane of a GD trajectory")
 
 
@@ -430,24 +468,31 @@ def summarize_theorem1_plateau(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_theorem1_plateau(table: pd.DataFrame, ax) -> None:
-    """Fraction of GD-trained nets ending on the least-squares plateau vs width."""
+    """Fraction of GD-trained nets ending on the least-squares plateau vs width, with 95% Wilson intervals over
+    all nets of a cell (nets x seeds)."""
     s = summarize_theorem1_plateau(table)
-    for activation, g in s.groupby("activation", sort=False):
+    counts = table.assign(on=np.round(table["plateau"] * table["nets"]))
+    counts = counts.groupby(["activation", "d1"], sort=False).agg(on=("on", "sum"), nets=("nets", "sum")).reset_index()
+    s = s.merge(counts, on=["activation", "d1"])
+    lo, hi = wilson_interval(s["on"].astype(int), s["nets"].astype(int))
+    for activation, g in s.assign(lo=lo, hi=hi).groupby("activation", sort=False):
         s_pos, s_neg = _SLOPES[activation]
         # relu and leaky often coincide: different marker sizes keep both visible
         style = {"relu": ("o", 10), "leaky": ("s", 5), "slight": ("^", 7)}[activation]
-        ax.plot(
+        ax.errorbar(
             g["d1"],
             g["plateau"],
+            yerr=np.maximum([g["plateau"] - g["lo"], g["hi"] - g["plateau"]], 0.0),
             marker=style[0],
             markersize=style[1],
-            label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g})",
+            capsize=3,
+            label=f"{activation} (s+ = {s_pos:g}, s- = {s_neg:g}), {int(g['nets'].iloc[0])} nets per width",
         )
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(s["d1"].unique()), [str(d) for d in sorted(s["d1"].unique())])
     ax.set_ylim(-0.03, 1.03)
     ax.set_xlabel("hidden width d1")
-    ax.set_ylabel("fraction of nets with risk within band of l0")
+    ax.set_ylabel(f"fraction of nets with |risk - l0| / l0 <= {table['band'].iloc[0]:g} (95% Wilson)")
     ax.set_title("GD end points on the least-squares plateau of Theorem 1")
 
 

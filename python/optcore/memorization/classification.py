@@ -17,16 +17,40 @@ import numpy as np
 
 from .._validation import integer
 from .construction import Construction, memorize
+from .points import exact_float64
 
 
 def memorize_classes(X, labels, num_classes: int, *, exact_one_hot: bool = False, d1=None, d2=None, seed=0):
-    """A ReLU network whose outputs classify every x_i as labels[i] (argmax) or equal the one-hot vector exactly."""
+    """A ReLU network whose outputs classify every x_i as labels[i] (argmax) or equal the one-hot vector exactly.
+
+    Parameters
+    ----------
+    X : array (N, dx)
+        Finite inputs; rows equal as numbers (0.0 and -0.0 included) must carry the same class (they are merged),
+        else ``ValueError``.
+    labels : int array (N,)
+        Classes in 0..num_classes-1.
+    num_classes : int
+        C >= 2.
+    exact_one_hot : bool
+        False: C outputs whose argmax is the class (3 layers); True: outputs equal to the one-hot vectors exactly
+        (4 layers).
+    d1, d2, seed
+        As in :func:`~optcore.memorization.construction.memorize`, for the scalar network inside.
+
+    Returns
+    -------
+    Construction
+    """
     C = integer(num_classes, "num_classes", minimum=2)
+    X = exact_float64(X, "X", ndim=2)
     labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise TypeError("labels must be a 1-D integer array")
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"labels must be an integer array, got dtype {labels.dtype}")
+    if labels.shape != (X.shape[0],):
+        raise ValueError(f"labels must have shape ({X.shape[0]},) (one class per row of X), got {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= C):
-        raise ValueError(f"labels must lie in 0..{C - 1}")
+        raise ValueError(f"labels must lie in 0..{C - 1}, got values in [{labels.min()}, {labels.max()}]")
     if exact_one_hot:
         # s_i = (c_i + 1) / 2^k: dyadic, so exact in float64 too, and u = 2^k s = c_i + 1 is an integer
         scale = 1 << int(np.ceil(np.log2(C + 1)))

@@ -6,7 +6,9 @@ exact rational arithmetic (:class:`fractions.Fraction`) and is checked there; fl
 
 1. project the inputs on a random integer vector u until the projections z_i are distinct, sort them, and cut
    them into S = ceil(N / d2) <= d1 consecutive segments of at most d2 points;
-2. layer 1: ramp j is -1 left of segment j, rises linearly across it, +1 right of it;
+2. layer 1: ramp j is -1 left of segment j, rises linearly across it, +1 right of it; the first ramp starts and
+   the last one ends a margin outside the projections (THEORY.md 2.2 takes 1; here the mean gap between
+   projections, so that the construction scales with the inputs and float64 holds it equally well at any scale);
 3. layer 2: each unit is a continuous piecewise-linear function of z (knot values K_0..K_S at the segment
    boundaries), zigzagging between <= -1 and >= +1 once per segment; pair r owns two points of every segment,
    where one unit passes exactly through (z, y) and the other is saturated, so the pair adds 1 + y at its own
@@ -19,13 +21,14 @@ N <= D1 D2 / 4 points (4 floor(D1/4) floor(D2/(4 dy)) >= N with dy outputs).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
-from .._validation import float_array, integer
+from .._validation import integer
+from .export import FLOAT64_MAX, to_float, to_float64
+from .points import exact_float64, memorization_data
 
 F = Fraction
 
@@ -48,33 +51,73 @@ class Construction:
     widths: list
     projection: np.ndarray
 
-    def float_layers(self):
-        """The layers as float64 NumPy arrays."""
-        return [
-            (np.array([[float(w) for w in row] for row in W]), np.array([float(v) for v in b])) for W, b in self.layers
-        ]
+    def float_layers(self, dtype=np.float64):
+        """The layers as NumPy arrays of ``dtype`` (float64 or float32; each value rounded to float64 first).
+
+        Raises
+        ------
+        ValueError
+            When a weight or bias has no full-precision value in ``dtype`` (float64: magnitude above 1.8e308, or
+            nonzero below 2.2e-308; float32: 3.4e38 and 1.2e-38): the message names it. The first layer's weights
+            scale like 1 / (spread of the inputs' projections), the second's like spread / (smallest gap), so
+            subnormal or huge inputs, or nearly equal ones, can build a valid exact network the format cannot hold.
+        """
+        out = []
+        for idx, (W, b) in enumerate(self.layers, start=1):
+            Wf = np.array(
+                [
+                    [to_float(w, f"layer {idx} weight [{r}, {c}]", dtype) for c, w in enumerate(row)]
+                    for r, row in enumerate(W)
+                ],
+                dtype=dtype,
+            )
+            bf = np.array([to_float(v, f"layer {idx} bias [{r}]", dtype) for r, v in enumerate(b)], dtype=dtype)
+            out.append((Wf.reshape(len(W), -1), bf))
+        return out
 
     def max_weight(self) -> float:
-        """The largest absolute weight or bias."""
-        return max(float(abs(v)) for W, b in self.layers for row in [*W, b] for v in row)
+        """The largest absolute weight or bias (``ValueError`` when it exceeds the float64 range)."""
+        largest = max(abs(v) for W, b in self.layers for row in [*W, b] for v in row)
+        if largest > FLOAT64_MAX:
+            to_float64(largest, "the largest weight")  # raises, naming the range
+        return float(largest)
 
     def to_mlp(self, *, dtype=np.float64):
-        """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters."""
+        """The network as an :class:`optcore.nn.MLP` (ReLU, biases, squared loss) and its flat float parameters.
+
+        ``ValueError`` when a weight is outside the range of ``dtype`` (see :meth:`float_layers`).
+        """
         from ..nn import MLP
 
         net = MLP(self.widths, activation="relu", bias=True, loss="squared", dtype=dtype)
-        return net, net.pack(self.float_layers())
+        return net, net.pack(self.float_layers(net.dtype))
 
     def exact_outputs(self, X) -> list[list[Fraction]]:
         """The network's outputs at the rows of X, in exact rational arithmetic (X converted exactly)."""
+        X = exact_float64(X, "X", ndim=2)
+        if X.shape[1] != self.widths[0]:
+            raise ValueError(f"X must have shape (N, {self.widths[0]}), got {X.shape}")
         out = []
-        for x in np.asarray(X, dtype=np.float64):
+        for x in X:
             a = [F(float(v)) for v in x]
             for idx, (W, b) in enumerate(self.layers):
                 z = [sum((w * v for w, v in zip(row, a, strict=True)), F(0)) + bb for row, bb in zip(W, b, strict=True)]
                 a = z if idx == len(self.layers) - 1 else [max(F(0), v) for v in z]
             out.append(a)
         return out
+
+
+def outer_margin(zs: list[Fraction]) -> Fraction:
+    """How far outside the sorted projections ``zs`` the first and the last ramp start and end.
+
+    Any margin > 0 is exact; this one scales with the data (the mean gap between projections; |z| for a single
+    nonzero point), so that scaling the inputs by c scales the construction's knots by c and leaves its float64
+    behaviour unchanged. A fixed margin of 1 made the float64 export lose digits with the scale: tiny inputs
+    were resolved against an offset of 1, huge ones had ramps of width ~1 at positions ~1e12.
+    """
+    if len(zs) > 1:
+        return (zs[-1] - zs[0]) / (len(zs) - 1)
+    return abs(zs[0]) if zs[0] != 0 else F(1)
 
 
 def _htanh(t):
@@ -91,6 +134,10 @@ def _projection(
     1e16).
     """
     dx = Xf.shape[1]
+    # the screening score is scale-free: divide by the largest magnitude so that inputs near 1e308 do not overflow
+    # (division, not a reciprocal: subnormal inputs have no finite reciprocal)
+    scale = float(np.max(np.abs(Xf)))
+    Xf = Xf / scale if scale > 0 else Xf
     best, best_score = None, -1.0
     for trial in range(candidates):
         bound = 8 ** (1 + trial % 4)  # small and large integers: on grid-valued inputs small ones collide
@@ -106,6 +153,8 @@ def _projection(
         z = [sum((F(int(ui)) * xi for ui, xi in zip(u, x, strict=True)), F(0)) for x in X]
         if len(set(z)) == len(z):  # the float screening is only a heuristic: distinctness is checked exactly
             return u, z
+    if len(set(map(tuple, X))) < len(X):  # callers merge equal inputs (points.py): this is a bug, not bad input
+        raise RuntimeError("_projection was given equal inputs: no projection separates them")
     raise RuntimeError("could not find a projection separating the inputs")
 
 
@@ -196,40 +245,30 @@ def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> C
     Parameters
     ----------
     X : array (N, dx)
-        Inputs; equal inputs must carry equal labels (duplicates are merged).
+        Finite inputs. Rows equal as numbers (0.0 and -0.0 included) are one point: merged when their labels are
+        equal, a ``ValueError`` when they differ.
     Y : array (N,) or (N, dy)
         Labels in [-1, 1].
     d1, d2 : int, optional
-        ReLU widths D1 and D2 to respect; must satisfy 4 floor(D1/4) floor(D2/(4 dy)) >= N (distinct inputs).
-        Default: the smallest widths of :func:`minimal_widths`.
+        ReLU widths D1 and D2 to respect; must satisfy 2 floor(D1/2) floor(D2/(4 dy)) >= N (N distinct inputs):
+        floor(D1/2) ramps times 2 floor(D2/(4 dy)) points per ramp. That is :func:`sufficient_count` when D1 is a
+        multiple of 4, and more when D1 = 2 mod 4. Default: the widths of :func:`minimal_widths`.
     seed : int
         Seed of the random integer projection.
 
     Returns
     -------
     Construction
+        Exact for any finite inputs; its float64 export (:meth:`Construction.float_layers`) raises a
+        ``ValueError`` when a weight falls outside the float64 range (subnormal or huge inputs).
+
+    Raises
+    ------
+    ValueError
+        Bad inputs or labels (see :func:`optcore.memorization.points.memorization_data`), equal inputs with
+        different labels, or widths too small for N.
     """
-    X = float_array(X, "X", np.float64, ndim=2)
-    Y = float_array(Y, "Y", np.float64)
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[0] != X.shape[0]:
-        raise ValueError(f"Y must have shape (N,) or (N, dy) with N = {X.shape[0]}, got {Y.shape}")
-    if X.shape[0] < 1:
-        raise ValueError("need at least one point")
-    if np.any(np.abs(Y) > 1):
-        raise ValueError("labels must lie in [-1, 1]")
-    # merge duplicates; refuse contradictions
-    keys = {}
-    for i, row in enumerate(X):
-        key = row.tobytes()
-        if key in keys and not np.array_equal(Y[keys[key]], Y[i]):
-            raise ValueError(
-                f"inputs {keys[key]} and {i} are equal but carry different labels: no function memorizes them"
-            )
-        keys.setdefault(key, i)
-    idx = sorted(keys.values())
-    X, Y = X[idx], Y[idx]
+    X, Y = memorization_data(X, Y)
     N, dx = X.shape
     dy = Y.shape[1]
     if d1 is None or d2 is None:
@@ -249,14 +288,15 @@ def memorize(X, Y, *, d1: int | None = None, d2: int | None = None, seed=0) -> C
     Yq = [[F(float(v)) for v in row] for row in Y]
     u, z = _projection(Xq, X, rng)
     order = sorted(range(N), key=lambda i: z[i])
+    margin = outer_margin([z[i] for i in order])
     ramps_z, units = [], []
     for k in range(dy):
         ramps_z, units_k = zigzag_layer(
             [z[i] for i in order],
             [Yq[i][k] for i in order],
             pairs=pairs,
-            left=z[order[0]] - 1,
-            right=z[order[-1]] + 1,
+            left=z[order[0]] - margin,
+            right=z[order[-1]] + margin,
         )
         units.append(units_k)
     # layer 1 (ReLU form): ramp j = htanh(a_j z + c_j) = P_j - Q_j - 1, z = u'x
@@ -324,26 +364,35 @@ def zigzag_layer(zs, ys, *, pairs: int, left, right, saturate_outside: bool = Fa
 
 
 def sufficient_count(d1: int, d2: int, *, dy: int = 1) -> int:
-    """Points the construction memorizes with ReLU widths d1, d2: 4 floor(d1/4) floor(d2/(4 dy))."""
+    """Points the construction memorizes with ReLU widths d1, d2: 4 floor(d1/4) floor(d2/(4 dy)) (THEORY.md 2.1)."""
+    d1, d2 = integer(d1, "d1", minimum=0), integer(d2, "d2", minimum=0)
+    dy = integer(dy, "dy", minimum=1)
     return 4 * (d1 // 4) * (d2 // (4 * dy))
 
 
 def necessary_violation(d1: int, d2: int, N: int) -> bool:
     """True when 2 d1 d2 + d2 + 2 < N: then some N-point data set cannot be memorized (dy = 1, THEORY.md 2.1)."""
+    d1, d2 = integer(d1, "d1", minimum=0), integer(d2, "d2", minimum=0)
+    N = integer(N, "N", minimum=1)
     return 2 * d1 * d2 + d2 + 2 < N
 
 
 def minimal_widths(N: int, *, dy: int = 1) -> tuple[int, int]:
-    """The smallest balanced ReLU widths (D1, D2), multiples of 4, with sufficient_count(D1, D2, dy) >= N."""
+    """The ReLU widths (D1, D2) with fewest hidden units D1 + D2 such that sufficient_count(D1, D2, dy) >= N.
+
+    Ties go to the more balanced pair (smaller max(D1, D2)), then to the smaller D1. The minimum has D1 = 4a and
+    D2 = 4 b dy (other widths only waste units) with a b >= ceil(N / 4); for each a the best b is
+    ceil(ceil(N / 4) / a), and a larger than the best total so far cannot help, so the search is O(sqrt(N dy)).
+    """
     N = integer(N, "N", minimum=1)
     dy = integer(dy, "dy", minimum=1)
-    need = math.ceil(N / 4)  # 4 a b >= N with D1 = 4a, D2 = 4 b dy
-    best = None
-    for a in range(1, need + 1):
-        b = math.ceil(need / a)
-        D1, D2 = 4 * a, 4 * b * dy
-        if best is None or (D1 + D2, max(D1, D2)) < (sum(best), max(best)):
-            best = (D1, D2)
-        if a > b:
-            break
+    need = -(-N // 4)  # 4 a b >= N  <=>  a b >= ceil(N / 4)
+    best, best_key = None, None
+    a = 1
+    while best_key is None or 4 * a < best_key[0]:  # D1 = 4a alone at least the best total: no better pair left
+        D1, D2 = 4 * a, 4 * -(-need // a) * dy
+        key = (D1 + D2, max(D1, D2), D1)
+        if best_key is None or key < best_key:
+            best, best_key = (D1, D2), key
+        a += 1
     return best

@@ -4,9 +4,10 @@ The sorted projections z_i = u'x_i are cut into chunks; chunk c is memorized by 
 2c - 1) and zigzag units (hidden layer 2c), built with :func:`zigzag_layer` so that its hard-tanh units add
 1 + y_i at its own points and exactly 0 at every other point (its ramps start and end in the gaps between
 chunks, and its units are forced to saturate beyond them). Two extra channels run through every hidden layer,
-both non-negative so that ReLU passes them unchanged: the shifted projection z - z_min + 1, from which the next
-chunk's ramps are computed, and the running sum of the finished chunks' contributions. The output adds the last
-chunk's contribution to the running sum and subtracts 1.
+both non-negative so that ReLU passes them unchanged: the shifted projection z - z_min + m (m: the data-sized
+margin of :func:`~optcore.memorization.construction.outer_margin`), from which the next chunk's ramps are
+computed, and the running sum of the finished chunks' contributions. The output adds the last chunk's
+contribution to the running sum and subtracts 1.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fractions import Fraction
 import numpy as np
 
 from .._validation import float_array, integer
-from .construction import Construction, _projection, zigzag_layer
+from .construction import Construction, _projection, outer_margin, zigzag_layer
+from .points import memorization_data
 
 F = Fraction
 
@@ -30,7 +32,8 @@ def memorize_deep(X, y, *, width: int, seed=0) -> Construction:
     Parameters
     ----------
     X : array (N, dx)
-        Distinct inputs.
+        Finite inputs. Rows equal as numbers (0.0 and -0.0 included) are one point: merged when their labels are
+        equal, a ``ValueError`` when they differ (as in :func:`memorize`).
     y : array (N,)
         Labels in [-1, 1].
     width : int
@@ -38,15 +41,12 @@ def memorize_deep(X, y, *, width: int, seed=0) -> Construction:
     seed : int
         Seed of the projection.
     """
-    X = float_array(X, "X", np.float64, ndim=2)
-    y = float_array(y, "y", np.float64)
-    if y.shape != (X.shape[0],):
-        raise ValueError(f"y must have shape ({X.shape[0]},), got {y.shape}")
-    if np.any(np.abs(y) > 1):
-        raise ValueError("labels must lie in [-1, 1]")
-    if np.unique(X, axis=0).shape[0] != X.shape[0]:
-        raise ValueError("the inputs must be distinct")
     width = integer(width, "width", minimum=8)
+    y = float_array(y, "y", np.float64)
+    if y.ndim != 1:
+        raise ValueError(f"y must have shape (N,), got {y.shape}")
+    X, Y = memorization_data(X, y, y_name="y")
+    y = Y[:, 0]
     N, dx = X.shape
     ramps_per_chunk, pairs = (width - 2) // 2, (width - 2) // 4
     per_chunk = ramps_per_chunk * 2 * pairs
@@ -55,12 +55,13 @@ def memorize_deep(X, y, *, width: int, seed=0) -> Construction:
     order = sorted(range(N), key=lambda i: z[i])
     zs = [z[i] for i in order]
     ys = [F(float(y[i])) for i in order]
-    shift = 1 - zs[0]  # carried projection z + shift >= 1 > 0
+    margin = outer_margin(zs)  # scales with the data, as in memorize (a fixed 1 lost digits at small scales)
+    shift = margin - zs[0]  # carried projection z + shift >= margin > 0
     chunks = [list(range(s, min(s + per_chunk, N))) for s in range(0, N, per_chunk)]
-    bounds = [zs[0] - 1]
+    bounds = [zs[0] - margin]
     for c in range(len(chunks) - 1):
         bounds.append((zs[chunks[c][-1]] + zs[chunks[c + 1][0]]) / 2)
-    bounds.append(zs[-1] + 1)
+    bounds.append(zs[-1] + margin)
 
     layers = []
     # the previous zigzag layer's layout: [unit ReLUs (s+1, s-1 per unit) | z carry | sum carry]

@@ -55,8 +55,10 @@ def summarize_capacity(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_capacity(table: pd.DataFrame, ax) -> None:
-    """Phase diagram: fraction memorized by SGD over (W, N), with the construction's line N = W^2/4."""
+    """Phase diagram: fraction memorized by SGD over (W, N), each cell labelled with its count of networks, next to
+    the construction's region N <= W^2/4 (where it memorizes every data set)."""
     s = summarize_capacity(table)
+    trials = table.groupby(["W", "N"], sort=True)["nets"].sum().to_numpy()  # networks per cell, over the seeds
     sc = ax.scatter(
         s["W"],
         s["N"],
@@ -64,16 +66,34 @@ def figure_capacity(table: pd.DataFrame, ax) -> None:
         cmap="viridis",
         vmin=0,
         vmax=1,
-        s=120,
+        s=500,
         marker="s",
-        label="SGD: fraction of nets that memorize",
+        label="SGD: fraction of nets that memorize (count in the square)",
     )
+    for (w, n, frac), total in zip(s[["W", "N", "memorized"]].to_numpy(), trials, strict=True):
+        ax.annotate(
+            f"{round(frac * total):d}/{total:d}",
+            (w, n),
+            ha="center",
+            va="center",
+            fontsize="xx-small",
+            color="white" if frac < 0.6 else "black",
+        )
     ax.figure.colorbar(sc, ax=ax, label="fraction memorized by SGD")
-    Ws = np.linspace(s["W"].min(), s["W"].max(), 50)
+    Ws = np.geomspace(s["W"].min() / 1.3, s["W"].max() * 1.3, 50)
     ax.plot(Ws, Ws**2 / 4, "r--", label="construction: N = W^2/4")
-    ax.set_xlabel("hidden width W (two layers)")
-    ax.set_ylabel("points N")
-    ax.set_title("Memorization: constructed vs trained capacity")
+    ax.fill_between(Ws, 1, Ws**2 / 4, color="r", alpha=0.07, linewidth=0, label="construction memorizes (N <= W^2/4)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlim(Ws[0], Ws[-1])
+    ax.set_ylim(s["N"].min() / 1.5, s["N"].max() * 6)  # room above the grid for the legend
+    ax.set_xticks(sorted(set(s["W"])), [str(w) for w in sorted(set(s["W"]))])
+    ax.set_yticks(sorted(set(s["N"])), [str(n) for n in sorted(set(s["N"]))])
+    ax.minorticks_off()
+    ax.legend(fontsize="small", loc="upper left")
+    ax.set_xlabel("hidden width W (both hidden layers)")
+    ax.set_ylabel("points N (random +-1 labels)")
+    ax.set_title(f"Memorization: constructed vs trained capacity ({table['epochs'].iloc[0]} SGD epochs)")
 
 
 CAPACITY = Experiment(
@@ -148,29 +168,60 @@ def run_near_minimum(config: dict, seed: int) -> dict:
 
 
 def summarize_near_minimum(table: pd.DataFrame) -> pd.DataFrame:
-    """Medians over seeds per delta."""
-    cols = ["risk_ratio", "distance_start", "distance_end", "pattern_changes", "units_at_kinks"]
+    """Medians over seeds per delta: the risks before and after SGD as well as their ratio (a ratio alone hides a
+    large start: at delta = 1e-2 the risk falls most in relative terms but stays far above the others)."""
+    cols = [
+        "risk_start",
+        "risk_end",
+        "risk_ratio",
+        "distance_start",
+        "distance_end",
+        "pattern_changes",
+        "units_at_kinks",
+    ]
     return table.groupby("delta", sort=True)[cols].median().reset_index()
 
 
 def figure_near_minimum(table: pd.DataFrame, ax) -> None:
-    """Risk ratio R(theta_T)/R(theta_0) against the perturbation size."""
+    """Training risk before and after SGD against the perturbation size, every seed and the medians.
+
+    The risks themselves, not only their ratio: a large drop from a large start (delta = 1e-2) must not look
+    better than a small drop from a near-zero one.
+    """
     s = summarize_near_minimum(table)
-    ax.plot(s["delta"], s["risk_ratio"], marker="o", label="median risk ratio R(theta_T)/R(theta_0)")
-    changed = s["pattern_changes"] > 0
+    curves = (("risk_start", "s", "R(theta_0), perturbed start"), ("risk_end", "o", "R(theta_T), after SGD"))
+    for col, marker, text in curves:
+        (line,) = ax.plot(s["delta"], s[col], marker=marker, label=f"median {text}")
+        ax.scatter(table["delta"], table[col], marker=marker, s=14, alpha=0.4, color=line.get_color())
+    changed = table[table["pattern_changes"] > 0]
     ax.scatter(
-        s["delta"][changed],
-        s["risk_ratio"][changed],
+        changed["delta"],
+        changed["risk_end"],
         s=120,
         facecolors="none",
         edgecolors="r",
-        label="activation pattern changed",
+        label="after SGD, activation pattern changed",
     )
+    for _, row in s.iterrows():
+        ax.annotate(
+            f"x{row['risk_ratio']:.1g}",
+            (row["delta"], row["risk_end"]),
+            textcoords="offset points",
+            xytext=(0, -14),
+            ha="center",
+            fontsize="x-small",
+        )
+    ax.plot([], [], " ", label="x0.02 etc.: median R(theta_T)/R(theta_0); dots: seeds")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("relative perturbation delta")
-    ax.set_ylabel("risk ratio after SGD")
-    ax.set_title("SGD started near a memorizing minimum")
+    ax.set_xlabel("relative perturbation delta = ||theta_0 - theta*|| / ||theta*||")
+    ax.set_ylabel("training risk R (squared loss)")
+    n_seeds = table.groupby("delta")["seed"].nunique().min()
+    ax.set_title(
+        f"SGD started near a memorizing minimum (N = {table['N'].iloc[0]}, {table['epochs'].iloc[0]} epochs, "
+        f"{n_seeds} seeds)",
+        fontsize="medium",
+    )
 
 
 NEAR_MINIMUM = Experiment(

@@ -46,7 +46,7 @@ def summarize_grab(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_grab(table: pd.DataFrame, ax) -> None:
-    """Mean final gap against K: GraB, RR, SS."""
+    """Mean final gap against K: GraB, RR, SS (no band with fewer than three seeds; the legend says so)."""
     draw_rates(ax, table, x="K", by=["order"])
     ax.set_xlabel("epochs K")
     ax.set_ylabel("mean final gap E[F(x_K) - F*]")

@@ -47,22 +47,47 @@ def summarize_matrices(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_matrices(table: pd.DataFrame, ax) -> None:
-    """The relative gap (||W_RS|| - ||W_SS||)/||W_RS|| of every instance, per n (log scale; all > 0 = no violation)."""
+    """Both signed relative gaps of every instance, per n, on a symmetric-log axis: a violation (gap < 0) would
+    fall in the shaded half below 0, so no violation cannot be mistaken for one (or the reverse)."""
     rng = np.random.default_rng(0)
-    for i, (n, g) in enumerate(table.groupby("n", sort=True)):
-        gaps = g["gap_ss_rs"].to_numpy()
-        ax.scatter(
-            i + 0.15 * rng.standard_normal(gaps.size),
-            np.abs(gaps),
-            s=8,
-            alpha=0.6,
-            label=f"n = {n} ({int((gaps < 0).sum())} violations)",
-        )
-    ax.set_yscale("log")
-    ax.set_xticks(range(table["n"].nunique()), [f"n = {n}" for n in sorted(set(table["n"]))])
-    ax.set_xlabel("instances")
-    ax.set_ylabel("(||W_RS|| - ||W_SS||) / ||W_RS||")
-    ax.set_title("Single shuffle vs reshuffling: relative norm gaps")
+    ns = sorted(set(table["n"]))
+    gaps = {
+        "gap_ss_rs": ("(||W_RS|| - ||W_SS||) / ||W_RS||: SS <= RS", "o"),
+        "gap_rs_gd": ("(||W_GD|| - ||W_RS||) / ||W_GD||: RS <= GD", "^"),
+    }
+    values = table[list(gaps)].to_numpy(dtype=float)
+    # the linear range of the axis: below the smallest |gap| and above the float64 resolution of the norms
+    smallest = np.min(np.abs(values[values != 0])) if np.any(values != 0) else 1e-12
+    resolution = float(table["float64_error"].max())
+    linthresh = 10.0 ** np.floor(np.log10(max(min(smallest, 1e-3) / 10, resolution, 1e-300)))
+    for column, (label, marker) in gaps.items():
+        violations = int((table[column] < 0).sum())
+        first = True
+        for i, n in enumerate(ns):
+            g = table.loc[table["n"] == n, column].to_numpy(dtype=float)
+            shift = -0.15 if column == "gap_ss_rs" else 0.15
+            ax.scatter(
+                i + shift + 0.05 * rng.standard_normal(g.size),
+                g,
+                s=10,
+                alpha=0.6,
+                marker=marker,
+                color="C0" if column == "gap_ss_rs" else "C1",
+                label=f"{label} ({violations} violations of {len(table)})" if first else None,
+            )
+            first = False
+    ax.set_yscale("symlog", linthresh=linthresh)
+    top = max(float(np.max(np.abs(values))) * 3, 10 * linthresh)
+    ax.set_ylim(-top, top)
+    ax.axhspan(-top, 0.0, color="tab:red", alpha=0.08, linewidth=0, label="gap < 0: a violation")
+    ax.axhline(0.0, color="0.3", linewidth=0.8)
+    ax.axhspan(-resolution, resolution, color="0.5", alpha=0.3, linewidth=0, label=f"float64 error <= {resolution:.1e}")
+    ax.set_xticks(range(len(ns)), [f"n = {n}" for n in ns])
+    ax.set_xlim(-0.6, len(ns) - 0.4)
+    K, dim, eta = table["K"].iloc[0], table["dim"].iloc[0], table["eta"].iloc[0]
+    ax.set_xlabel(f"random instances per n (K = {K}, dim = {dim}, eta = {eta:g})")
+    ax.set_ylabel(f"signed relative norm gap (symlog, linear below {linthresh:.0e})")
+    ax.set_title("COLT 2021 conjecture ||W_SS|| <= ||W_RS|| <= ||W_GD||: signed gaps", fontsize="medium")
 
 
 MATRICES = Experiment(

@@ -11,19 +11,51 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
 from ..experiments.registry import Experiment
 from . import instances
 from ._tables import draw_rates, slope_rows, slopes_along
+from .exact import exact_slope_1d, expected_gap_1d
 from .rates import final_gap_stats
 
 BASIC = ("with_replacement", "random_reshuffling", "single_shuffle", "incremental")
 #: the exponent of K up to log factors (THEORY.md 4.1 / 4.7)
 K_EXPONENT = {"with_replacement": -1.0, "random_reshuffling": -3.0, "single_shuffle": -2.0, "incremental": -2.0}
-#: THEORY.md 4.7: slopes (K = 16..128) of the exact expectations on its instance, log factors included
-K_SLOPE_47 = {"with_replacement": -0.878, "random_reshuffling": -2.562, "single_shuffle": -1.743, "incremental": -1.724}
+#: the K-slopes are fitted on K >= 16 (THEORY.md 4.7: K = 8 is pre-asymptotic), in the table and the figure alike
+K_MIN = 16
+
+
+def _instance_groups(table: pd.DataFrame) -> list[str]:
+    """Group by order, and by n and c when the sweep varies them (each (n, c) is its own instance and step)."""
+    return ["order"] + [col for col in ("n", "c") if table[col].nunique() > 1]
+
+
+def _instance(table: pd.DataFrame, group: dict) -> tuple[int, float]:
+    """The (n, c) of a group: its own when n or c is a grid axis, otherwise the sweep's single value."""
+    return int(group.get("n", table["n"].iloc[0])), float(group.get("c", table["c"].iloc[0]))
+
+
+def _exact_slope(table: pd.DataFrame):
+    """Slope over the fitted K of the exact expectations (THEORY.md 4.7) for a group's order, n and c."""
+
+    def slope(group: dict, Ks) -> float:
+        n, c = _instance(table, group)
+        return exact_slope_1d(group["order"], n, Ks, c=c)
+
+    return slope
+
+
+def _exact_curve(table: pd.DataFrame):
+    """The exact expectations E[F(x_K) - F*] at the given K for a group's order, n and c."""
+
+    def curve(group: dict, Ks):
+        n, c = _instance(table, group)
+        return np.array([expected_gap_1d(group["order"], n, int(K), c=c) for K in Ks])
+
+    return curve
 
 
 # --- shuffling-rates ----------------------------------------------------------------------------------------------
@@ -36,18 +68,28 @@ def run_rates(config: dict, seed: int) -> dict:
 
 
 def summarize_rates(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean gap per K, the K-slope (K >= 16) with its interval, the theory's exponent and 4.7's exact slope."""
-    out = slope_rows(table, x="K", by=["order"], x_min=16, theory=lambda g: K_EXPONENT[g["order"]])
-    out["expected_4.7"] = [K_SLOPE_47[o] for o in out["order"]]
-    return out
+    """Mean gap per K, the K-slope (K >= 16) with its interval, the theory's exponent, and the slope of the exact
+    expectations (THEORY.md 4.7) over the same K for the n and c actually run."""
+    return slope_rows(
+        table,
+        x="K",
+        by=_instance_groups(table),
+        x_min=K_MIN,
+        theory=lambda g: K_EXPONENT[g["order"]],
+        exact=_exact_slope(table),
+    )
 
 
 def figure_rates(table: pd.DataFrame, ax) -> None:
-    """Mean final gap against K per order, log-log, with fitted lines."""
-    draw_rates(ax, table, x="K", by=["order"])
+    """Mean final gap against K per order, log-log, with the table's fitted lines and the exact expectations."""
+    draw_rates(ax, table, x="K", by=_instance_groups(table), x_min=K_MIN, exact=_exact_curve(table))
     ax.set_xlabel("epochs K")
     ax.set_ylabel("mean final gap E[F(x_K) - F*]")
-    ax.set_title(f"Shuffled vs sampled SGD, THEORY 4.7 instance (n = {table['n'].iloc[0]})")
+    ax.set_title(f"Shuffled vs sampled SGD, THEORY 4.7 instance ({_instance_text(table)})", fontsize="medium")
+
+
+def _instance_text(table: pd.DataFrame) -> str:
+    return ", ".join(f"{col} = {', '.join(f'{v:g}' for v in sorted(set(table[col])))}" for col in ("n", "c"))
 
 
 RATES = Experiment(
@@ -96,9 +138,10 @@ def summarize_noncommuting(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_noncommuting(table: pd.DataFrame, ax) -> None:
-    """Mean final gap against n at the largest K, per order (RR's 1/n^2 against SS's 1/n)."""
+    """Mean final gap against n at the largest K, per order (RR's 1/n^2 against SS's 1/n), with the theory's
+    exponents in n drawn through each order's first point (the table's "along n" rows)."""
     large_K = table[table["K"] == table["K"].max()]
-    draw_rates(ax, large_K, x="n", by=["order"])
+    draw_rates(ax, large_K, x="n", by=["order"], guide=lambda g: NONCOMMUTING_THEORY[(g["order"], "n")])
     ax.set_xlabel("components n")
     ax.set_ylabel("mean final gap E[F(x_K) - F*]")
     ax.set_title(f"Non-commuting quadratics, K = {large_K['K'].iloc[0]}: RR's 1/(n^2 K^2) term")
@@ -128,7 +171,8 @@ SEPARATION_ORDERS = ("random_reshuffling", "single_shuffle", "with_replacement")
 
 
 def summarize_separations(table: pd.DataFrame) -> pd.DataFrame:
-    """Per (n, K): mean gaps and the ratios SS/RR and SGD/SS (Safran-Shamir: about min(n, K) and K)."""
+    """Per (n, K): mean gaps and the ratios SS/RR and SGD/SS (Safran-Shamir: about min(n, K) and K), next to the
+    same ratios of the exact expectations on this instance (THEORY.md 4.7's family, at the c actually run)."""
     means = table.groupby(["n", "K", "order"], sort=True)["gap"].mean().unstack("order")
     out = pd.DataFrame(
         {
@@ -139,20 +183,33 @@ def summarize_separations(table: pd.DataFrame) -> pd.DataFrame:
     )
     out["SS/RR"] = out["SS"] / out["RR"]
     out["SGD/SS"] = out["SGD"] / out["SS"]
-    return out.reset_index()
+    out = out.reset_index()
+    (c,) = set(table["c"])  # one step constant per sweep (c is not a grid axis of this study's figure)
+    exact = {
+        o: np.array([expected_gap_1d(o, int(n), int(K), c=float(c)) for n, K in zip(out["n"], out["K"], strict=True)])
+        for o in SEPARATION_ORDERS
+    }
+    out["exact SS/RR"] = exact["single_shuffle"] / exact["random_reshuffling"]
+    out["exact SGD/SS"] = exact["with_replacement"] / exact["single_shuffle"]
+    return out
 
 
 def figure_separations(table: pd.DataFrame, ax) -> None:
-    """The ratio SS/RR against K, one line per n: RR's advantage grows with K until K ~ n."""
+    """The ratios SS/RR and SGD/SS against K, one colour per n, with the exact expectations' ratios (diamonds)."""
     summary = summarize_separations(table)
+    ax.figure.set_size_inches(7.2, 5.6)
     for n, group in summary.groupby("n"):
-        ax.plot(group["K"], group["SS/RR"], marker="o", label=f"SS / RR, n = {n}")
-        ax.plot(group["K"], group["SGD/SS"], marker="s", linestyle=":", label=f"SGD / SS, n = {n}")
+        (line,) = ax.plot(group["K"], group["SS/RR"], marker="o", label=f"SS / RR, n = {n}")
+        color = line.get_color()
+        ax.plot(group["K"], group["SGD/SS"], marker="s", linestyle=":", color=color, label=f"SGD / SS, n = {n}")
+        for col in ("exact SS/RR", "exact SGD/SS"):
+            ax.plot(group["K"], group[col], "D", markersize=9, markerfacecolor="none", color=color)
+    ax.plot([], [], "D", markersize=9, markerfacecolor="none", color="0.35", label="diamonds: exact expectations")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("epochs K")
     ax.set_ylabel("ratio of mean final gaps")
-    ax.set_title("Separations on the Safran-Shamir 1-D family")
+    ax.set_title(f"Separations on the Safran-Shamir 1-D family (c = {table['c'].iloc[0]:g})")
 
 
 SEPARATIONS = Experiment(
@@ -178,16 +235,18 @@ FLIPFLOP_ORDERS = ("random_reshuffling", "flipflop_rr", "single_shuffle", "flipf
 
 
 def summarize_flipflop(table: pd.DataFrame) -> pd.DataFrame:
-    """K-slopes with and without FlipFlop (THEORY.md 6: FlipFlop should improve the exponent on quadratics)."""
-    return slope_rows(table, x="K", by=["order"], x_min=16)
+    """K-slopes (K >= 16) with and without FlipFlop (THEORY.md 6: FlipFlop should improve the exponent on
+    quadratics), next to the slope of the exact expectations on 4.7's instance over the same K."""
+    return slope_rows(table, x="K", by=_instance_groups(table), x_min=K_MIN, exact=_exact_slope(table))
 
 
 def figure_flipflop(table: pd.DataFrame, ax) -> None:
-    """Mean final gap against K for each order and its FlipFlop version."""
-    draw_rates(ax, table, x="K", by=["order"])
+    """Mean final gap against K for each order and its FlipFlop version, with the exact expectations."""
+    ax.figure.set_size_inches(7.2, 5.6)
+    draw_rates(ax, table, x="K", by=_instance_groups(table), x_min=K_MIN, exact=_exact_curve(table))
     ax.set_xlabel("epochs K")
     ax.set_ylabel("mean final gap E[F(x_K) - F*]")
-    ax.set_title(f"FlipFlop vs plain orders, THEORY 4.7 instance (n = {table['n'].iloc[0]})")
+    ax.set_title(f"FlipFlop vs plain orders, THEORY 4.7 instance ({_instance_text(table)})", fontsize="medium")
 
 
 FLIPFLOP = Experiment(
