@@ -17,7 +17,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 # importing _blas registers OpenBLAS for the wide-layer network pass (see _blas.py)
 from . import _blas, nn, orders, problems, reference, schedules  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
-from .nn import MLP, NetworkProblem
+from ._threads import default_threads, set_default_threads
+from .nn import MLP, NetworkProblem, NonFiniteWarning
 from .orders import epoch_orders
 from .problems import (
     Exponential,
@@ -42,11 +43,13 @@ __all__ = [
     "LowerBound1D",
     "MLP",
     "NetworkProblem",
+    "NonFiniteWarning",
     "PoissonRegression",
     "QuadraticComponents",
     "SGDResult",
     "SquaredHinge",
     "UserProblem",
+    "default_threads",
     "epoch_orders",
     "GPUStatus",
     "gpu_available",
@@ -58,4 +61,5 @@ __all__ = [
     "reference",
     "run_sgd",
     "schedules",
+    "set_default_threads",
 ]

@@ -96,7 +96,9 @@ class _Loop:
         self.sync_every, self.record_every = spec["sync_every"], spec["record_every"]
         self.steps = -(-self.count // self.B)
         self.records = self.K + 1 if self.record_every == 0 else self.steps * self.K // self.record_every + 1
-        self.table, self.decay = run_arrays["step_table"], run_arrays["decay"]
+        # the engine passes a compact (R or 1, K or 1) table; a broadcast view reads it as (R, K) without copying
+        self.table = np.broadcast_to(run_arrays["step_table"], (self.R, self.K))
+        self.decay = run_arrays["decay"]
         self.explicit = run_arrays.get("explicit_orders")
         order_arrays = {k: run_arrays[k] for k in ("seeds", "run_ids")}
         if run_arrays.get("base_order") is not None:

@@ -189,11 +189,7 @@ class RunOne {
         L_.gap[at] = (L_.objective ? L_.objective[at] : p_.objective(x)) - L_.f_star;
       }
     }
-    if (L_.dist) {
-      T total = T(0);
-      for (std::int64_t j = 0; j < d_; ++j) total += (x[j] - L_.x_star[j]) * (x[j] - L_.x_star[j]);
-      L_.dist[at] = sqrt(total);
-    }
+    if (L_.dist) L_.dist[at] = optcore::euclidean_distance(x, L_.x_star, d_);
     if (L_.iterates)
       for (std::int64_t j = 0; j < d_; ++j) L_.iterates[at * d_ + j] = x[j];
   }

@@ -96,7 +96,9 @@ def run(kind: str, data: dict, x, run_arrays: dict, spec: dict, rec: dict) -> No
     f_star = rec.get("f_star")
     seeds = cp.asarray(run_arrays["seeds"], dtype=cp.uint64)
     run_ids = cp.asarray(run_arrays["run_ids"], dtype=cp.uint32)
-    step_table = cp.asarray(np.ascontiguousarray(run_arrays["step_table"], dtype=dtype))
+    # the kernel reads a full (R, K) table; the CPU engine also takes the compact (R or 1, K or 1) one
+    table = np.broadcast_to(run_arrays["step_table"], (R, int(spec["epochs"])))
+    step_table = cp.asarray(np.ascontiguousarray(table, dtype=dtype))
     decay = cp.asarray(np.ascontiguousarray(run_arrays["decay"], dtype=dtype))
     base_order, explicit_orders = dev("base_order", np.uint32), dev("explicit_orders", np.int64)
     for first in range(0, R, launch_runs):
