@@ -19,6 +19,17 @@ def component_gradient(kind, data, i, x):
         return dphi * y * a + data["l2"] * x
     if kind == "quadratic":
         return data["A"][i].astype(np.float64) @ x - data["b"][i].astype(np.float64)
+    if kind == "huber":
+        a, delta = data["A"][i].astype(np.float64), data["delta"]
+        r = a @ x - float(data["b"][i])
+        return min(max(r, -delta), delta) * a + data["l2"] * x
+    if kind == "squared_hinge":
+        a, y = data["A"][i].astype(np.float64), float(data["y"][i])
+        m = 1.0 - y * (a @ x)
+        return (-y * m if m > 0 else 0.0) * a + data["l2"] * x
+    if kind == "poisson":
+        a, y = data["A"][i].astype(np.float64), float(data["y"][i])
+        return (np.exp(a @ x) - y) * a + data["l2"] * x
     if kind == "lower_bound":
         curv = data["L"] if x[0] <= 0 else data["mu"]
         return np.array([curv * x[0] + float(data["z"][i]) * data["nu"]])

@@ -86,7 +86,8 @@ def test_machines_local_averaging_period():
 
 
 def test_machines_rejects_syncshuf_without_divisibility():
-    with pytest.raises(RuntimeError, match=r"SyncShuf needs M \| N, got M = 3, N = 32"):
+    # refused by the study's validate hook before any cell runs (a ValueError, not a failed cell)
+    with pytest.raises(ValueError, match=r"invalid configuration .*SyncShuf needs M \| N, got M = 3, N = 32"):
         run_sweep(MACHINES, {"algorithm": "minibatch_syncshuf", "M": 3, "K": 8, "runs": 2}, seeds=1)
 
 

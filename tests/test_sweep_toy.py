@@ -89,3 +89,72 @@ FAILING = Experiment(
     params=(Param("a", int, (1, 2, 3), "fails at 2"),),
     seeds=1,
 )
+
+
+def validated_run(config, seed):
+    counter = os.environ.get(COUNTER_ENV)
+    if counter:
+        with open(counter, "a") as f:
+            f.write(f"{config['n']}\n")
+    return {"half": config["n"] // 2, "c_times_2": 2 * config["c"]}
+
+
+def validate_even(config):
+    if config["n"] % 2:
+        raise ValueError(f"n must be even, got {config['n']}")
+
+
+#: declares domains (n >= 2, c > 0 and finite) and a validate hook (n even)
+VALIDATED = Experiment(
+    name="toy-validated",
+    summary="Toy experiment with parameter domains and a validate hook.",
+    run=validated_run,
+    params=(Param("n", int, (2, 4), "an even int", ge=2), Param("c", float, 1.0, "a positive float", gt=0)),
+    validate=validate_even,
+    seeds=1,
+)
+
+PID_DIR_ENV = "OPTCORE_TOY_PID_DIR"
+
+
+def sleepy_run(config, seed):
+    """Write this worker's pid and its environment's thread settings, then sleep (to be killed mid-way)."""
+    folder = os.environ.get(PID_DIR_ENV)
+    if folder:
+        with open(os.path.join(folder, f"{os.getpid()}.pid"), "w") as f:
+            f.write(str(os.getppid()))
+    time.sleep(float(os.environ.get(SLEEP_ENV, "0")))
+    from threadpoolctl import threadpool_info
+
+    names = ("OPTCORE_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    blas = max(library["num_threads"] for library in threadpool_info())  # numpy's OpenBLAS among them
+    return {"pid": os.getpid(), "blas_threads": blas, **{name: os.environ.get(name, "") for name in names}}
+
+
+SLEEPY = Experiment(
+    name="toy-sleepy",
+    summary="Toy experiment that reports its worker and sleeps.",
+    run=sleepy_run,
+    params=(Param("i", int, (0, 1, 2, 3), "a cell index"),),
+    seeds=1,
+)
+
+
+def progress_run(config, seed):
+    """A cell that reports its own progress (a bar shows once it has run a second)."""
+    from optcore.experiments import progress
+
+    total = 0
+    for step in progress(range(config["steps"]), desc="inner steps"):
+        time.sleep(0.3)
+        total += step
+    return {"total": total}
+
+
+REPORTING = Experiment(
+    name="toy-reporting",
+    summary="Toy experiment whose cell reports its progress.",
+    run=progress_run,
+    params=(Param("steps", int, 5, "steps of 0.3 s", ge=1),),
+    seeds=1,
+)

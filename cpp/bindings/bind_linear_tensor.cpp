@@ -1,6 +1,7 @@
 // Linear tensor networks: full-batch GD of R runs in one call (optcore.implicit_bias).
 #include <string>
 
+#include "interrupt.hpp"
 #include "optcore/linear_tensor.hpp"
 #include "pybind11.hpp"
 
@@ -54,11 +55,11 @@ py::dict linear_tensor_gd_py(const py::dict& net, const py::dict& data, py::arra
   runs.beta = beta.mutable_data();
   runs.loss = lossv.mutable_data();
   runs.diverged = diverged.mutable_data();
-  {
-    // safe: the loop touches only the raw buffers taken above, which the dicts and arrays keep alive
-    py::gil_scoped_release release;
+  // safe without the GIL: the loop touches only the raw buffers taken above, which the dicts and arrays keep alive
+  run_interruptible([&](StopToken* stop) {
+    s.stop = stop;
     linear_tensor_gd(s, runs);
-  }
+  });
   py::dict out;
   out["beta"] = beta;
   out["loss"] = lossv;

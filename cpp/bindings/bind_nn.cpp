@@ -2,6 +2,7 @@
 // Hessians of R networks in one call (optcore.nn).
 #include <string>
 
+#include "interrupt.hpp"
 #include "mlp_data.hpp"
 #include "optcore/engine.hpp"
 #include "optcore/run_problem.hpp"
@@ -10,6 +11,9 @@
 namespace optcore::bindings {
 
 namespace {
+
+/// Examples between two stop checks in the per-example passes (each example is a pass through the network).
+constexpr std::int64_t kExamplesPerCheck = 256;
 
 template <class T>
 py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string& what, const py::object& v_obj,
@@ -34,17 +38,20 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
   if (what == "forward") {
     py::array_t<T> outs({R, n, k});
     T* o = outs.mutable_data();
-    py::gil_scoped_release release;  // plain arrays only from here on
-    detail::parallel_chunks(R, threads, [&](std::int64_t a, std::int64_t b) {
-      if (mlp_gemm::pays(net)) {  // wide layers: blocks of examples as matrix products (mlp_gemm.hpp)
-        for (std::int64_t r = a; r < b; ++r) mlp_gemm::outputs(net, theta + r * P, o + r * n * k);
-        return;
-      }
-      typename MLP<T>::Scratch& sc = net.scratch();
-      for (std::int64_t r = a; r < b; ++r)
-        for (std::int64_t i = 0; i < n; ++i) std::copy_n(net.forward(i, theta + r * P, sc), k, o + (r * n + i) * k);
+    run_interruptible([&](StopToken* stop) {  // plain arrays only from here on
+      detail::parallel_chunks(R, threads, [&](std::int64_t a, std::int64_t b) {
+        if (mlp_gemm::pays(net)) {  // wide layers: blocks of examples as matrix products (mlp_gemm.hpp)
+          for (std::int64_t r = a; r < b; ++r) checkpoint(stop), mlp_gemm::outputs(net, theta + r * P, o + r * n * k);
+          return;
+        }
+        typename MLP<T>::Scratch& sc = net.scratch();
+        for (std::int64_t r = a; r < b; ++r)
+          for (std::int64_t i = 0; i < n; ++i) {
+            if (i % kExamplesPerCheck == 0) checkpoint(stop);
+            std::copy_n(net.forward(i, theta + r * P, sc), k, o + (r * n + i) * k);
+          }
+      }, stop);
     });
-    py::gil_scoped_acquire acquire;
     out["outputs"] = outs;
     return out;
   }
@@ -55,10 +62,10 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     T* l = loss.mutable_data();
     T* a = acc.mutable_data();
     T* g = grad.mutable_data();
-    {
-      py::gil_scoped_release release;
+    run_interruptible([&](StopToken* stop) {
       detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
         for (std::int64_t r = lo; r < hi; ++r) {  // each pass only where asked for
+          checkpoint(stop);
           l[r] = what != "accuracy" ? net.objective(theta + r * P) : T(0);
           a[r] = what == "accuracy" ? net.accuracy(theta + r * P) : T(0);
           if (what == "grad") {
@@ -66,8 +73,8 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
             net.add_grad_batch(all.data(), n, 0, theta + r * P, g + r * P, T(1) / static_cast<T>(n));
           }
         }
-      });
-    }
+      }, stop);
+    });
     out["loss"] = loss;
     out["accuracy"] = acc;
     if (what == "grad") out["grad"] = grad;
@@ -76,17 +83,17 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
   if (what == "per_example") {
     py::array_t<T> grads({R, n, P});
     T* g = grads.mutable_data();
-    {
-      py::gil_scoped_release release;
+    run_interruptible([&](StopToken* stop) {
       detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
         for (std::int64_t r = lo; r < hi; ++r)
           for (std::int64_t i = 0; i < n; ++i) {
+            if (i % kExamplesPerCheck == 0) checkpoint(stop);
             T* gi = g + (r * n + i) * P;
             std::fill_n(gi, P, T(0));
             net.add_grad(i, theta + r * P, gi, T(1));  // gradient of f_i = scale * loss_i
           }
-      });
-    }
+      }, stop);
+    });
     out["grads"] = grads;
     return out;
   }
@@ -94,8 +101,7 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
     const bool dense = what == "hessian";
     py::array_t<T> res = dense ? py::array_t<T>({R, P, P}) : py::array_t<T>({R, P});
     T* h = res.mutable_data();
-    {
-      py::gil_scoped_release release;
+    run_interruptible([&](StopToken* stop) {
       detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
         std::vector<T> e(P), projected_dir, raw_hv;
         if (net.group) projected_dir.resize(P), raw_hv.resize(P);
@@ -114,16 +120,21 @@ py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string
               std::fill(projected_dir.begin(), projected_dir.end(), T(0));
               std::fill(raw_hv.begin(), raw_hv.end(), T(0));
               net.add_projected(dir, projected_dir.data(), T(1));
-              for (std::int64_t i = 0; i < n; ++i)
+              for (std::int64_t i = 0; i < n; ++i) {
+                if (i % kExamplesPerCheck == 0) checkpoint(stop);
                 net.add_hvp(i, theta + r * P, projected_dir.data(), raw_hv.data(), T(1) / static_cast<T>(n));
+              }
               net.add_projected(raw_hv.data(), hv, T(1));
               continue;
             }
-            for (std::int64_t i = 0; i < n; ++i) net.add_hvp(i, theta + r * P, dir, hv, T(1) / static_cast<T>(n));
+            for (std::int64_t i = 0; i < n; ++i) {
+              if (i % kExamplesPerCheck == 0) checkpoint(stop);
+              net.add_hvp(i, theta + r * P, dir, hv, T(1) / static_cast<T>(n));
+            }
           }
         }
-      });
-    }
+      }, stop);
+    });
     out[dense ? "hessian" : "hvp"] = res;
     return out;
   }

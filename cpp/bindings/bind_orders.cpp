@@ -1,4 +1,5 @@
 // Order generation on its own, so users can inspect and replay the exact indices any run of the engine visits.
+#include "interrupt.hpp"
 #include "optcore/orders.hpp"
 #include "pybind11.hpp"
 
@@ -44,18 +45,20 @@ void bind_orders(py::module_& m) {
                       "explicit orders need 1 or K = " << epochs << " epochs");
         py::array_t<std::uint32_t> out({R, epochs, static_cast<std::int64_t>(o.workers), static_cast<std::int64_t>(o.count)});
         auto* p = out.mutable_data();
-        {
-          py::gil_scoped_release release;  // only plain arrays from here on
-          std::vector<std::uint32_t> row(static_cast<std::size_t>(o.workers) * o.per_worker), scratch(o.per_worker + o.workers);
-          for (std::int64_t r = 0; r < R; ++r)
-            for (std::int64_t k = 0; k < epochs; ++k) {
-              fill_epoch_orders(o, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(first_epoch + k), row.data(), o.per_worker,
-                                scratch.data());
-              for (std::uint32_t w = 0; w < o.workers; ++w)
-                std::copy_n(row.data() + static_cast<std::size_t>(w) * o.per_worker, o.count,
-                            p + ((r * epochs + k) * o.workers + w) * o.count);
-            }
-        }
+        run_interruptible([&](StopToken* stop) {  // only plain arrays from here on
+          parallel_chunks(1, 1, [&](std::int64_t, std::int64_t) {  // on this thread, whose checkpoints poll
+            std::vector<std::uint32_t> row(static_cast<std::size_t>(o.workers) * o.per_worker), scratch(o.per_worker + o.workers);
+            for (std::int64_t r = 0; r < R; ++r)
+              for (std::int64_t k = 0; k < epochs; ++k) {
+                checkpoint(stop);
+                fill_epoch_orders(o, seeds[r], run_ids[r], r, static_cast<std::uint32_t>(first_epoch + k), row.data(),
+                                  o.per_worker, scratch.data());
+                for (std::uint32_t w = 0; w < o.workers; ++w)
+                  std::copy_n(row.data() + static_cast<std::size_t>(w) * o.per_worker, o.count,
+                              p + ((r * epochs + k) * o.workers + w) * o.count);
+              }
+          }, stop);
+        });
         return out;
       },
       py::arg("spec"), py::arg("arrays"), py::arg("epochs"), py::arg("first_epoch") = 0,

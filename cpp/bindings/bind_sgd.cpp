@@ -1,4 +1,5 @@
 // The batched gradient loop: optcore._core.run_sgd(kind, data, x, runs, spec, recording).
+#include "interrupt.hpp"
 #include "optcore/run_problem.hpp"
 #include "pybind11.hpp"
 #include "sgd_dispatch.hpp"
@@ -37,6 +38,16 @@ ProblemData<T> problem_from(const std::string& kind, const py::dict& data, std::
     T total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += p.b[i];
     p.z_mean = total / static_cast<T>(n);
+  } else if (kind == "huber" || kind == "squared_hinge" || kind == "poisson") {
+    p.kind = kind == "huber" ? ProblemKind::huber : kind == "squared_hinge" ? ProblemKind::squared_hinge
+                                                                            : ProblemKind::poisson;
+    p.A = in_ptr<T>(data, "A", {n, d});
+    p.b = in_ptr<T>(data, kind == "huber" ? "b" : "y", {n});
+    p.l2 = get_scalar<T>(data, "l2");
+    if (kind == "huber") {
+      p.delta = get_scalar<T>(data, "delta");
+      OPTCORE_CHECK(p.delta > T(0), "delta must be > 0, got " << p.delta);
+    }
   } else if (kind == "mlp") {
     mlp_data_from<T>(data, n, d, p);
   } else {
@@ -77,7 +88,14 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   runs.seeds = in_ptr<std::uint64_t>(run_arrays, "seeds", {R});
   runs.run_ids = in_ptr<std::uint32_t>(run_arrays, "run_ids", {R});
   runs.x = x.mutable_data();
-  runs.step_table = in_ptr<T>(run_arrays, "step_table", {R, K});
+  // (R or 1, K or 1): an extent of 1 is shared by every run / epoch (constant and per-run steps need no (R, K))
+  const py::array table = checked_array<T>(run_arrays, "step_table", {-1, -1});
+  OPTCORE_CHECK((table.shape(0) == R || table.shape(0) == 1) && (table.shape(1) == K || table.shape(1) == 1),
+                "'step_table' has shape " << shape_string(table) << ", expected (R or 1, K or 1) with R = " << R
+                                          << ", K = " << K);
+  runs.step_table = static_cast<const T*>(table.data());
+  runs.step_run_stride = table.shape(0) == 1 ? 0 : table.shape(1);
+  runs.step_epoch_stride = table.shape(1) == 1 ? 0 : 1;
   runs.decay = in_ptr<T>(run_arrays, "decay", {R});
 
   const std::int64_t nrec = spec.records();
@@ -100,14 +118,16 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   const bool use_avx2 = isa != "portable" && avx2_available();
   OPTCORE_CHECK(isa != "avx2" || use_avx2, "isa='avx2' requested but this build or CPU has no AVX2 copy");
   // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
-  py::gil_scoped_release release;
+  run_interruptible([&](StopToken* stop) {
+    spec.stop = stop;
 #ifdef OPTCORE_HAVE_AVX2_COPY
-  if (use_avx2) {
-    run_problem_avx2(problem, spec, runs, rec);
-    return;
-  }
+    if (use_avx2) {
+      run_problem_avx2(problem, spec, runs, rec);
+      return;
+    }
 #endif
-  run_problem<T>(problem, spec, runs, rec);
+    run_problem<T>(problem, spec, runs, rec);
+  });
 }
 
 }  // namespace

@@ -5,22 +5,27 @@
 // portable copy too. The core's own code sits in the inline namespace optcore::avx2, so it shares no symbol.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <exception>
 #include <immintrin.h>
 #include <limits>
+#include <mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "optcore/config.hpp"
+#include "optcore/stop.hpp"  // no instruction-set code: shared by both copies
 #include "optcore/types.hpp"
 #include "sgd_dispatch.hpp"
 

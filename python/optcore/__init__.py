@@ -17,22 +17,39 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
 # importing _blas registers OpenBLAS for the wide-layer network pass (see _blas.py)
 from . import _blas, nn, orders, problems, reference, schedules, spectrum  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
-from .nn import MLP, NetworkProblem
+from ._threads import default_threads, set_default_threads
+from .nn import MLP, NetworkProblem, NonFiniteWarning
 from .orders import epoch_orders
-from .problems import Exponential, LeastSquares, Logistic, LowerBound1D, QuadraticComponents
+from .problems import (
+    Exponential,
+    HuberRegression,
+    LeastSquares,
+    Logistic,
+    LowerBound1D,
+    PoissonRegression,
+    QuadraticComponents,
+    SquaredHinge,
+)
 from .sgd import DivergenceWarning, SGDResult, run_sgd
+from .user_problems import UserProblem
 
 __all__ = [
     "__version__",
     "DivergenceWarning",
     "Exponential",
+    "HuberRegression",
     "LeastSquares",
     "Logistic",
     "LowerBound1D",
     "MLP",
     "NetworkProblem",
+    "NonFiniteWarning",
+    "PoissonRegression",
     "QuadraticComponents",
     "SGDResult",
+    "SquaredHinge",
+    "UserProblem",
+    "default_threads",
     "epoch_orders",
     "GPUStatus",
     "gpu_available",
@@ -44,5 +61,9 @@ __all__ = [
     "reference",
     "run_sgd",
     "schedules",
+<<<<<<< HEAD
     "spectrum",
+=======
+    "set_default_threads",
+>>>>>>> main
 ]

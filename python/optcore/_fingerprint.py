@@ -15,7 +15,7 @@ def problem_fingerprint(problem) -> str:
     """
     h = hashlib.sha256()
     h.update(f"{problem.kind}|{problem.dtype}|n={problem.n}|dim={problem.dim}".encode())
-    for key, value in sorted(problem._data().items()):
+    for key, value in sorted(_engine_inputs(problem).items()):
         h.update(f"|{key}=".encode())
         if isinstance(value, np.ndarray):
             h.update(f"{value.dtype.str}{value.shape}".encode())
@@ -25,3 +25,24 @@ def problem_fingerprint(problem) -> str:
         else:
             h.update(repr(value).encode())
     return h.hexdigest()
+
+
+def _engine_inputs(problem) -> dict:
+    """The data a compiled kind hands the engine, or a callback problem's functions and known optimum.
+
+    A problem given by a Python gradient (optcore.UserProblem, or a Problem with batch_gradient) enters by its
+    functions' qualified names -- their code and the data they capture cannot be hashed -- and x_star, f_star,
+    hessian.
+    """
+    from ._user_loop import has_kernel
+
+    if has_kernel(problem):
+        return problem._data()
+    items = {"gradient": getattr(problem, "_gradient", None) or problem.batch_gradient}
+    if getattr(problem, "_value", None) is not None:
+        items["value"] = problem._value
+    for name in ("x_star", "f_star", "hessian"):
+        value = getattr(problem, name, None)
+        if value is not None:
+            items[name] = np.asarray(value, dtype=np.float64)
+    return items

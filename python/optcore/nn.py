@@ -38,11 +38,13 @@ Conventions
 
 from __future__ import annotations
 
-import os
+import warnings
 
 import numpy as np
 
 from . import _backend, _core, _structure
+from ._memory import check_fits
+from ._threads import resolve_threads
 from ._validation import as_dtype, choice, float_array, integer, positive_float
 from .problems import Problem
 from .reference import Stream
@@ -50,6 +52,20 @@ from .reference import Stream
 ACTIVATIONS = {"relu": 0, "leaky": 1, "linear": 2, "hardtanh": 3, "tanh": 4, "sigmoid": 5, "softplus": 6}
 LOSSES = {"squared": 0, "logistic": 1, "exponential": 2, "softmax_ce": 3}
 PURPOSE_INIT = 4  # the Philox stream purpose of initializations (docs/randomness.md)
+
+_METHOD_OF = {  # the public method behind each evaluation, for messages
+    "forward": "forward",
+    "loss": "loss_value",
+    "grad": "loss_and_grad",
+    "accuracy": "accuracy",
+    "per_example": "per_example_grads",
+    "hvp": "hvp",
+    "hessian": "hessian",
+}
+
+
+class NonFiniteWarning(RuntimeWarning):
+    """A network evaluation gave inf or NaN (an overflow: the parameters or inputs are too large for the dtype)."""
 
 
 class MLP:
@@ -264,7 +280,11 @@ class MLP:
         )
         if v is not None:
             v = float_array(v, "v", self.dtype, ndim=(1, 2))
+            if v.shape[-1] != self.n_params or (v.ndim == 2 and v.shape[0] != p.shape[0]):
+                runs = "" if single else f" or ({p.shape[0]}, {self.n_params}), one per network"
+                raise ValueError(f"v must have shape ({self.n_params},) (one entry per parameter){runs}, got {v.shape}")
             v = np.ascontiguousarray(np.broadcast_to(v, p.shape))
+        self._check_output_size(what, p.shape[0], data["X"].shape[0])
         if backend == "cuda":
             from .cuda import nn as cuda_nn
 
@@ -272,10 +292,22 @@ class MLP:
             p_d = params_d if _backend.is_cupy_array(params_d) and params_d.dtype == self.dtype else cp.asarray(p)
             p_d = cp.ascontiguousarray(p_d.reshape(p.shape))
             out = cuda_nn.mlp_eval(data, p_d, what, None if v is None else cp.asarray(v))
+            _warn_non_finite(what, out)
             return {k: (a[0] if single else a) for k, a in out.items()}
-        threads = os.cpu_count() or 1 if threads is None else integer(threads, "threads", minimum=1)
-        out = _core.mlp_eval(data, p, what, v, threads)
+        out = _core.mlp_eval(data, p, what, v, resolve_threads(threads, p.shape[0]))
+        _warn_non_finite(what, out)
         return {k: (a[0] if single else a) for k, a in out.items()}
+
+    def _check_output_size(self, what: str, R: int, n: int) -> None:
+        """Refuse, naming the arguments, outputs too large for memory (per-example gradients, dense Hessians)."""
+        P, itemsize = self.n_params, self.dtype.itemsize
+        sizes = {"per_example": (R * n * P, "R networks x n examples x P parameters"),
+                 "hessian": (R * P * P, "R networks x P x P"),
+                 "forward": (R * n * int(self.widths[-1]), "R networks x n examples x outputs")}
+        if what in sizes:
+            count, shape = sizes[what]
+            check_fits(count * itemsize, f"MLP.{_METHOD_OF[what]} with R = {R} params rows, n = {n} rows of X and "
+                       f"P = {P} ({shape} values)", "pass fewer rows of params or X")
 
     def _placeholder_targets(self, n: int) -> np.ndarray:
         """Valid targets for passes that ignore them (forward): zeros, labels +1 or class 0."""
@@ -283,36 +315,59 @@ class MLP:
             return np.zeros((n, self.widths[-1]))
         return np.ones(n) if self.loss in ("logistic", "exponential") else np.zeros(n)
 
-    def forward(self, params, X, *, backend=None) -> np.ndarray:
-        """Network outputs, (n, d_out) or (R, n, d_out)."""
-        return self._eval(params, X, None, "forward", backend=backend)["outputs"]
+    # Every evaluation below takes ``threads`` (int, optional): threads for the R networks, at most
+    # optcore._threads.MAX_THREADS; default optcore.default_threads() (OPTCORE_NUM_THREADS, else the usable CPUs).
+    # Results do not depend on it. A result with inf or NaN (an overflow) comes with a NonFiniteWarning naming the
+    # networks; Ctrl-C stops a long evaluation within a fraction of a second (KeyboardInterrupt).
+    def forward(self, params, X, *, threads=None, backend=None) -> np.ndarray:
+        """Network outputs, (n, d_out) or (R, n, d_out). ``threads``: see the note above these methods."""
+        return self._eval(params, X, None, "forward", threads=threads, backend=backend)["outputs"]
 
-    def loss_value(self, params, X, Y, *, backend=None):
+    def loss_value(self, params, X, Y, *, threads=None, backend=None):
         """F(params): the loss with the chosen reduction, () or (R,)."""
-        return self._eval(params, X, Y, "loss", backend=backend)["loss"]
+        return self._eval(params, X, Y, "loss", threads=threads, backend=backend)["loss"]
 
-    def loss_and_grad(self, params, X, Y, *, backend=None):
+    def loss_and_grad(self, params, X, Y, *, threads=None, backend=None):
         """F and its gradient, () and (P,) or (R,) and (R, P)."""
-        out = self._eval(params, X, Y, "grad", backend=backend)
+        out = self._eval(params, X, Y, "grad", threads=threads, backend=backend)
         return out["loss"], out["grad"]
 
-    def accuracy(self, params, X, Y, *, backend=None):
+    def accuracy(self, params, X, Y, *, threads=None, backend=None):
         """Fraction of correctly classified examples (sign, or argmax)."""
-        return self._eval(params, X, Y, "accuracy", backend=backend)["accuracy"]
+        return self._eval(params, X, Y, "accuracy", threads=threads, backend=backend)["accuracy"]
 
-    def per_example_grads(self, params, X, Y, *, backend=None) -> np.ndarray:
+    def per_example_grads(self, params, X, Y, *, threads=None, backend=None) -> np.ndarray:
         """Gradients of the components f_i, (n, P) or (R, n, P) (f_i = loss_i, or n loss_i with reduction sum)."""
-        return self._eval(params, X, Y, "per_example", backend=backend)["grads"]
+        return self._eval(params, X, Y, "per_example", threads=threads, backend=backend)["grads"]
 
-    def hvp(self, params, X, Y, v, *, backend=None) -> np.ndarray:
-        """Exact Hessian-vector product H(params) v of F, (P,) or (R, P)."""
-        return self._eval(params, X, Y, "hvp", v=v, backend=backend)["hvp"]
+    def hvp(self, params, X, Y, v, *, threads=None, backend=None) -> np.ndarray:
+        """Exact Hessian-vector product H(params) v of F, (P,) or (R, P); v is (P,) or, per network, (R, P)."""
+        return self._eval(params, X, Y, "hvp", v=v, threads=threads, backend=backend)["hvp"]
 
-    def hessian(self, params, X, Y, *, backend=None) -> np.ndarray:
+    def hessian(self, params, X, Y, *, threads=None, backend=None) -> np.ndarray:
         """Dense Hessian of F (P HVPs), (P, P) or (R, P, P); for small networks."""
         if self.n_params > 4000:
             raise ValueError(f"a dense Hessian of {self.n_params} parameters is too large; use hvp()")
-        return self._eval(params, X, Y, "hessian", backend=backend)["hessian"]
+        return self._eval(params, X, Y, "hessian", threads=threads, backend=backend)["hessian"]
+
+
+def _warn_non_finite(what: str, out: dict) -> None:
+    """A NonFiniteWarning naming the method and the networks when an evaluation's numbers are not all finite."""
+    arrays = {k: _backend.host_copy(a) for k, a in out.items() if k != "accuracy"}
+    bad = set()
+    for a in arrays.values():
+        if a.size and not np.isfinite(a).all():
+            bad.update(np.flatnonzero(~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)).tolist())
+    if bad:
+        shown = sorted(bad)
+        listed = ", ".join(map(str, shown[:10])) + (", ..." if len(shown) > 10 else "")
+        warnings.warn(
+            f"MLP.{_METHOD_OF[what]}: the result is not finite (inf or NaN) for {len(shown)} of "
+            f"{next(iter(arrays.values())).shape[0]} networks (rows {listed}): an overflow, the parameters or the "
+            "inputs are too large for the dtype",
+            NonFiniteWarning,
+            stacklevel=4,
+        )
 
 
 def _philox_normals(seed: int, run: int, layer: int, count: int) -> np.ndarray:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _backend, _core, reference
+from ._memory import check_fits
 from ._seeds import resolve_keys, resolve_run_ids
 from ._validation import (
     MAX_EPOCHS,
@@ -218,6 +219,13 @@ def epoch_orders(
     name = canonical_order(order)
     if name == "explicit":  # the user's orders are not drawn from streams: the window's epoch j is orders[j]
         first_epoch = 0
+    entries = runs * epochs * workers * count
+    check_fits(  # int64 out, and the uint32 array of the core it is converted from
+        entries * (8 + (4 if backend in ("cpp", "cpu") else 0)),
+        f"epoch_orders(runs={runs}, epochs={epochs}) of {workers} x {count} indices per epoch ({entries} indices)",
+        "ask for fewer runs= or epochs= at a time (windows of epochs with first_epoch=, of runs with run_ids=: "
+        "each gives the same indices as the whole)",
+    )
     if backend == "cpp":
         return _core.epoch_orders(spec, arrays, epochs, first_epoch).astype(np.int64)
     if backend == "cuda":

@@ -487,3 +487,263 @@ def shuffling_benchmark_1d(n: int = 64, *, dtype=np.float64) -> LeastSquares:
         raise ValueError(f"n must be even, got {n}")
     b = np.where(np.arange(n) < n // 2, 1.0, -1.0)
     return LeastSquares(np.ones((n, 1)), b, dtype=dtype)
+
+
+def _armijo(objective, x, f: float, g, step) -> float | None:
+    """The first t in 1, 1/2, 1/4, ... > 1e-12 with objective(x - t step) <= f - 1e-4 t g'step, else None."""
+    t, slope = 1.0, float(g @ step)
+    while t > 1e-12:
+        if float(objective(x - t * step)) <= f - 1e-4 * t * slope:
+            return t
+        t *= 0.5
+    return None
+
+
+class _LinearLossProblem(Problem):
+    """Shared code of the generalized linear losses f_i(x) = loss(a_i'x; c_i) + l2/2 |x|^2.
+
+    c_i is each component's target or label; a subclass gives the loss and its first two derivatives in z = a_i'x,
+    elementwise in (z, c), and calls :meth:`_solve` once its parameters are set.
+    """
+
+    def __init__(self, A, c, *, l2: float, dtype):
+        A64 = float_array(A, "A", np.float64, ndim=2)
+        n, d = A64.shape
+        if n < 1 or d < 1:
+            raise ValueError(f"A must have at least one row and one column, got shape {A64.shape}")
+        c64 = self._check_targets(c, n)
+        super().__init__(n, d, dtype)
+        self.l2 = nonnegative_float(l2, "l2")
+        self._A64, self._c64 = A64, c64
+        self.A = A64.astype(self.dtype)
+        self.mu = self.l2
+
+    @staticmethod
+    def _check_targets(c, n: int) -> np.ndarray:
+        raise NotImplementedError
+
+    def _loss(self, z, c):
+        raise NotImplementedError
+
+    def _dloss(self, z, c):
+        raise NotImplementedError
+
+    def _d2loss(self, z, c):
+        raise NotImplementedError
+
+    def _smoothness(self, curvature_bound: np.ndarray) -> tuple[float, float]:
+        """(L, L_F) when loss'' <= curvature_bound[i] for component i: max_i c_i |a_i|^2 and |A'diag(c)A/n|."""
+        A = self._A64
+        L = float(np.max(curvature_bound * np.sum(A * A, axis=1))) + self.l2
+        L_F = float(np.linalg.eigvalsh((A.T * curvature_bound) @ A / self.n)[-1]) + self.l2
+        return L, L_F
+
+    def _solve(self, max_iter: int = 200) -> None:
+        """x_star and f_star by damped (semismooth) Newton in float64, when the minimizer is unique.
+
+        With l2 > 0 the objective is strongly convex and Newton converges from 0. With l2 = 0 the result is kept
+        only when Newton converged (gradient at rounding level) to a point where the Hessian is positive definite,
+        so that the minimizer exists and is unique; otherwise x_star and f_star stay None.
+        """
+        A, c, n, d = self._A64, self._c64, self.n, self.dim
+        x = np.zeros(d)
+        eye = np.eye(d)
+        scale = max(1.0, float(np.sum(A * A)) / n)  # trace of A'A/n: the size of a Hessian
+        damping = 0.0
+        with np.errstate(over="ignore", invalid="ignore"):  # trial points of the line search may overflow exp
+            f = float(self.objective(x))
+            g0 = max(1.0, float(np.linalg.norm(self.gradient(x))))
+            for _ in range(max_iter):
+                z = A @ x
+                g = A.T @ self._dloss(z, c) / n + self.l2 * x
+                if np.linalg.norm(g) <= 1e-14 * g0:
+                    break
+                H = (A.T * self._d2loss(z, c)) @ A / n + self.l2 * eye
+                # A generalized Hessian can be singular or far from the curvature ahead (l2 = 0 and every Huber
+                # residual beyond delta, exp far from its value at x): Levenberg-Marquardt damping, raised while the
+                # line search finds no decrease, keeps the step defined and short enough.
+                while True:
+                    step = np.linalg.solve(H + (1e-12 * scale + damping) * eye, g)
+                    t = _armijo(self.objective, x, f, g, step)
+                    if t is not None or damping > 1e8 * scale:
+                        break
+                    damping = max(1e-6 * scale, 1e3 * damping)
+                if t is None:
+                    break  # no decrease left even along the gradient: as converged as float64 allows
+                damping = 0.0 if damping <= 1e-6 * scale else damping / 1e3
+                x = x - t * step
+                f = float(self.objective(x))
+            z = A @ x
+            g = A.T @ self._dloss(z, c) / n + self.l2 * x
+            H = (A.T * self._d2loss(z, c)) @ A / n + self.l2 * eye
+        converged = bool(np.all(np.isfinite(x))) and float(np.linalg.norm(g)) <= 1e-9 * g0
+        unique = self.l2 > 0 or _numerical_min_eigenvalue(np.linalg.eigvalsh(H)) > 0
+        if converged and unique:
+            # A small gradient alone can mislead: exp(a_i'x) -> 0 along a ray makes both the gradient and the
+            # Hessian vanish. At a minimizer the (undamped) Newton step is at rounding level too.
+            converged = float(np.linalg.norm(np.linalg.solve(H, g))) <= 1e-8 * max(1.0, float(np.linalg.norm(x)))
+        if converged and unique:
+            self.x_star = x
+            self.f_star = float(self.objective(x))
+
+    def component_gradient(self, i, x):
+        x = np.asarray(x, dtype=np.float64)
+        a = self._A64[i]
+        return float(self._dloss(a @ x, self._c64[i])) * a + self.l2 * x
+
+    def gradient(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return self._A64.T @ self._dloss(self._A64 @ x, self._c64) / self.n + self.l2 * x
+
+    def objective(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.mean(self._loss(x @ self._A64.T, self._c64), axis=-1) + 0.5 * self.l2 * np.sum(x * x, axis=-1)
+
+
+class HuberRegression(_LinearLossProblem):
+    """f_i(x) = h_delta(a_i'x - b_i) + l2/2 |x|^2, Huber's loss of the residual (robust regression).
+
+    h_delta(r) = r^2/2 for |r| <= delta and delta (|r| - delta/2) beyond. h_delta'' <= 1, so ``L`` = max_i |a_i|^2
+    + l2 and ``L_F`` = lambda_max(A'A/n) + l2, as for least squares; ``mu`` = l2. The minimizer is computed by
+    semismooth Newton in float64; without l2 it is kept only where it is unique (A of full column rank on the
+    residuals within delta), else x_star and f_star are None.
+
+    Parameters
+    ----------
+    A : array (n, d)
+    b : array (n,)
+    delta : float
+        The threshold between the quadratic and the linear part (> 0).
+    l2 : float, optional
+    dtype : float32 or float64, optional
+    """
+
+    kind = "huber"
+    _sources = "A, b, delta and l2"
+
+    def __init__(self, A, b, *, delta: float = 1.0, l2: float = 0.0, dtype=np.float64):
+        super().__init__(A, b, l2=l2, dtype=dtype)
+        self.delta = positive_float(delta, "delta")
+        self.b = self._c64.astype(self.dtype)
+        self.L, self.L_F = self._smoothness(np.ones(self.n))
+        self._solve()
+
+    @staticmethod
+    def _check_targets(c, n):
+        return float_array(c, "b", np.float64, shape=(n,))
+
+    def _loss(self, z, c):
+        r = np.abs(z - c)
+        return np.where(r <= self.delta, 0.5 * r * r, self.delta * (r - 0.5 * self.delta))
+
+    def _dloss(self, z, c):
+        return np.clip(z - c, -self.delta, self.delta)
+
+    def _d2loss(self, z, c):
+        return (np.abs(z - c) <= self.delta).astype(np.float64)
+
+    def _data(self):
+        return {"A": self.A, "b": self.b, "l2": self.l2, "delta": self.delta}
+
+
+class SquaredHinge(_LinearLossProblem):
+    """f_i(x) = 1/2 max(0, 1 - y_i a_i'x)^2 + l2/2 |x|^2, labels y_i in {-1, +1} (the L2-SVM loss, halved).
+
+    The loss has a 1-Lipschitz derivative, so ``L`` = max_i |a_i|^2 + l2 and ``L_F`` = lambda_max(A'A/n) + l2;
+    ``mu`` = l2. The minimizer is computed by semismooth Newton in float64; without l2 it is kept only where it
+    is unique (on separable data every x with all margins >= 1 is a minimizer, and x_star, f_star are None).
+
+    Parameters
+    ----------
+    A : array (n, d)
+    y : array (n,)
+        Labels in {-1, +1}.
+    l2 : float, optional
+    dtype : float32 or float64, optional
+    """
+
+    kind = "squared_hinge"
+    _sources = "A and l2"
+
+    def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
+        super().__init__(A, y, l2=l2, dtype=dtype)
+        self.y = self._c64.astype(self.dtype)
+        self.L, self.L_F = self._smoothness(np.ones(self.n))
+        self._solve()
+
+    @staticmethod
+    def _check_targets(c, n):
+        return _check_labels(c, n)
+
+    def _loss(self, z, y):
+        m = np.maximum(0.0, 1.0 - y * z)
+        return 0.5 * m * m
+
+    def _dloss(self, z, y):
+        return -y * np.maximum(0.0, 1.0 - y * z)
+
+    def _d2loss(self, z, y):
+        return (y * z < 1.0).astype(np.float64)
+
+    def _data(self):
+        return {"A": self.A, "y": self.y, "l2": self.l2}
+
+
+class PoissonRegression(_LinearLossProblem):
+    """f_i(x) = exp(a_i'x) - y_i a_i'x + l2/2 |x|^2, counts y_i >= 0: Poisson regression with the log link.
+
+    f_i is the negative log-likelihood of y_i ~ Poisson(exp(a_i'x)) up to log(y_i!). It is not globally smooth
+    (the Hessian exp(a_i'x) a_i a_i' grows without bound), so ``L`` and ``L_F`` are None; :meth:`smoothness_on_ball`
+    gives them on a ball |x| <= radius. ``mu`` = l2. The minimizer is computed by damped Newton in float64; without
+    l2 it is kept only when it exists and is unique (e.g. all y_i > 0 and A of full column rank), else x_star and
+    f_star are None.
+
+    Parameters
+    ----------
+    A : array (n, d)
+    y : array (n,)
+        Counts (any finite numbers >= 0).
+    l2 : float, optional
+    dtype : float32 or float64, optional
+    """
+
+    kind = "poisson"
+    _sources = "A, y and l2"
+
+    def __init__(self, A, y, *, l2: float = 0.0, dtype=np.float64):
+        super().__init__(A, y, l2=l2, dtype=dtype)
+        self.y = self._c64.astype(self.dtype)
+        self._solve()
+
+    @staticmethod
+    def _check_targets(c, n):
+        y = float_array(c, "y", np.float64, shape=(n,))
+        if np.any(y < 0):
+            raise ValueError(f"y must hold counts >= 0 (Poisson regression), got min(y) = {float(y.min())}")
+        return y
+
+    def smoothness_on_ball(self, radius: float) -> tuple[float, float]:
+        """(L, L_F) on the ball |x| <= radius: f_i'' <= exp(|a_i| radius) a_i a_i' + l2 I there.
+
+        Returns ``L`` = max_i exp(|a_i| radius) |a_i|^2 + l2 and ``L_F`` = lambda_max(A' D A / n) + l2 with
+        D = diag(exp(|a_i| radius)): every f_i, and F, is that smooth on the ball (and on no larger set in general).
+        """
+        radius = nonnegative_float(radius, "radius")
+        norms = np.linalg.norm(self._A64, axis=1)
+        with np.errstate(over="ignore"):
+            bound = np.exp(norms * radius)
+        if not np.all(np.isfinite(bound)):
+            raise ValueError(f"exp(|a_i| radius) overflows for radius = {radius}: the constants are not finite")
+        return self._smoothness(bound)
+
+    def _loss(self, z, y):
+        return np.exp(z) - y * z
+
+    def _dloss(self, z, y):
+        return np.exp(z) - y
+
+    def _d2loss(self, z, y):
+        return np.exp(z) + 0.0 * y
+
+    def _data(self):
+        return {"A": self.A, "y": self.y, "l2": self.l2}

@@ -24,17 +24,27 @@ class StepSchedule:
 
     def table(self, runs: int, epochs: int, dtype) -> tuple[np.ndarray, np.ndarray]:
         """The (R, K) step table and (R,) decay in ``dtype``."""
+        table, decay = self.compact_table(runs, epochs, dtype)
+        return np.ascontiguousarray(np.broadcast_to(table, (runs, epochs))), decay
+
+    def compact_table(self, runs: int, epochs: int, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """The step table without repeated rows or columns, and the (R,) decay, in ``dtype``.
+
+        The table has shape (R or 1, K or 1) and broadcasts to the (R, K) table of :meth:`table`: a constant step
+        size is (1, 1), per-run steps (R, 1), per-epoch steps shared by the runs (1, K). So the engine's memory for
+        step sizes is O(R) unless the user gives an (R, K) schedule.
+        """
         base = self.base
         if self.kind == "per_epoch":
             if base.ndim == 1 and base.shape[0] != epochs:
                 raise ValueError(f"step_size per epoch must have K = {epochs} entries, got {base.shape[0]}")
             if base.ndim == 2 and base.shape != (runs, epochs):
                 raise ValueError(f"step_size per epoch must have shape (R, K) = {(runs, epochs)}, got {base.shape}")
-            table = np.broadcast_to(base, (runs, epochs))
+            table = base.reshape(1, -1) if base.ndim == 1 else base
         else:
             if base.ndim == 1 and base.shape[0] != runs:
                 raise ValueError(f"step_size has {base.shape[0]} entries (one per run) but there are {runs} runs")
-            table = np.broadcast_to(base.reshape(-1, 1) if base.ndim else base, (runs, epochs))
+            table = base.reshape(-1, 1)
         decay = self.decay
         if decay.ndim == 1 and decay.shape[0] != runs:
             raise ValueError(f"decay has {decay.shape[0]} entries but there are {runs} runs")

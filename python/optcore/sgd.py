@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend, _core
+from . import _backend, _core, _user_loop
 from ._fingerprint import problem_fingerprint
+from ._memory import check_fits
 from ._seeds import resolve_keys, resolve_run_ids
+from ._threads import resolve_threads
 from ._validation import (
     INT64_MAX,
     MAX_EPOCHS,
@@ -50,13 +52,16 @@ class SGDResult:
     epochs : ndarray (P,)
         The same points in epochs (step / steps per epoch).
     gap, dist, objective : ndarray (R, P) or None
-        F(x) - F*, |x - x*| and F(x) at the record points, when recorded. NaN after a run diverged.
+        F(x) - F*, |x - x*| and F(x) at the record points, when recorded. NaN from the record point where a run
+        diverged on; never inf.
     accuracy : ndarray (R, P) or None
         Classification accuracy at the record points (network problems).
     iterates : ndarray (R, P, d) or None
         The iterates themselves, with ``record_iterates=True``.
     diverged : ndarray (R,) of bool
-        Runs whose iterate stopped being finite; they were stopped at the epoch end where this was seen.
+        Runs whose iterate or a recorded gap, distance, objective or iterate stopped being finite (an overflow
+        counts: the true value is not representable). Their records are NaN from that point on and their ``x`` is
+        NaN; a run whose iterate stopped being finite was stopped at the epoch end where this was seen.
     meta : dict
         Everything needed to reproduce the call: order, sizes, seeds (Philox keys), run ids, the step sizes
         (``meta["step_size"]``, as :func:`optcore.schedules.to_spec` writes them: a float, a per-run list or the
@@ -197,7 +202,9 @@ def run_sgd(
     Parameters
     ----------
     problem : optcore.problems.Problem
-        The finite sum; its dtype (float32 or float64) is the dtype of the whole computation.
+        The finite sum; its dtype (float32 or float64) is the dtype of the whole computation. A problem given by a
+        Python gradient (:class:`optcore.UserProblem`, or any Problem with ``batch_gradient(X, idx)``) runs with
+        every option below through a NumPy loop over steps, vectorized over runs (slower; see its docstring).
     order : str or array of int
         An order name (see :mod:`optcore.orders`), or an index array, which means ``order="explicit"`` with
         ``orders=`` that array.
@@ -239,7 +246,9 @@ def run_sgd(
     orders : array of int, optional
         User orders for ``order="explicit"``: (N,), (K, N), (R, K, N) or (R, K, M, N).
     threads : int, optional
-        Threads for the runs (default: all cores). Results do not depend on it.
+        Threads for the runs, at most ``optcore._threads.MAX_THREADS`` (1024) and used up to R; default
+        :func:`optcore.default_threads` (``OPTCORE_NUM_THREADS``, else the CPUs this process may use). Results do
+        not depend on it.
     backend : {None, "cpu", "cuda"}
         None: follow the array arguments (CuPy ``x0``, ``step_size``, ``orders`` ... -> ``"cuda"``; mixing CuPy
         and NumPy arrays raises ``TypeError``). ``"cuda"`` runs the engine on the GPU (one thread per run, the
@@ -249,9 +258,18 @@ def run_sgd(
     Returns
     -------
     SGDResult
+
+    Raises
+    ------
+    ValueError
+        Besides bad arguments: when the results (records of ``runs`` x record points, set by ``epochs`` and
+        ``record_every``) cannot fit in the memory this process can have.
+    KeyboardInterrupt
+        On Ctrl-C during the run: the C++ loop stops within a fraction of a second and no thread is left running.
     """
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
+    callback = _user_loop.check_runnable(problem)  # a problem given by a Python gradient (optcore.UserProblem)
     backend = _backend.choose_backend(
         backend,
         {"x0": x0, "step_size": step_size, "seed": seed, "run_ids": run_ids, "base_order": base_order,
@@ -261,6 +279,9 @@ def run_sgd(
         if problem.kind == "mlp":
             raise ValueError("backend='cuda' trains the finite-sum problems; networks train on the CPU engine "
                              "(their passes run on the GPU through optcore.nn.MLP methods)")
+        if callback:
+            raise ValueError(f"backend='cuda' runs the compiled problem kinds; {type(problem).__name__} is given by a "
+                             f"Python gradient and runs on the CPU (backend='cpu', NumPy arrays)")
         # validated on the host with the CPU path's checks; x0 goes back to the device below
         x0, step_size, seed, run_ids, base_order, orders, order = (
             _backend.host_copy(a) for a in (x0, step_size, seed, run_ids, base_order, orders, order)
@@ -297,9 +318,13 @@ def run_sgd(
     schedule = as_schedule(step_size)
     R = _count_runs(runs, x0, schedule, seed, run_ids)
     dtype = problem.dtype
-    table, decay = schedule.table(R, epochs, dtype)
-
+    threads = resolve_threads(threads)
     d = problem.dim
+    what = _what_to_record(record, problem)
+    n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
+    _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every)
+    table, decay = schedule.compact_table(R, epochs, dtype)
+
     if x0 is None:
         x = np.zeros((R, d), dtype=dtype)
     else:
@@ -316,9 +341,6 @@ def run_sgd(
         name, workers=workers, per_worker=N, count=count, runs=R, epochs=epochs, base_order=base_order, orders=orders
     )
     run_arrays.update(seeds=keys, run_ids=ids, step_table=table, decay=decay)
-    if threads is None:
-        threads = os.cpu_count() or 1
-    threads = integer(threads, "threads", minimum=1)
     spec.update(
         epochs=epochs,
         batch_size=batch_size,
@@ -330,8 +352,8 @@ def run_sgd(
         isa=os.environ.get("OPTCORE_ISA", "auto"),
     )
 
-    what = _what_to_record(record, problem)
-    n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
+    if callback:
+        _user_loop.check_records(problem, what)
     rec = {"diverged": np.zeros(R, dtype=np.uint8)}
     if problem.x_star is not None:
         rec["x_star"] = np.ascontiguousarray(problem.x_star, dtype=dtype)
@@ -347,15 +369,19 @@ def run_sgd(
     start = time.perf_counter()
     if backend == "cuda":
         x, rec = _run_cuda(problem, x, run_arrays, spec, rec)
+    elif callback:
+        _user_loop.run(problem, x, run_arrays, spec, rec)
     else:
         _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
     elapsed = time.perf_counter() - start
 
+    _flag_non_finite_records(x, rec, what)
     diverged = rec["diverged"].astype(bool)
+    x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
     if bool(diverged.any()):
         warnings.warn(
-            f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates); their records are NaN after that "
-            f"point. Reduce the step size.",
+            f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates, or a recorded value that overflowed); "
+            f"their records are NaN from that point on and their x is NaN. Reduce the step size.",
             DivergenceWarning,
             stacklevel=2,
         )
@@ -409,6 +435,53 @@ def run_sgd(
     )
 
 
+def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every) -> None:
+    """Refuse, naming the arguments, results that cannot fit in memory (before anything is allocated)."""
+    itemsize = np.dtype(dtype).itemsize
+    per_point = len(what) * itemsize + (d * itemsize if record_iterates else 0)
+    nbytes = R * (d * itemsize + 32) + n_records * (16 + R * per_point)  # x, per-run arrays, steps/epochs, records
+    points = f"{n_records} record points ({'every epoch end' if record_every == 0 else f'every {record_every} steps'}"
+    points += f" of epochs={epochs} epochs)"
+    check_fits(
+        nbytes,
+        f"run_sgd(runs={R}, epochs={epochs}, record_every={record_every or None}) recording "
+        f"{', '.join(what + (('iterates',) if record_iterates else ()))} at {points}",
+        "record less often (a larger record_every=), or ask for fewer epochs= or runs=",
+    )
+
+
+def _flag_non_finite_records(x, rec: dict, what) -> None:
+    """Mark as diverged every run with a non-finite recorded value, and make its records NaN from there on.
+
+    The engine stops runs whose iterate stops being finite; an iterate can stay finite while its objective, gap
+    or distance overflows (e.g. the loss of a network on huge inputs), and that is no result either. Both
+    backends' arrays (NumPy or CuPy) go through here, so they agree.
+    """
+    names = [n for n in (*what, "iterates") if n in rec and n != "accuracy"]
+    if not names:
+        return
+    values = [_backend.host_copy(rec[name]) for name in names]  # CuPy records: decided on the host
+    if all(np.isfinite(v).all() for v in values):  # the usual case, at the cost of one pass
+        return
+    bad = None
+    for v in values:
+        finite = np.isfinite(v)
+        if finite.ndim == 3:
+            finite = finite.all(axis=2)
+        bad = ~finite if bad is None else bad | ~finite
+    hit = bad.any(axis=1)
+    if not hit.any():
+        return
+    after = (np.arange(bad.shape[1])[None, :] >= np.argmax(bad, axis=1)[:, None]) & hit[:, None]
+    if _backend.is_cupy_array(x):
+        cp = _backend.cupy()
+        hit, after = cp.asarray(hit), cp.asarray(after)
+    for name in (*names, "accuracy"):
+        if name in rec:
+            rec[name][after] = np.nan
+    rec["diverged"][hit] = 1
+
+
 def _run_cuda(problem: Problem, x: np.ndarray, run_arrays: dict, spec: dict, rec: dict):
     """Upload the iterates and record arrays, run the GPU engine, and return them as CuPy arrays."""
     from .cuda import sgd as cuda_sgd
@@ -427,6 +500,8 @@ def _what_to_record(record, problem: Problem) -> tuple[str, ...]:
             record = (record,)
         elif problem.kind == "mlp":
             return ("objective", "accuracy")
+        elif not _user_loop.can_evaluate_objective(problem):
+            return _user_loop.auto_records(problem)
         elif problem.x_star is not None and problem.f_star is not None:
             return ("gap", "dist")
         else:

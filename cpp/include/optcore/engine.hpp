@@ -25,6 +25,7 @@
 #include "optcore/lanes.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/orders.hpp"
+#include "optcore/stop.hpp"
 #include "optcore/types.hpp"
 
 namespace optcore {
@@ -79,6 +80,7 @@ class GroupRunner {
     shared_order_ = kind == OrderKind::incremental || kind == OrderKind::flipflop_ig ||
                     (kind == OrderKind::explicit_order && spec.order.explicit_runs == 1);
     group_ = lane_kernels(spec) ? lane_group() : kGroup;
+    check_every_ = std::max<std::int64_t>(1, kWorkPerCheck / (std::max<std::int64_t>(d_, 1) * group_));
     orders_.resize(static_cast<std::size_t>(shared_order_ ? 1 : group_) * M_ * N_);  // shared: one copy
     order_scratch_.resize(static_cast<std::size_t>(N_) + M_);
     grad_.resize(d_);
@@ -122,6 +124,7 @@ class GroupRunner {
     }
     std::int64_t t = 0, rec_index = 1;
     for (std::int64_t k = 0; k < K; ++k) {
+      checkpoint(spec_.stop);
       next_orders(first, count, k);
       if (!local && M_ == 1 && B == 1) {
         plain_epoch(first, count, k, t, rec_index, alive);
@@ -129,6 +132,7 @@ class GroupRunner {
         continue;
       }
       for (std::int64_t s = 0; s < steps; ++s) {
+        checkpoint(spec_.stop);  // a batch step of the group is a chunk of work
         const std::uint32_t lo = static_cast<std::uint32_t>(s) * B;
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
@@ -248,12 +252,13 @@ class GroupRunner {
     for (int g = 0; g < count; ++g) {
       rows[g] = order_row(g, 0);
       xs[g] = x_of(first + g);
-      etas[g] = runs_.step_table[(first + g) * spec_.epochs + k];
+      etas[g] = base_step(first + g, k);
       decaying = decaying || runs_.decay[first + g] != T(0);
     }
     T* tmp = tmp_.data();
     if (decaying) {
       for (std::int64_t s = 0; s < steps; ++s) {
+        if (s % check_every_ == 0) checkpoint(spec_.stop);
         for (int g = 0; g < count; ++g) p_.step(rows[g][s], xs[g], step_size(first + g, k, t), tmp);
         ++t;
         if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, false, true);
@@ -261,10 +266,12 @@ class GroupRunner {
       return;
     }
     const PlainSteps steps_fn = steps_for(d_, shared_order_);
-    for (std::int64_t s = 0; s < steps;) {  // in stretches between record points
-      const std::int64_t until = spec_.record_every > 0
-                                     ? std::min(steps, s + spec_.record_every - t % spec_.record_every)
-                                     : steps;
+    for (std::int64_t s = 0; s < steps;) {  // in stretches between record points, at most check_every_ steps
+      checkpoint(spec_.stop);
+      const std::int64_t until = std::min(spec_.record_every > 0
+                                              ? std::min(steps, s + spec_.record_every - t % spec_.record_every)
+                                              : steps,
+                                          s + check_every_);
       steps_fn(p_, rows, xs, etas, count, s, until, tmp);
       t += until - s;
       s = until;
@@ -387,8 +394,12 @@ class GroupRunner {
   T* worker_x(int g, std::uint32_t m) { return workers_.data() + (static_cast<std::size_t>(g) * M_ + m) * d_; }
   std::int64_t global_index(std::uint32_t m, std::uint32_t i) const { return static_cast<std::int64_t>(m) * N_ + i; }
 
+  T base_step(std::int64_t r, std::int64_t k) const {
+    return runs_.step_table[r * runs_.step_run_stride + k * runs_.step_epoch_stride];
+  }
+
   T step_size(std::int64_t r, std::int64_t k, std::int64_t t) const {
-    const T base = runs_.step_table[r * spec_.epochs + k];
+    const T base = base_step(r, k);
     const T decay = runs_.decay[r];
     return decay == T(0) ? base : base / (T(1) + decay * static_cast<T>(t));
   }
@@ -438,6 +449,7 @@ class GroupRunner {
   bool all_finite(const T* x) const { return optcore::all_finite(x, d_); }
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
+    checkpoint(spec_.stop);  // records can take a full pass over the data each
     if (defer_objective_) {  // filled in by the next step's gradient pass (group_batch_step)
       for (int g = 0; g < count; ++g)
         if (!alive[g]) record_nan(first + g, index);
@@ -511,11 +523,7 @@ class GroupRunner {
         rec_.gap[at] = (rec_.objective ? rec_.objective[at] : p_.objective(x)) - rec_.f_star;
       }
     }
-    if (rec_.dist) {
-      T total = T(0);
-      for (std::int64_t j = 0; j < d_; ++j) total += (x[j] - rec_.x_star[j]) * (x[j] - rec_.x_star[j]);
-      rec_.dist[at] = std::sqrt(total);
-    }
+    if (rec_.dist) rec_.dist[at] = euclidean_distance(x, rec_.x_star, d_);
     if (rec_.iterates) std::copy_n(x, d_, rec_.iterates + at * d_);
     if constexpr (HasAccuracy<Problem>::value) {
       if (rec_.accuracy) rec_.accuracy[at] = accuracy ? *accuracy : p_.accuracy(x);
@@ -548,32 +556,14 @@ class GroupRunner {
   std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
   std::vector<T> group_grads_;  ///< (group_, d) for group_batch_step()
   int group_ = kGroup;  ///< runs per group
+  /// Plain steps of the group between two stop checks: about kWorkPerCheck coordinates updated (a few ms), so a
+  /// stop request is seen quickly, while splitting the stretches costs nothing measurable (the lane kernels
+  /// transpose the group's iterates once per stretch; the arithmetic is the same).
+  static constexpr std::int64_t kWorkPerCheck = std::int64_t(1) << 21;
+  std::int64_t check_every_ = 1;
 };
 
-/** Calls body(first, last) on contiguous chunks of [0, total), one per thread; rethrows a worker's exception. */
-template <class Body>
-void parallel_chunks(std::int64_t total, int threads, Body body) {
-  const int used = static_cast<int>(std::max<std::int64_t>(1, std::min<std::int64_t>(threads, total)));
-  if (used == 1) {
-    body(std::int64_t(0), total);
-    return;
-  }
-  std::vector<std::thread> pool;
-  std::vector<std::exception_ptr> errors(used);
-  for (int w = 0; w < used; ++w) {
-    const std::int64_t first = total * w / used, last = total * (w + 1) / used;
-    pool.emplace_back([&, w, first, last] {
-      try {
-        body(first, last);
-      } catch (...) {
-        errors[w] = std::current_exception();
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  for (auto& e : errors)
-    if (e) std::rethrow_exception(e);
-}
+using ::optcore::parallel_chunks;  // stop.hpp
 
 }  // namespace detail
 
@@ -596,7 +586,7 @@ void run_sgd(const Problem& problem, LoopSpec spec, const RunArrays<T>& runs, co
     const int group = runner.group_size();
     for (std::int64_t r = first; r < last; r += group)
       runner.run_group(r, static_cast<int>(std::min<std::int64_t>(group, last - r)));
-  });
+  }, spec.stop);
 }
 
 OPTCORE_ISA_END

@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -146,6 +147,48 @@ OPTCORE_HD inline void axpy(T alpha, const T* __restrict x, T* __restrict y, std
 template <class T>
 OPTCORE_HD inline void scale(T alpha, T* x, std::int64_t d) {
   for (std::int64_t j = 0; j < d; ++j) x[j] *= alpha;
+}
+
+namespace detail {
+/** The normal range of T (std::numeric_limits is not available under NVRTC). */
+template <class T>
+struct NormalRange;
+template <>
+struct NormalRange<float> {
+  static constexpr float tiny = 1.17549435e-38f, huge = 3.40282347e+38f;
+};
+template <>
+struct NormalRange<double> {
+  static constexpr double tiny = 2.2250738585072014e-308, huge = 1.7976931348623157e+308;
+};
+}  // namespace detail
+
+/**
+ * |x - y|. Where the plain sum of squares is a normal number, its square root (the bits a plain reference
+ * computes). Where that sum overflows or underflows, the differences are divided by the largest one first, so the
+ * result is inf only when the distance itself is not representable (e.g. |x| = 1e200 in float64 is fine).
+ */
+template <class T>
+OPTCORE_HD inline T euclidean_distance(const T* x, const T* y, std::int64_t d) {
+  T total = T(0);
+  for (std::int64_t j = 0; j < d; ++j) {
+    const T e = x[j] - y[j];
+    total += e * e;
+  }
+  if (total >= detail::NormalRange<T>::tiny && total <= detail::NormalRange<T>::huge) return std::sqrt(total);
+  T largest = T(0);
+  for (std::int64_t j = 0; j < d; ++j) {
+    const T a = std::fabs(x[j] - y[j]);
+    if (a > largest) largest = a;  // false for NaN
+  }
+  // all differences 0, or one infinite or NaN: the plain sum already is the answer (0, inf or NaN)
+  if (!(largest > T(0)) || !(largest <= detail::NormalRange<T>::huge) || total != total) return std::sqrt(total);
+  T scaled = T(0);
+  for (std::int64_t j = 0; j < d; ++j) {
+    const T e = (x[j] - y[j]) / largest;
+    scaled += e * e;
+  }
+  return largest * std::sqrt(scaled);
 }
 
 /** 1/2 e' H e for a dense symmetric d x d matrix H (row-major). */

@@ -25,6 +25,7 @@
 
 #include "optcore/config.hpp"
 #include "optcore/engine.hpp"
+#include "optcore/stop.hpp"
 
 namespace optcore {
 
@@ -53,6 +54,7 @@ struct TensorNetSpec {
   const std::int64_t* record_at = nullptr;  ///< strictly increasing step counts in [0, steps]
   std::int64_t records = 0;   ///< length of record_at
   int threads = 1;
+  StopToken* stop = nullptr;  ///< checked every step: a stop request ends the call (stop.hpp)
 
   /** Parameters per run. */
   std::int64_t params() const {
@@ -346,7 +348,7 @@ template <class T>
 void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs) {
   check_tensor_net_spec(spec);
   const std::int64_t P = spec.params(), d = spec.dim, K = spec.records;
-  detail::parallel_chunks(runs.runs, spec.threads, [&](std::int64_t first, std::int64_t last) {
+  parallel_chunks(runs.runs, spec.threads, [&](std::int64_t first, std::int64_t last) {
     detail::TensorNetStepper<T> st(spec);
     for (std::int64_t r = first; r < last; ++r) {
       T* theta = runs.theta + r * P;
@@ -356,6 +358,7 @@ void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs
       runs.diverged[r] = -1;
       std::int64_t next = 0;
       for (std::int64_t t = 0; t <= spec.steps; ++t) {
+        checkpoint(spec.stop);  // one full-batch step: a chunk of work
         const T loss = st.forward(theta);
         if (!std::isfinite(loss)) {
           // a diverged run stops; its remaining records are NaN so nobody mistakes them for results
@@ -376,7 +379,7 @@ void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs
         for (std::int64_t p = 0; p < P; ++p) theta[p] -= eta * grad[p];
       }
     }
-  });
+  }, spec.stop);
 }
 
 }  // namespace optcore

@@ -121,6 +121,95 @@ using Logistic = MarginLoss<T, false>;
 template <class T>
 using Exponential = MarginLoss<T, true>;
 
+/**
+ * Generalized linear losses f_i(x) = loss(a_i'x; c_i) + l2/2 |x|^2, c_i the component's target or label. `Loss`
+ * gives loss'(z; c) -- the coefficient of a_i in the gradient -- as coef(z, c, param) in T, and loss(z; c) in
+ * double as value(z, c, param); `param` is the loss's one constant (Huber's delta; the others ignore it).
+ */
+template <class T, class Loss>
+struct LinearLoss {
+  const T* A;  ///< (n, d)
+  const T* c;  ///< (n,) targets or labels
+  std::int64_t n, d;
+  T l2;
+  T param;  ///< Huber: delta
+
+  OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
+    const T* a = A + i * d;
+    axpy(s * Loss::coef(dot(a, x, d), c[i], param), a, g, d);
+    if (l2 != T(0)) axpy(s * l2, x, g, d);
+  }
+  static constexpr bool kFixedDimKernels = true;  ///< step_d<D> exists: the engine may use compile-time d
+
+  /** step() with the dimension fixed at compile time when D > 0. */
+  template <int D>
+  OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
+    const std::int64_t dd = D > 0 ? D : d;
+    const T* a = A + i * dd;
+    const T coef = Loss::coef(dot(a, x, dd), c[i], param);
+    if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);
+    axpy(-eta * coef, a, x, dd);
+  }
+  OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+
+#ifdef OPTCORE_HAVE_LANES
+  /** step_d()'s coefficient -eta loss'(z; c_i) of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
+  LaneVec<T> lanes_coef(std::int64_t i, LaneVec<T> z, LaneVec<T> eta) const {
+    LaneVec<T> coef = z;
+    for (int l = 0; l < kLaneWidth<T>; ++l) coef[l] = Loss::coef(z[l], c[i], param);  // the scalar's bits
+    return -eta * coef;
+  }
+#endif
+  OPTCORE_HD T objective(const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i)
+      total += Loss::value(static_cast<double>(dot(A + i * d, x, d)), static_cast<double>(c[i]), param);
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
+  }
+};
+
+/** Huber's loss of the residual r = z - b: r^2/2 for |r| <= delta, delta (|r| - delta/2) beyond. */
+struct HuberLoss {
+  template <class T>
+  OPTCORE_HD static T coef(T z, T b, T delta) {
+    const T r = z - b;
+    return r > delta ? delta : (r < -delta ? -delta : r);
+  }
+  OPTCORE_HD static double value(double z, double b, double delta) {
+    const double r = z >= b ? z - b : b - z;
+    return r <= delta ? 0.5 * r * r : delta * (r - 0.5 * delta);
+  }
+};
+
+/** The squared hinge loss of the margin y z: max(0, 1 - y z)^2 / 2, labels y in {-1, +1}. */
+struct SquaredHingeLoss {
+  template <class T>
+  OPTCORE_HD static T coef(T z, T y, T /*param*/) {
+    const T m = T(1) - y * z;
+    return m > T(0) ? -y * m : T(0);
+  }
+  OPTCORE_HD static double value(double z, double y, double /*param*/) {
+    const double m = 1.0 - y * z;
+    return m > 0.0 ? 0.5 * m * m : 0.0;
+  }
+};
+
+/** Poisson regression's loss with the log link: exp(z) - y z, counts y >= 0. */
+struct PoissonLoss {
+  template <class T>
+  OPTCORE_HD static T coef(T z, T y, T /*param*/) {
+    return std::exp(z) - y;
+  }
+  OPTCORE_HD static double value(double z, double y, double /*param*/) { return std::exp(z) - y * z; }
+};
+
+template <class T>
+using HuberRegression = LinearLoss<T, HuberLoss>;
+template <class T>
+using SquaredHinge = LinearLoss<T, SquaredHingeLoss>;
+template <class T>
+using PoissonRegression = LinearLoss<T, PoissonLoss>;
+
 /** f_i(x) = 1/2 x'A_i x - b_i'x with symmetric A_i. */
 template <class T>
 struct Quadratic {

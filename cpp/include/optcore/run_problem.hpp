@@ -47,6 +47,15 @@ void run_problem(const ProblemData<T>& data, const LoopSpec& spec, const RunArra
     case ProblemKind::mlp:
       run_sgd<T>(make_mlp(data), spec, runs, rec);
       return;
+    case ProblemKind::huber:
+      run_sgd<T>(HuberRegression<T>{data.A, data.b, data.n, data.d, data.l2, data.delta}, spec, runs, rec);
+      return;
+    case ProblemKind::squared_hinge:
+      run_sgd<T>(SquaredHinge<T>{data.A, data.b, data.n, data.d, data.l2, T(0)}, spec, runs, rec);
+      return;
+    case ProblemKind::poisson:
+      run_sgd<T>(PoissonRegression<T>{data.A, data.b, data.n, data.d, data.l2, T(0)}, spec, runs, rec);
+      return;
   }
   OPTCORE_CHECK(false, "unknown problem kind " << static_cast<int>(data.kind));
 }

@@ -9,6 +9,8 @@
 
 namespace optcore {
 
+class StopToken;  // stop.hpp
+
 /** Order kinds; the integer values are part of the Python/C++ interface (optcore.orders.ORDER_CODES). */
 enum class OrderKind : int {
   with_replacement = 0,    ///< i.i.d. uniform indices
@@ -51,6 +53,7 @@ struct LoopSpec {
   std::int64_t sync_every = 1;    ///< local mode: local steps between averages (and always at epoch end)
   std::int64_t record_every = 0;  ///< 0: record at epoch ends; k > 0: every k steps
   int threads = 1;
+  StopToken* stop = nullptr;      ///< checked between chunks of work: a stop request ends the call (stop.hpp)
 
   std::int64_t steps_per_epoch() const { return (static_cast<std::int64_t>(order.count) + batch - 1) / batch; }
   std::int64_t total_steps() const { return steps_per_epoch() * epochs; }
@@ -65,7 +68,10 @@ struct RunArrays {
   const std::uint64_t* seeds = nullptr;    ///< (R,) Philox keys
   const std::uint32_t* run_ids = nullptr;  ///< (R,) stream ids
   T* x = nullptr;                          ///< (R, d) initial points in, final iterates out
-  const T* step_table = nullptr;           ///< (R, K) step size of run r in epoch k
+  /// step size of run r in epoch k: step_table[r * step_run_stride + k * step_epoch_stride]. A stride of 0 shares
+  /// the entry (one step size for every run, or for every epoch), so constant and per-run steps need no (R, K) table.
+  const T* step_table = nullptr;
+  std::int64_t step_run_stride = 0, step_epoch_stride = 0;
   const T* decay = nullptr;                ///< (R,) step = table / (1 + decay * t), t the global step index
 };
 
@@ -85,7 +91,8 @@ struct Recording {
 };
 
 /** The finite-sum problems of problems.hpp. */
-enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound, mlp };
+enum class ProblemKind : int { least_squares, logistic, exponential, quadratic, lower_bound, mlp, huber, squared_hinge,
+                               poisson };
 
 /** A problem's caller-owned arrays and constants, whatever its kind (unused fields stay zero). */
 template <class T>
@@ -97,6 +104,7 @@ struct ProblemData {
   T l2 = T(0);                            ///< ridge term of least squares and the margin losses
   T L = T(0), mu = T(0), nu = T(0);       ///< lower-bound function constants
   T z_mean = T(0);                        ///< lower-bound function: mean of z
+  T delta = T(0);                         ///< Huber regression: the threshold of the loss
   // networks (mlp.hpp): A = inputs X (n, d_0), b = targets Y
   const std::int64_t* widths = nullptr;   ///< (layers + 1,)
   int layers = 0;

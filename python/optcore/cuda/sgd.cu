@@ -189,11 +189,7 @@ class RunOne {
         L_.gap[at] = (L_.objective ? L_.objective[at] : p_.objective(x)) - L_.f_star;
       }
     }
-    if (L_.dist) {
-      T total = T(0);
-      for (std::int64_t j = 0; j < d_; ++j) total += (x[j] - L_.x_star[j]) * (x[j] - L_.x_star[j]);
-      L_.dist[at] = sqrt(total);
-    }
+    if (L_.dist) L_.dist[at] = optcore::euclidean_distance(x, L_.x_star, d_);
     if (L_.iterates)
       for (std::int64_t j = 0; j < d_; ++j) L_.iterates[at * d_ + j] = x[j];
   }
@@ -243,6 +239,29 @@ struct MakeProblem<T, 4> {
   __device__ static optcore::LowerBound1D<T> make(const T*, const T* b, std::int64_t n, std::int64_t, T, T L, T mu,
                                                   T nu, T z_mean) {
     return optcore::LowerBound1D<T>{b, n, L, mu, nu, z_mean};
+  }
+};
+
+// The generalized linear losses; Huber's delta travels in the slot of the lower-bound constant nu (sgd.py).
+template <class T>
+struct MakeProblem<T, 5> {
+  __device__ static optcore::HuberRegression<T> make(const T* A, const T* b, std::int64_t n, std::int64_t d, T l2, T,
+                                                     T, T delta, T) {
+    return optcore::HuberRegression<T>{A, b, n, d, l2, delta};
+  }
+};
+template <class T>
+struct MakeProblem<T, 6> {
+  __device__ static optcore::SquaredHinge<T> make(const T* A, const T* b, std::int64_t n, std::int64_t d, T l2, T, T,
+                                                  T, T) {
+    return optcore::SquaredHinge<T>{A, b, n, d, l2, T(0)};
+  }
+};
+template <class T>
+struct MakeProblem<T, 7> {
+  __device__ static optcore::PoissonRegression<T> make(const T* A, const T* b, std::int64_t n, std::int64_t d, T l2,
+                                                       T, T, T, T) {
+    return optcore::PoissonRegression<T>{A, b, n, d, l2, T(0)};
   }
 };
 
@@ -312,7 +331,8 @@ __device__ void sgd_runs(
 
 // One kernel per compile, for the problem kind and dtype the defines name (the Python side compiles and caches one
 // module per (kind, dtype, device), which keeps each NVRTC compile small). Problem kinds: 0 least squares,
-// 1 logistic, 2 exponential, 3 quadratic, 4 lower bound. Without defines: least squares in double.
+// 1 logistic, 2 exponential, 3 quadratic, 4 lower bound, 5 Huber, 6 squared hinge, 7 Poisson. Without defines: least
+// squares in double.
 #ifndef OPTCORE_SGD_REAL
 #define OPTCORE_SGD_REAL double
 #endif

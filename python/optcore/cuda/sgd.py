@@ -18,7 +18,8 @@ from ._launch import BLOCK, grid, i32, i64, null, suffix, u32
 #: Upper bound on the runs' scratch memory of one launch (bytes); more runs go in several launches.
 SCRATCH_BYTES = 1 << 28
 
-KINDS = {"least_squares": 0, "logistic": 1, "exponential": 2, "quadratic": 3, "lower_bound": 4}
+KINDS = {"least_squares": 0, "logistic": 1, "exponential": 2, "quadratic": 3, "lower_bound": 4, "huber": 5,
+         "squared_hinge": 6, "poisson": 7}
 REALS = {"f64": "double", "f32": "float"}
 
 
@@ -41,6 +42,10 @@ def _problem_args(kind: str, data: dict, dtype):
         return cp.asarray(data["A"]), cp.asarray(labels), t(data["l2"]), zero, zero, zero, zero
     if kind == "quadratic":
         return cp.asarray(data["A"]), cp.asarray(data["b"]), zero, zero, zero, zero, zero
+    if kind in ("huber", "squared_hinge", "poisson"):  # Huber's delta goes in nu's slot (MakeProblem<T, 5>)
+        targets = data["b"] if kind == "huber" else data["y"]
+        delta = t(data["delta"]) if kind == "huber" else zero
+        return cp.asarray(data["A"]), cp.asarray(targets), t(data["l2"]), zero, zero, delta, zero
     z = np.asarray(data["z"], dtype=dtype)
     z_mean = np.cumsum(z, dtype=dtype)[-1] / t(z.size)  # summed in order, in dtype, as the CPU binding does
     return null(), cp.asarray(z), zero, t(data["L"]), t(data["mu"]), t(data["nu"]), t(z_mean)
@@ -91,7 +96,9 @@ def run(kind: str, data: dict, x, run_arrays: dict, spec: dict, rec: dict) -> No
     f_star = rec.get("f_star")
     seeds = cp.asarray(run_arrays["seeds"], dtype=cp.uint64)
     run_ids = cp.asarray(run_arrays["run_ids"], dtype=cp.uint32)
-    step_table = cp.asarray(np.ascontiguousarray(run_arrays["step_table"], dtype=dtype))
+    # the kernel reads a full (R, K) table; the CPU engine also takes the compact (R or 1, K or 1) one
+    table = np.broadcast_to(run_arrays["step_table"], (R, int(spec["epochs"])))
+    step_table = cp.asarray(np.ascontiguousarray(table, dtype=dtype))
     decay = cp.asarray(np.ascontiguousarray(run_arrays["decay"], dtype=dtype))
     base_order, explicit_orders = dev("base_order", np.uint32), dev("explicit_orders", np.int64)
     for first in range(0, R, launch_runs):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .normalized import run_normalized_dynamics
 
 
@@ -22,6 +22,14 @@ def xor_like_data(n: int, d: int, seed: int):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, d))
     return X, np.where(X[:, 0] * X[:, 1] + 0.3 >= 0, 1.0, -1.0)
+
+
+def validate_dynamics(config: dict) -> None:
+    """GD runs round(T / eta) >= 1 steps; the labels read two input coordinates."""
+    if round(config["time"] / config["eta"]) < 1:
+        raise ValueError(f"time / eta must be >= 1 GD step, got time = {config['time']}, eta = {config['eta']}")
+    if config["d"] < 2:
+        raise ValueError(f"d must be >= 2 (the labels are sign(x_1 x_2 + 0.3)), got {config['d']}")
 
 
 def run_dynamics(config: dict, seed: int) -> list[dict]:
@@ -130,14 +138,22 @@ DYNAMICS = Experiment(
     summary="Bias-free ReLU nets on exp loss: conservation of rho_k^2 - rho_j^2, rho ~ log t, non-decreasing margin.",
     run=run_dynamics,
     params=(
-        Param("eta", float, (0.04, 0.02, 0.01, 0.005), "GD step size (a grid axis)"),
-        Param("time", float, 1000.0, "gradient-flow time span T (steps = T / eta)"),
-        Param("n", int, 40, "examples"),
-        Param("d", int, 4, "input dimension"),
-        Param("width", int, 16, "width of both hidden layers"),
-        Param("init_scale", float, 1.0, "He initialization times this"),
-        Param("instance", int, 0, "seed of the data and the initialization (a grid axis for several instances)"),
+        Param("eta", float, (0.04, 0.02, 0.01, 0.005), "GD step size (a grid axis)", gt=0),
+        Param("time", float, 1000.0, "gradient-flow time span T (steps = T / eta)", gt=0),
+        Param("n", int, 40, "examples", ge=1),
+        Param("d", int, 4, "input dimension", ge=2),
+        Param("width", int, 16, "width of both hidden layers", ge=1),
+        Param("init_scale", float, 1.0, "He initialization times this", gt=0),
+        Param(
+            "instance", int, 0, "seed of the data and the initialization (a grid axis for several instances)", ge=0
+        ),
     ),
+    timing=Timing(
+        seconds=55.5,
+        cpu_seconds=4.7,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
+    ),
+    validate=validate_dynamics,
     version="1",
     seeds=1,
     figure=figure_dynamics,

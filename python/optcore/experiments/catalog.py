@@ -1,29 +1,39 @@
-"""The one place where the package's own experiments are listed; the registry loads them on first use.
+"""optcore's own studies as entry-point references: data only, this module imports no study.
 
-To add an experiment: write a module defining an :class:`~optcore.experiments.Experiment` (a module-level
-``run(config, seed)`` function, its parameters, summary and figure), then add it to :data:`EXPERIMENTS`.
+The registry finds experiments through the ``optcore.experiments`` entry-point group, optcore's own included:
+``pyproject.toml`` lists them under ``[project.entry-points."optcore.experiments"]``, and an installed optcore
+carries that list in its distribution metadata. :data:`BUILTIN` is the same list, for the one case where that
+metadata does not have it: optcore imported from a source tree (``PYTHONPATH=python``) next to no install or an
+older one. A test checks that the two lists agree.
+
+To add a study to the package: write a module that defines an :class:`~optcore.experiments.Experiment` (see
+docs/experiments.md), then add ``"NAME" = "package.module:ATTRIBUTE"`` to the entry points in ``pyproject.toml``
+and the same pair to :data:`BUILTIN`.
 """
 
 from __future__ import annotations
 
-from ..approximation.studies import COMPOSITIONAL_APPROXIMATION
-from ..dynamics.digits import DIGITS
-from ..dynamics.studies import DYNAMICS
-from ..implicit_bias.studies_classification import CLASSIFICATION as IB_CLASSIFICATION
-from ..implicit_bias.studies_regression import REGRESSION as IB_REGRESSION
-from ..landscape.studies import PCA, PLATEAU, SPURIOUS, THEOREM1_PATH
-from ..memorization.studies import CAPACITY, NEAR_MINIMUM
-from ..shuffling.studies_grab import GRAB
-from ..shuffling.studies_machines import MACHINES
-from ..shuffling.studies_matrices import MATRICES
-from ..shuffling.studies_rates import FLIPFLOP, NONCOMMUTING, RATES, SEPARATIONS
-from ..shuffling.studies_torch import TORCH_DIGITS  # imports torch only when a cell runs
-from ..spectrum.studies import EDGE_OF_STABILITY, HESSIAN_DENSITY
-
-#: the package's experiments (``optcore list`` shows them sorted by name)
-EXPERIMENTS = (RATES, NONCOMMUTING, SEPARATIONS, FLIPFLOP, MACHINES, MATRICES, GRAB, CAPACITY, NEAR_MINIMUM)
-EXPERIMENTS += (IB_REGRESSION, IB_CLASSIFICATION, DYNAMICS, DIGITS)
-EXPERIMENTS += (SPURIOUS, THEOREM1_PATH, PCA, PLATEAU)  # loss landscapes (optcore.landscape)
-EXPERIMENTS += (COMPOSITIONAL_APPROXIMATION,)
-EXPERIMENTS += (TORCH_DIGITS,)  # a PyTorch training loop with optcore.torch's samplers (needs optcore[torch])
-EXPERIMENTS += (EDGE_OF_STABILITY, HESSIAN_DENSITY)  # Hessian spectra (optcore.spectrum)
+#: experiment name -> ``"module:attribute"`` of its Experiment (the same pairs as pyproject.toml's entry points)
+BUILTIN: dict[str, str] = {
+    "compositional-approximation": "optcore.approximation.studies:COMPOSITIONAL_APPROXIMATION",
+    "dynamics-digits": "optcore.dynamics.digits:DIGITS",
+    "dynamics-normalized": "optcore.dynamics.studies:DYNAMICS",
+    "edge-of-stability": "optcore.spectrum.studies:EDGE_OF_STABILITY",
+    "hessian-density": "optcore.spectrum.studies:HESSIAN_DENSITY",
+    "implicit-bias-classification": "optcore.implicit_bias.studies_classification:CLASSIFICATION",
+    "implicit-bias-regression": "optcore.implicit_bias.studies_regression:REGRESSION",
+    "landscape-pca": "optcore.landscape.studies:PCA",
+    "memorization-capacity": "optcore.memorization.studies:CAPACITY",
+    "memorization-near-minimum": "optcore.memorization.studies:NEAR_MINIMUM",
+    "shuffling-flipflop": "optcore.shuffling.studies_rates:FLIPFLOP",
+    "shuffling-grab": "optcore.shuffling.studies_grab:GRAB",
+    "shuffling-machines": "optcore.shuffling.studies_machines:MACHINES",
+    "shuffling-matrix-products": "optcore.shuffling.studies_matrices:MATRICES",
+    "shuffling-noncommuting": "optcore.shuffling.studies_rates:NONCOMMUTING",
+    "shuffling-rates": "optcore.shuffling.studies_rates:RATES",
+    "shuffling-separations": "optcore.shuffling.studies_rates:SEPARATIONS",
+    "spurious-minima": "optcore.landscape.studies:SPURIOUS",
+    "theorem1-path": "optcore.landscape.studies:THEOREM1_PATH",
+    "theorem1-plateau": "optcore.landscape.studies:PLATEAU",
+    "torch-digits-orders": "optcore.shuffling.studies_torch:TORCH_DIGITS",  # PyTorch only when a cell runs
+}

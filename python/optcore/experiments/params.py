@@ -2,18 +2,30 @@
 
 A parameter's value in a sweep is either one value or a grid axis (a list of values). Values from Python are
 checked with :meth:`Param.coerce`; values from the command line are parsed from text with :meth:`Param.parse`,
-where a comma list (``8,16,32``) is a grid axis.
+where a comma list (``8,16,32``) is a grid axis. Every value is checked against the parameter's declared domain
+(bounds ``ge``/``gt``/``le``/``lt``, ``choices``; floats are finite unless ``allow_inf``) before a sweep runs
+anything; checks that involve several parameters belong to the experiment's ``validate`` hook.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import KW_ONLY, dataclass
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 #: the value types a parameter may declare
 TYPES = (int, float, str, bool)
+
+#: the bound keywords: (name, (symbol, test))
+_BOUNDS = (
+    ("ge", (">=", lambda v, b: v >= b)),
+    ("gt", (">", lambda v, b: v > b)),
+    ("le", ("<=", lambda v, b: v <= b)),
+    ("lt", ("<", lambda v, b: v < b)),
+)
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -36,6 +48,15 @@ class Param:
         One line for ``optcore run NAME --help``.
     choices : tuple, optional
         The allowed values, when there is a closed set (keyword-only).
+    ge, gt, le, lt : int or float, optional
+        Bounds for an int or float parameter (keyword-only): every value must be ``>= ge``, ``> gt``, ``<= le``,
+        ``< lt``.
+    allow_inf : bool
+        A float parameter may be infinite (keyword-only; default: finite values only -- NaN is never valid).
+    aliases : mapping, optional
+        Other spellings of a str parameter's values, ``{alias: value}`` (keyword-only), for example the order
+        names of :data:`optcore.orders.ALIASES`: a value is replaced by what it stands for before any check, so
+        ``rr`` and ``random_reshuffling`` are the same configuration (and the same cached cells).
     """
 
     name: str
@@ -44,6 +65,12 @@ class Param:
     help: str
     _: KW_ONLY
     choices: tuple | None = None
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    allow_inf: bool = False
+    aliases: Mapping[str, str] | None = field(default=None, hash=False)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -53,6 +80,18 @@ class Param:
             raise TypeError(f"parameter {self.name!r}: type must be one of {allowed}, got {self.type!r}")
         if not isinstance(self.help, str) or not self.help.strip():
             raise ValueError(f"parameter {self.name!r} needs a help text")
+        for bound, _ in _BOUNDS:
+            value = getattr(self, bound)
+            if value is None:
+                continue
+            if self.type not in (int, float):
+                raise TypeError(f"parameter {self.name!r}: {bound}= needs an int or float parameter")
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or math.isnan(value):
+                raise TypeError(f"parameter {self.name!r}: {bound} must be a number, got {value!r}")
+        if self.aliases is not None:
+            if self.type is not str:
+                raise TypeError(f"parameter {self.name!r}: aliases= needs a str parameter")
+            object.__setattr__(self, "aliases", MappingProxyType(dict(self.aliases)))
         if self.choices is not None:
             object.__setattr__(self, "choices", tuple(self._check(c) for c in self.choices))
         if isinstance(self.default, list):
@@ -92,7 +131,8 @@ class Param:
         TypeError
             A value is not of the declared type.
         ValueError
-            An empty grid, a repeated value, or a value outside ``choices``.
+            An empty grid, a repeated value, or a value outside the domain (``choices``, ``min``, ``max``, an
+            infinite float without ``allow_inf``).
         """
         values = list(value) if isinstance(value, list | tuple) else [value]
         if not values:
@@ -153,12 +193,29 @@ class Param:
             value = float(value)
             if math.isnan(value):
                 raise ValueError(f"parameter {self.name!r}: NaN is not a valid value")
+            if math.isinf(value) and not self.allow_inf:
+                raise ValueError(f"parameter {self.name!r} must be finite, got {value}")
         elif not isinstance(value, str):
             raise TypeError(f"{expected}, got {value!r} ({type(value).__name__})")
+        elif self.aliases:
+            value = self.aliases.get(value, value)
+        for bound, (symbol, holds) in _BOUNDS:
+            limit = getattr(self, bound)
+            if limit is not None and not holds(value, limit):
+                raise ValueError(f"parameter {self.name!r} must be {symbol} {_format(limit)}, got {_format(value)}")
         if self.choices is not None and value not in self.choices:
             valid = ", ".join(_format(c) for c in self.choices)
-            raise ValueError(f"parameter {self.name!r}: {value!r} is not one of the valid choices: {valid}")
+            also = [a for a, v in (self.aliases or {}).items() if v in self.choices]
+            alias_text = f" (or an alias: {', '.join(sorted(also))})" if also else ""
+            raise ValueError(f"parameter {self.name!r}: {value!r} is not one of the valid choices: {valid}{alias_text}")
         return value
+
+    def domain_text(self) -> str:
+        """The declared domain in words, for ``--help`` (empty when any value of the type is allowed)."""
+        parts = [f"{symbol} {_format(getattr(self, b))}" for b, (symbol, _) in _BOUNDS if getattr(self, b) is not None]
+        if self.type is float and not self.allow_inf:
+            parts.append("finite")
+        return ", ".join(parts)
 
 
 def _format(value) -> str:

@@ -13,20 +13,31 @@ import numpy as np
 FIGURE_FORMATS = ("png", "pdf")
 
 
-def new_figure(*, figsize=(6.4, 4.4)):
-    """A new off-screen figure with one Axes.
+def new_figure(*, figsize=None, panels: int = 1):
+    """A new off-screen figure with one Axes, or ``panels`` Axes side by side.
+
+    Parameters
+    ----------
+    figsize : (float, float), optional
+        Inches; default 6.4 x 4.4 per panel row, 4.8 wide per panel when there are several.
+    panels : int
+        How many Axes (in one row).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-    ax : matplotlib.axes.Axes
+    ax : matplotlib.axes.Axes, or a list of them when ``panels > 1``
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
+    if figsize is None:
+        figsize = (6.4, 4.4) if panels == 1 else (4.8 * panels, 4.4)
     fig = Figure(figsize=figsize, layout="constrained")
     FigureCanvasAgg(fig)
-    return fig, fig.add_subplot()
+    if panels == 1:
+        return fig, fig.add_subplot()
+    return fig, list(fig.subplots(1, panels))
 
 
 def band(ax, x, mean, lo, hi, *, label: str, log: bool = False, **kwargs):
@@ -89,18 +100,30 @@ def power_law_guide(ax, x, slope: float, *, through, label: str | None = None, *
 
 
 def finish(fig, ax, *, title: str) -> None:
-    """Check the axes are labelled, add ``title`` if the figure has none, and a legend if lines are labelled."""
-    if not ax.get_xlabel() or not ax.get_ylabel():
-        raise ValueError("a figure must label both axes (ax.set_xlabel / ax.set_ylabel)")
-    if not ax.get_title():
-        ax.set_title(title)
-    handles, labels = ax.get_legend_handles_labels()
-    if labels and ax.get_legend() is None:
-        ax.legend(fontsize="small")
+    """Check the axes are labelled, add ``title`` if the figure has none, and a legend if lines are labelled.
+
+    ``ax`` may be a list of Axes (a figure of several panels): each must label both axes; ``title`` becomes
+    the figure's title when no panel has one.
+    """
+    axes = list(ax) if isinstance(ax, list | tuple) else [ax]
+    for i, one in enumerate(axes):
+        if not one.get_xlabel() or not one.get_ylabel():
+            which = f"panel {i} of the figure" if len(axes) > 1 else "a figure"
+            raise ValueError(f"{which} must label both axes (ax.set_xlabel / ax.set_ylabel)")
+        handles, labels = one.get_legend_handles_labels()
+        if labels and one.get_legend() is None:
+            one.legend(fontsize="small")
+    if len(axes) == 1:
+        if not axes[0].get_title():
+            axes[0].set_title(title)
+    elif not any(one.get_title() for one in axes) and fig.get_suptitle() == "":
+        fig.suptitle(title)
 
 
 def draw(experiment, table):
     """The figure of a sweep: ``experiment.figure(table, ax)`` on a new figure, then :func:`finish`.
+
+    With ``experiment.panels = k > 1`` the hook receives a list of ``k`` Axes side by side.
 
     Parameters
     ----------
@@ -115,7 +138,7 @@ def draw(experiment, table):
     """
     if experiment.figure is None:
         raise ValueError(f"experiment {experiment.name!r} declares no figure")
-    fig, ax = new_figure()
+    fig, ax = new_figure(panels=getattr(experiment, "panels", 1))
     experiment.figure(table, ax)
     finish(fig, ax, title=experiment.summary)
     return fig

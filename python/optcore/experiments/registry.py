@@ -1,124 +1,46 @@
-"""The experiment registry: what an experiment declares, and the one table of registered experiments.
+"""The experiment registry: the one table of experiments, filled from entry points and by :func:`register`.
 
-The package's own experiments are listed in :mod:`optcore.experiments.catalog`, loaded on first use. Other code
-(tests, notebooks, studies outside the package) adds its own with :func:`register` -- as a call or as a decorator --
-and removes it with :func:`unregister`, or both at once with the :func:`registered` context manager.
+Experiments are found through the ``optcore.experiments`` entry-point group: any installed distribution may
+declare ``NAME = "package.module:ATTRIBUTE"`` there, where the attribute is an :class:`Experiment` (or the
+module registers one called ``NAME`` when imported). optcore's own studies are declared the same way in its
+``pyproject.toml``. Discovery reads only the metadata; a study's module is imported when the study is first asked
+for (:func:`get`), or when all are (:func:`experiments`) -- the framework itself imports no study.
+
+Other code (tests, notebooks, a study in a file) adds its own with :func:`register` -- as a call or as a
+decorator -- and removes it with :func:`unregister`, or both at once with the :func:`registered` context manager.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from .params import Param
+from .catalog import BUILTIN
+from .experiment import RESERVED, Experiment, Timing
 
-#: names an experiment's parameters and outputs may not take: they are the sweep's own columns and options
-RESERVED = frozenset({"replicate", "seed", "seeds", "workers", "dask", "out", "cache", "no_cache", "quiet", "help"})
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "RESERVED",
+    "Experiment",
+    "ExperimentLoadError",
+    "ExperimentLoadWarning",
+    "Timing",
+    "UnknownExperimentError",
+    "experiment_names",
+    "experiments",
+    "get",
+    "register",
+    "registered",
+    "source",
+    "unregister",
+]
 
-
-@dataclass(frozen=True, kw_only=True)
-class Experiment:
-    """A registered experiment: a function of (config, seed), its parameters, and how to summarise and draw it.
-
-    All fields are keyword-only.
-
-    Parameters
-    ----------
-    name : str
-        The name on the command line (``optcore run NAME``); letters, digits, ``-`` and ``_``.
-    summary : str
-        One line for ``optcore list``.
-    run : callable
-        ``run(config: dict, seed: int)`` returning a dict of scalars (one row of the table) or a list of such
-        dicts (several rows). It must be a module-level function so that worker processes can import it, and it
-        must depend only on ``config`` and ``seed``.
-    params : sequence of Param
-        The parameters; ``config`` holds one value of each.
-    version : str
-        The experiment's code version; bump it when ``run`` changes its results, so that cached cells of the old
-        code are not reused.
-    seeds : int
-        The default number of seeds (replicates) per configuration.
-    figure : callable, optional
-        ``figure(table, ax)`` draws the sweep's table (a pandas DataFrame) on a matplotlib Axes: it must label
-        both axes; a title and a legend are added by the framework when missing.
-    summarize : callable, optional
-        ``summarize(table) -> DataFrame``, the table printed by ``optcore run``. Default: the mean of every
-        numeric output over the seeds of each configuration.
-    """
-
-    name: str
-    summary: str
-    run: Callable[[dict, int], Mapping[str, Any] | list]
-    params: tuple[Param, ...] = ()
-    version: str = "1"
-    seeds: int = 3
-    figure: Callable | None = None
-    summarize: Callable | None = None
-    _by_name: dict = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name or not all(c.isalnum() or c in "-_" for c in self.name):
-            raise ValueError(f"experiment name must be letters, digits, '-' and '_', got {self.name!r}")
-        if not isinstance(self.summary, str) or not self.summary.strip() or "\n" in self.summary.strip():
-            raise ValueError(f"experiment {self.name!r} needs a one-line summary")
-        if not callable(self.run):
-            raise TypeError(f"experiment {self.name!r}: run must be callable, got {type(self.run).__name__}")
-        params = tuple(self.params)
-        for p in params:
-            if not isinstance(p, Param):
-                raise TypeError(f"experiment {self.name!r}: params must be Param objects, got {type(p).__name__}")
-            if p.name in RESERVED:
-                raise ValueError(f"experiment {self.name!r}: parameter name {p.name!r} is reserved")
-        by_name = {p.name: p for p in params}
-        if len(by_name) != len(params):
-            raise ValueError(f"experiment {self.name!r}: repeated parameter names")
-        if not isinstance(self.seeds, int) or self.seeds < 1:
-            raise ValueError(f"experiment {self.name!r}: seeds must be a positive int, got {self.seeds!r}")
-        object.__setattr__(self, "params", params)
-        object.__setattr__(self, "version", str(self.version))
-        object.__setattr__(self, "_by_name", by_name)
-
-    def param(self, name: str) -> Param:
-        """The parameter called ``name``; a ``ValueError`` listing the valid names otherwise."""
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise ValueError(
-                f"experiment {self.name!r} has no parameter {name!r}; valid parameters: {self.param_names()}"
-            ) from None
-
-    def summary_table(self, table):
-        """The table ``optcore run`` prints: ``summarize(table)``, or the mean of each output over seeds.
-
-        Without ``summarize``, the mean of every numeric output over the seeds of each configuration, with the
-        number of seeds.
-
-        Parameters
-        ----------
-        table : pandas.DataFrame
-            A sweep's table.
-
-        Returns
-        -------
-        pandas.DataFrame
-        """
-        if self.summarize is not None:
-            return self.summarize(table)
-        keys = [p.name for p in self.params]
-        outputs = [c for c in table.columns if c not in {*keys, *RESERVED} and table[c].dtype.kind in "biuf"]
-        if not keys:
-            return table[outputs].mean().to_frame().T
-        summary = table.groupby(keys, sort=False)[outputs].mean().reset_index()
-        summary.insert(len(keys), "seeds", table.groupby(keys, sort=False).size().to_numpy())
-        return summary
-
-    def param_names(self) -> str:
-        """The parameter names, comma separated (for messages)."""
-        return ", ".join(self._by_name) or "(none)"
+#: the entry-point group through which distributions (optcore included) declare experiments
+ENTRY_POINT_GROUP = "optcore.experiments"
 
 
 class UnknownExperimentError(KeyError):
@@ -128,20 +50,91 @@ class UnknownExperimentError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class ExperimentLoadError(RuntimeError):
+    """An experiment declared by an entry point could not be loaded; the message names the entry point."""
+
+
+class ExperimentLoadWarning(UserWarning):
+    """An experiment declared by an entry point was skipped (while listing all of them) because it failed to load."""
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """An experiment known from an entry point (or optcore's own list) and not imported yet."""
+
+    name: str
+    value: str  # "module:attribute"
+    origin: str  # where the declaration comes from, for messages and `optcore list -v`
+
+
 _REGISTRY: dict[str, Experiment] = {}
+_SOURCES: dict[str, str] = {}  # name -> where a registered experiment came from
+_DECLARED: dict[str, _Declared] = {}  # declared, not imported yet
+_BROKEN: dict[str, ExperimentLoadError] = {}  # declared, failed to import
 _LOCK = threading.RLock()
-_builtins_loaded = False
+_discovered = False
 
 
-def _load_builtins() -> None:
-    global _builtins_loaded
-    if _builtins_loaded:
-        return
-    _builtins_loaded = True
-    from .catalog import EXPERIMENTS
+def _discover() -> None:
+    """Read the entry points of every installed distribution once (metadata only: nothing is imported)."""
+    global _discovered
+    with _LOCK:
+        if _discovered:
+            return
+        _discovered = True
+        declared: dict[str, _Declared] = {}
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = getattr(ep, "dist", None)
+            where = f"entry point of {dist.name} {dist.version}" if dist is not None else "entry point"
+            other = declared.get(ep.name)
+            if other is not None:
+                if other.value != ep.value:
+                    warnings.warn(
+                        f"two entry points declare the experiment {ep.name!r}: {other.value} ({other.origin}) and "
+                        f"{ep.value} ({where}); using the first",
+                        ExperimentLoadWarning,
+                        stacklevel=3,
+                    )
+                continue
+            declared[ep.name] = _Declared(ep.name, ep.value, where)
+        # optcore's own studies: from its metadata when installed; from its own list when that metadata does not
+        # declare them (imported from a source tree, next to no install or an older one)
+        for name, value in BUILTIN.items():
+            if name not in declared:
+                origin = "optcore's built-in list (the optcore metadata found declares no entry point for it)"
+                declared[name] = _Declared(name, value, origin)
+        for name, item in declared.items():
+            if name not in _REGISTRY:
+                _DECLARED[name] = item
 
-    for experiment in EXPERIMENTS:
-        register(experiment)
+
+def _load(name: str) -> Experiment:
+    """Import the declared experiment ``name`` and register it; raise ExperimentLoadError when that fails."""
+    with _LOCK:
+        item = _DECLARED.pop(name)
+        try:
+            obj = importlib.metadata.EntryPoint(name=name, value=item.value, group=ENTRY_POINT_GROUP).load()
+        except Exception as exc:
+            error = ExperimentLoadError(
+                f"experiment {name!r} ({item.origin}: {item.value}) failed to load: {type(exc).__name__}: {exc}"
+            )
+            error.__cause__ = exc
+            _BROKEN[name] = error
+            raise error from exc
+        if name in _REGISTRY:  # the module registered it when imported (decorator form)
+            _SOURCES.setdefault(name, f"{item.origin}: {item.value}")
+            return _REGISTRY[name]
+        if not isinstance(obj, Experiment) or obj.name != name:
+            what = f"the experiment {obj.name!r}" if isinstance(obj, Experiment) else type(obj).__name__
+            error = ExperimentLoadError(
+                f"experiment {name!r} ({item.origin}) points at {item.value}, which is {what}: it must be an "
+                f"Experiment called {name!r}, or a module that registers one when imported"
+            )
+            _BROKEN[name] = error
+            raise error
+        _REGISTRY[name] = obj
+        _SOURCES[name] = f"{item.origin}: {item.value}"
+        return obj
 
 
 def register(experiment: Experiment | None = None, /, *, replace: bool = False, **fields):
@@ -153,7 +146,8 @@ def register(experiment: Experiment | None = None, /, *, replace: bool = False, 
         The experiment to register. Leave it out to use ``register`` as a decorator:
         ``@register(name=..., summary=..., params=[...])`` over ``def run(config, seed)``.
     replace : bool
-        Allow replacing an experiment of the same name (otherwise that is a ``ValueError``).
+        Allow replacing an experiment of the same name, registered or declared by an entry point (otherwise
+        that is a ``ValueError``).
     **fields
         In decorator form, the other fields of :class:`Experiment`.
 
@@ -174,21 +168,26 @@ def register(experiment: Experiment | None = None, /, *, replace: bool = False, 
         raise TypeError(f"register(experiment) takes no other fields, got {sorted(fields)}")
     if not isinstance(experiment, Experiment):
         raise TypeError(f"register() needs an Experiment, got {type(experiment).__name__}")
-    _load_builtins()
+    _discover()
+    name = experiment.name
     with _LOCK:
-        if experiment.name in _REGISTRY and not replace and _REGISTRY[experiment.name] is not experiment:
-            raise ValueError(f"an experiment called {experiment.name!r} is already registered (use replace=True)")
-        _REGISTRY[experiment.name] = experiment
+        taken = (name in _REGISTRY and _REGISTRY[name] is not experiment) or name in _DECLARED or name in _BROKEN
+        if taken and not replace:
+            where = _SOURCES.get(name) or (_DECLARED[name].origin if name in _DECLARED else "registered")
+            raise ValueError(f"an experiment called {name!r} is already registered ({where}); use replace=True")
+        _DECLARED.pop(name, None)
+        _BROKEN.pop(name, None)
+        _REGISTRY[name] = experiment
+        _SOURCES.setdefault(name, f"registered by {getattr(experiment.run, '__module__', '?')}")
     return experiment
 
 
 def unregister(name: str) -> Experiment:
-    """Remove the experiment called ``name`` and return it."""
-    _load_builtins()
+    """Remove the experiment called ``name`` and return it (a declared one is loaded first)."""
+    experiment = get(name)
     with _LOCK:
-        if name not in _REGISTRY:
-            raise UnknownExperimentError(_unknown(name))
-        return _REGISTRY.pop(name)
+        _SOURCES.pop(name, None)
+        return _REGISTRY.pop(name, experiment)
 
 
 @contextlib.contextmanager
@@ -201,34 +200,64 @@ def registered(experiment: Experiment, *, replace: bool = False) -> Iterator[Exp
         with _LOCK:
             if _REGISTRY.get(experiment.name) is experiment:
                 del _REGISTRY[experiment.name]
+                _SOURCES.pop(experiment.name, None)
 
 
 def get(name: str | Experiment) -> Experiment:
-    """The experiment called ``name`` (an :class:`Experiment` is returned as is).
+    """The experiment called ``name`` (an :class:`Experiment` is returned as is); imports only that one.
 
     Raises
     ------
     UnknownExperimentError
         (a ``KeyError``) No such experiment; the message lists the registered ones.
+    ExperimentLoadError
+        (a ``RuntimeError``) An entry point declares it, but its module failed to import or holds no such
+        experiment; the message names the entry point and the error.
     """
     if isinstance(name, Experiment):
         return name
-    _load_builtins()
+    _discover()
     with _LOCK:
-        experiment = _REGISTRY.get(name)
-    if experiment is None:
-        raise UnknownExperimentError(_unknown(name))
-    return experiment
+        if name in _REGISTRY:
+            return _REGISTRY[name]
+        if name in _BROKEN:
+            raise _BROKEN[name]
+        if name in _DECLARED:
+            return _load(name)
+    raise UnknownExperimentError(_unknown(name))
 
 
 def experiments() -> list[Experiment]:
-    """All registered experiments, sorted by name."""
-    _load_builtins()
+    """All experiments, sorted by name; one whose entry point fails to load is skipped with a warning."""
+    _discover()
     with _LOCK:
+        for name in sorted(_DECLARED):
+            try:
+                _load(name)
+            except ExperimentLoadError as exc:
+                warnings.warn(f"{exc} (skipped)", ExperimentLoadWarning, stacklevel=2)
         return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
-def _unknown(name) -> str:
+def experiment_names() -> list[str]:
+    """The names of all registered and declared experiments, sorted, without importing any study."""
+    _discover()
     with _LOCK:
-        valid = ", ".join(sorted(_REGISTRY)) or "(none registered)"
+        return sorted({*_REGISTRY, *_DECLARED, *_BROKEN})
+
+
+def source(name: str) -> str:
+    """Where the experiment ``name`` comes from: its entry point (and distribution), or who registered it."""
+    _discover()
+    with _LOCK:
+        if name in _SOURCES:
+            return _SOURCES[name]
+        if name in _DECLARED:
+            return f"{_DECLARED[name].origin}: {_DECLARED[name].value} (not loaded yet)"
+    get(name)
+    return _SOURCES[name]
+
+
+def _unknown(name) -> str:
+    valid = ", ".join(experiment_names()) or "(none registered)"
     return f"unknown experiment {name!r}; valid experiments: {valid}"

@@ -9,22 +9,26 @@ Seeds. A cell's seed is the first 8 bytes of the SHA-256 of the canonical JSON o
 an int64 column). It depends on the configuration and not on the cell's position in the grid, so growing a grid
 keeps the seeds -- and the cached results -- of the cells already there, and no two configurations share a seed.
 
+Checks first. Every value is checked against its parameter's domain and every configuration against the
+experiment's ``validate`` hook before any cell runs, and a sweep of more than ``max_cells`` cells is refused
+before any of them is built.
+
 Executors. In-process by default; ``workers=N`` runs N local processes (started with the ``spawn`` method on every
-platform: no fork of a process that may hold threads); ``dask=ADDRESS`` (or a ``distributed.Client``) uses that
-Dask cluster's executor; ``executor=`` takes any :class:`concurrent.futures.Executor`. Each cell's result is written
-to the cache as soon as it arrives, so an interrupted sweep loses at most the cells in flight.
+platform: no fork of a process that may hold threads; each with ``threads_per_worker`` threads and dying with this
+process, see :mod:`.workers`); ``dask=ADDRESS`` (or a ``distributed.Client``) uses that Dask cluster's executor;
+``executor=`` takes any :class:`concurrent.futures.Executor`. Each cell's result is written to the cache as soon as
+it arrives, so an interrupted sweep loses at most the cells in flight.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
+import math
 import multiprocessing
 import numbers
 import os
 import platform
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -36,7 +40,12 @@ import pandas as pd
 from .. import __version__
 from .cache import Cache, canonical_json, cell_key
 from .registry import RESERVED, Experiment, get
+from .reporting import reporter
 from .results import ResultTable
+from .workers import WorkerImportError, init_worker, run_cell, run_cell_by_name
+
+#: the most cells run_sweep builds unless told otherwise (each costs memory before anything runs)
+MAX_CELLS = 100_000
 
 
 class _InlineExecutor(Executor):
@@ -76,12 +85,63 @@ def expand_grid(experiment: str | Experiment, grid: dict | None = None) -> list[
         A value of the wrong type.
     """
     experiment = get(experiment)
+    axes = _axes(experiment, grid)
+    names = [p.name for p in experiment.params]
+    return [dict(zip(names, values, strict=True)) for values in itertools.product(*axes)]
+
+
+def _axes(experiment: Experiment, grid: dict | None) -> list[list]:
+    """The checked values of every parameter, in declared order."""
     grid = {} if grid is None else dict(grid)
     for name in grid:
         experiment.param(name)  # raises, listing the valid parameters
-    axes = [p.coerce(grid[p.name] if p.name in grid else p.default) for p in experiment.params]
-    names = [p.name for p in experiment.params]
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*axes)]
+    return [p.coerce(grid[p.name] if p.name in grid else p.default) for p in experiment.params]
+
+
+def check_sweep(
+    experiment: str | Experiment, grid: dict | None = None, *, seeds: int | None = None, max_cells: int = MAX_CELLS
+) -> list[dict]:
+    """Check a sweep before it runs: its size, every value's domain and every configuration; return the configs.
+
+    Parameters
+    ----------
+    experiment : str or Experiment
+        The experiment (or its registered name).
+    grid : dict, optional
+        ``{parameter: value or list of values}``; see :func:`expand_grid`.
+    seeds : int, optional
+        Replicates per configuration (default: the experiment's ``seeds``).
+    max_cells : int
+        The most cells (configurations times seeds) allowed; see :func:`run_sweep`.
+
+    Returns
+    -------
+    list of dict
+        The configurations (see :func:`expand_grid`).
+
+    Raises
+    ------
+    ValueError
+        Too many cells, a value outside its parameter's domain, or a configuration the experiment's
+        ``validate`` hook rejects; the message names the argument or parameter.
+    TypeError
+        A value of the wrong type.
+    """
+    experiment = get(experiment)
+    seeds = experiment.seeds if seeds is None else _positive_int(seeds, "seeds")
+    max_cells = _positive_int(max_cells, "max_cells")
+    axes = _axes(experiment, grid)
+    n_configs = math.prod(len(axis) for axis in axes)
+    if n_configs * seeds > max_cells:
+        raise ValueError(
+            f"the sweep has {n_configs * seeds} cells ({n_configs} configurations x {seeds} seeds), more than the "
+            f"limit max_cells={max_cells}: every cell is set up before any runs. Use fewer seeds or grid values, or "
+            f"raise the limit: run_sweep(..., max_cells=N), or --max-cells N on the command line"
+        )
+    configs = expand_grid(experiment, grid)
+    for config in configs:
+        experiment.check_config(config)
+    return configs
 
 
 def cell_seed(*, base_seed: int, config: dict, replicate: int) -> int:
@@ -104,8 +164,10 @@ def run_sweep(
     workers: int | None = None,
     dask=None,
     executor: Executor | None = None,
+    threads_per_worker: int = 1,
     cache=None,
     progress: bool = False,
+    max_cells: int = MAX_CELLS,
 ) -> ResultTable:
     """Run an experiment on every configuration of a grid with several seeds each, and tabulate the results.
 
@@ -125,11 +187,18 @@ def run_sweep(
         A Dask scheduler address (a client is opened and closed here) or a client: run cells on that cluster.
     executor : concurrent.futures.Executor, optional
         Run cells through this executor (it is not shut down here).
+    threads_per_worker : int
+        With ``workers=N``: the threads each worker process may use (engine, BLAS, OpenMP); default 1, so that
+        N workers use N cores (see :mod:`optcore.experiments.workers`).
     cache : str, os.PathLike or Cache, optional
         Cache directory: cells found there are not recomputed, and every computed cell is written there as soon
         as it finishes. ``None``: no cache.
     progress : bool
-        Show a progress bar on stderr (only when stderr is a terminal, and only once the sweep has run a second).
+        Report progress on stderr: on a terminal a bar (once the sweep has run a second; cells that report their
+        own progress through :func:`~optcore.experiments.progress` add a bar when they run in this process),
+        otherwise one line per finished cell.
+    max_cells : int
+        Refuse (``ValueError``, before anything is built) a sweep of more cells than this (default 100000).
 
     Returns
     -------
@@ -138,13 +207,14 @@ def run_sweep(
         metadata; ``result.cache_stats`` says how many cells were cached, computed, or found corrupt.
     """
     experiment = get(experiment)
-    configs = expand_grid(experiment, grid)
     seeds = experiment.seeds if seeds is None else _positive_int(seeds, "seeds")
+    configs = check_sweep(experiment, grid, seeds=seeds, max_cells=max_cells)
     base_seed = _nonnegative_int(base_seed, "base_seed")
     if sum(x is not None for x in (executor, dask)) + (workers not in (None, 1)) > 1:
         raise ValueError("give at most one of workers=, dask= and executor=")
     if workers is not None:
         workers = _positive_int(workers, "workers")
+    threads_per_worker = _positive_int(threads_per_worker, "threads_per_worker")
     if cache is not None and not isinstance(cache, Cache):
         cache = Cache(cache)
 
@@ -173,16 +243,16 @@ def run_sweep(
             stats["corrupt"] += found.status == "corrupt"
             todo.append(index)
 
-    with (
-        _Backend(workers=workers, dask=dask, executor=executor) as backend,
-        _progress_bar(experiment.name, total=len(cells), initial=len(cells) - len(todo), enabled=progress) as bar,
-    ):
-        for index, result, elapsed in backend.map_cells(experiment, cells, todo):
-            results[index] = result
-            stats["computed"] += 1
-            if cache is not None:
-                cache.store(cells[index][3], result, elapsed_s=elapsed)
-            bar.update(1)
+    with _Backend(workers=workers, dask=dask, executor=executor, threads_per_worker=threads_per_worker) as backend:
+        initial = len(cells) - len(todo)
+        inline = backend.name == "serial"
+        with reporter(experiment.name, total=len(cells), initial=initial, enabled=progress, inline=inline) as report:
+            for index, result, elapsed in backend.map_cells(experiment, cells, todo):
+                results[index] = result
+                stats["computed"] += 1
+                if cache is not None:
+                    cache.store(cells[index][3], result, elapsed_s=elapsed)
+                report.cell_done(cells[index][0], cells[index][1], elapsed)
         backend_name, n_workers, threads = backend.name, backend.workers, backend.threads
 
     table = _tabulate(experiment, cells, results)
@@ -203,19 +273,13 @@ def run_sweep(
         "backend": backend_name,
         "workers": n_workers,
         "threads": threads,
+        "threads_per_worker": threads_per_worker if backend_name == "processes" else None,
         "cpu_count": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cache": {"dir": None if cache is None else str(cache.root), **stats},
     }
     return ResultTable(table=table, meta=meta)
-
-
-def _run_cell(run, config: dict, seed: int):
-    """What a worker runs: one cell, its result made plain (Python scalars only), and its time."""
-    start = time.perf_counter()
-    result = run(dict(config), seed)
-    return _plain(result), time.perf_counter() - start
 
 
 def _plain(result):
@@ -253,7 +317,7 @@ def _tabulate(experiment: Experiment, cells: list, results: list) -> pd.DataFram
 class _Backend:
     """Chooses, owns and closes the executor; yields results as cells finish."""
 
-    def __init__(self, *, workers, dask, executor):
+    def __init__(self, *, workers, dask, executor, threads_per_worker=1):
         self._owned: list = []
         self._client = None
         if executor is not None:
@@ -273,7 +337,12 @@ class _Backend:
             self.window = 2 * max(self.threads, 1)
         elif workers not in (None, 1):
             context = multiprocessing.get_context("spawn")
-            self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            self.executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=context,
+                initializer=init_worker,
+                initargs=(os.getpid(), threads_per_worker),
+            )
             self._owned.append(self.executor)
             self.name, self.workers, self.threads, self.window = "processes", workers, workers, 2 * workers
         else:
@@ -299,10 +368,12 @@ class _Backend:
         window = self.window or len(todo) or 1
         inflight: dict = {}
 
+        task = self._task(experiment)
+
         def fill():
             for index in itertools.islice(pending, window - len(inflight)):
                 config, _, seed, _ = cells[index]
-                inflight[self.executor.submit(_run_cell, experiment.run, config, seed)] = index
+                inflight[self.executor.submit(*task, config, seed)] = index
 
         try:
             fill()
@@ -312,9 +383,13 @@ class _Backend:
                     index = inflight.pop(future)
                     try:
                         result, elapsed = future.result()
+                    except WorkerImportError as exc:
+                        raise RuntimeError(str(exc)) from exc
                     except Exception as exc:
                         config, replicate, seed, _ = cells[index]
                         hint = _SPAWN_HINT if isinstance(exc, BrokenProcessPool) else ""
+                        if self.name == "dask" and isinstance(exc, ImportError):
+                            hint = _DASK_HINT
                         raise RuntimeError(
                             f"experiment {experiment.name!r} failed on config {config}, replicate {replicate} "
                             f"(seed {seed}): {type(exc).__name__}: {exc}{hint}"
@@ -325,6 +400,24 @@ class _Backend:
             for future in inflight:
                 future.cancel()
 
+
+    def _task(self, experiment: Experiment) -> tuple:
+        """What to submit per cell: the run function itself in this process; elsewhere, its module and name.
+
+        Sent by name, the function is imported by the worker inside :func:`run_cell_by_name`, which says which
+        module a worker could not import -- instead of an unpickling error deep in the executor.
+        """
+        run = experiment.run
+        module, qualname = getattr(run, "__module__", None), getattr(run, "__qualname__", "")
+        if self.name == "serial" or not module or "<" in qualname:
+            return (run_cell, run)
+        return (run_cell_by_name, experiment.name, module, qualname)
+
+
+_DASK_HINT = (
+    " -- a Dask worker could not import something the cell needs: every worker must have optcore and the module"
+    " that defines the experiment installed (or on its PYTHONPATH)"
+)
 
 _SPAWN_HINT = (
     " -- worker processes are started with 'spawn': they import the experiment's run function by its module, and"
@@ -343,27 +436,6 @@ def _dask_client(dask):
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("running on Dask needs dask.distributed: pip install 'optcore[dask]'") from exc
     return Client(dask)
-
-
-@contextlib.contextmanager
-def _progress_bar(name: str, *, total: int, initial: int, enabled: bool):
-    """A tqdm bar on stderr, shown only when enabled, stderr is a terminal and the work takes over a second."""
-    from tqdm import tqdm
-
-    # disable=None: tqdm turns itself off when stderr is not a terminal
-    bar = tqdm(
-        total=total,
-        initial=initial,
-        desc=name,
-        unit="cell",
-        file=sys.stderr,
-        disable=None if enabled else True,
-        delay=1.0,
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def _positive_int(value, name: str) -> int:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _core
+from .._threads import resolve_threads
 from .._validation import INT64_MAX, as_dtype, choice, float_array, integer
 from .networks import LinearTensorNet, check_network
 
@@ -102,7 +102,9 @@ def run_gd(
     seed : int
         Seed of random initializations (fully connected and convolutional nets).
     threads : int, optional
-        Worker threads (default: the CPU count, at most R).
+        Worker threads, at most ``optcore._threads.MAX_THREADS`` and used up to R (default
+        :func:`optcore.default_threads`: ``OPTCORE_NUM_THREADS``, else the CPUs this process may use). Results do
+        not depend on it. Ctrl-C stops the run within a fraction of a second (KeyboardInterrupt).
 
     Returns
     -------
@@ -145,7 +147,7 @@ def run_gd(
         raise TypeError("record_at must be a non-empty 1-D integer array")
     if rec.min() < 0 or rec.max() > steps or np.any(np.diff(rec) <= 0):
         raise ValueError(f"record_at must be strictly increasing step counts in [0, {steps}]")
-    threads = (os.cpu_count() or 1) if threads is None else integer(threads, "threads", minimum=1)
+    threads = resolve_threads(threads, R)
     core_net = net._core()
     if net.kind == "odeco":
         core_net["S"] = float_array(net.S, "network.S", dt)
@@ -157,7 +159,7 @@ def run_gd(
     options = {
         "loss": loss,
         "steps": steps,
-        "threads": int(min(threads, R)),
+        "threads": threads,
         "record_at": np.array(rec, dtype=np.int64),  # a copy: it becomes result.steps
         "step_size": float_array(eta, "step_size", dt),
     }

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .distances import direction_error
 from .gd import log_schedule, run_gd
 from .predictions import fourier_lp_margin, l2_max_margin, lp_max_margin
@@ -170,13 +170,18 @@ CLASSIFICATION = Experiment(
             "network family (a grid axis)",
             choices=("fc", "diagonal", "conv"),
         ),
-        Param("depth", int, (1, 2, 3), "depth L (a grid axis; L = 1 is the linear model)"),
-        Param("n", int, 8, "examples"),
-        Param("d", int, 8, "input dimension"),
+        Param("depth", int, (1, 2, 3), "depth L (a grid axis; L = 1 is the linear model)", ge=1),
+        Param("n", int, 8, "examples", ge=1),
+        Param("d", int, 8, "input dimension", ge=1),
         Param("loss", str, "exponential", "loss", choices=("exponential", "logistic")),
-        Param("alpha", float, 0.1, "initialization scale"),
-        Param("steps", int, 1000000, "GD steps"),
-        Param("lr", float, 0.1, "step size"),
+        Param("alpha", float, 0.1, "initialization scale", gt=0),
+        Param("steps", int, 1000000, "GD steps", ge=1),
+        Param("lr", float, 0.1, "step size", gt=0),
+    ),
+    timing=Timing(
+        seconds=126.3,
+        cpu_seconds=9.6,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
     ),
     version="1",
     seeds=2,

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .distances import normalized_error
 from .gd import run_gd
 from .networks import Convolutional, Diagonal, FullyConnected
@@ -54,6 +54,14 @@ def make_network(network: str, depth: int, d: int, *, conv_init: str = "delta"):
 def _support(coefficients, rel: float = 0.01) -> int:
     mod = np.abs(coefficients)
     return int(np.sum(mod > rel * mod.max()))
+
+
+def validate_regression(config: dict) -> None:
+    """Interpolation needs n <= d (the predictions are interpolants); the scales run from alpha_min up."""
+    if config["n"] > config["d"]:
+        raise ValueError(f"n must be <= d (an interpolation problem), got n = {config['n']}, d = {config['d']}")
+    if config["alpha_min"] > config["alpha_max"]:
+        raise ValueError(f"alpha_min ({config['alpha_min']}) must be <= alpha_max ({config['alpha_max']})")
 
 
 def run_regression(config: dict, seed: int) -> list[dict]:
@@ -141,15 +149,21 @@ REGRESSION = Experiment(
             "network family (a grid axis)",
             choices=("fc", "diagonal", "conv"),
         ),
-        Param("depth", int, (2, 3), "depth L (a grid axis)"),
-        Param("n", int, 8, "examples"),
-        Param("d", int, 25, "input dimension (odd: conv nets then have one real DFT coefficient, the mean)"),
-        Param("alpha_min", float, 0.01, "smallest initialization scale"),
-        Param("alpha_max", float, 1.0, "largest initialization scale"),
-        Param("alphas", int, 5, "initialization scales (log-spaced, one GD run each, all in one kernel call)"),
-        Param("steps", int, 200000, "GD steps"),
-        Param("lr", float, 0.02, "step size (divided by alpha^(2(L-1)) when alpha > 1)"),
+        Param("depth", int, (2, 3), "depth L (a grid axis)", ge=1),
+        Param("n", int, 8, "examples", ge=1),
+        Param("d", int, 25, "input dimension (odd: conv nets then have one real DFT coefficient, the mean)", ge=3),
+        Param("alpha_min", float, 0.01, "smallest initialization scale", gt=0),
+        Param("alpha_max", float, 1.0, "largest initialization scale", gt=0),
+        Param("alphas", int, 5, "initialization scales (log-spaced, one GD run each, all in one kernel call)", ge=1),
+        Param("steps", int, 200000, "GD steps", ge=1),
+        Param("lr", float, 0.02, "step size (divided by alpha^(2(L-1)) when alpha > 1)", gt=0),
     ),
+    timing=Timing(
+        seconds=290.4,
+        cpu_seconds=28.1,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 20); serial, no cache",
+    ),
+    validate=validate_regression,
     version="2",
     seeds=2,
     figure=figure_regression,

@@ -106,6 +106,7 @@ def search_minima(
     eig_tol: float = 1e-9,
     dedup_tol: float = 1e-6,
     newton_every: int = 100,
+    progress=None,
 ) -> SearchResult:
     """Run GD from ``starts`` random initializations, polish with Newton, classify and de-duplicate.
 
@@ -134,6 +135,9 @@ def search_minima(
         Frobenius distance under which two spurious minima (after the best permutations) are the same.
     newton_every : int
         GD steps between Newton attempts on the starts whose gradient norm is below ``newton_tol``.
+    progress : callable, optional
+        Wraps the GD loop's ``range`` to report progress, e.g. :func:`optcore.experiments.progress` (a bar when
+        the search runs inside a visible sweep); the loop may end before its last step, when every start is done.
 
     Returns
     -------
@@ -169,7 +173,8 @@ def search_minima(
     # authors' 5/k is stable for n = k; an over-parameterized student can overshoot near a vanishing neuron)
     eta = np.full(starts, step)
     prev_W, prev_f = W.copy(), np.full(starts, np.inf)
-    for t in range(max_steps + 1):
+    loop = range(max_steps + 1) if progress is None else progress(range(max_steps + 1), desc=f"GD steps, k = {k}")
+    for t in loop:
         if active.size == 0:
             break
         g, f = _fast_gradient(W[active], nv, V, V, idx)
@@ -206,6 +211,9 @@ def search_minima(
         active = active[~done]
         if np.any(bad):
             active = np.concatenate([active, back])  # undone steps: retried with half the step
+
+    if hasattr(loop, "close"):
+        loop.close()  # a bar left by `break` (every start done) is cleared now
 
     # global end points stopped by their loss: polish those with a nonsingular Hessian (n = k) as well
     rest = np.flatnonzero(np.sqrt(np.sum(population.gradient(W, V) ** 2, axis=(1, 2))) > grad_tol)

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
+from ..experiments.reporting import progress as cell_progress
 from ..experiments.stats import wilson_interval
 from .certificates import random_perturbation_test
 from .constructions import theorem1
@@ -53,7 +54,9 @@ def run_spurious(config: dict, seed: int) -> dict:
     """One (k, n = k + excess) cell: search from ``starts`` initializations and count the end points' labels."""
     k, excess = config["k"], config["excess"]
     started = time.perf_counter()
-    r = search_minima(k, k + excess, starts=config["starts"], seed=seed, max_steps=config["max_steps"])
+    r = search_minima(
+        k, k + excess, starts=config["starts"], seed=seed, max_steps=config["max_steps"], progress=cell_progress
+    )
     spurious = r.label == "spurious"
     undetermined = r.label == "undetermined"
     return {
@@ -159,10 +162,14 @@ SPURIOUS = Experiment(
     summary="Fraction of GD starts ending at certified spurious minima of 2-layer ReLU nets, k = 6..20, n = k..k+2.",
     run=run_spurious,
     params=(
-        Param("k", int, tuple(range(6, 21)), "teacher neurons = input dimension (a grid axis)"),
-        Param("excess", int, (0, 1, 2), "student neurons n = k + excess (a grid axis)"),
-        Param("starts", int, 100, "random initializations W_ij ~ N(0, 1/k) per cell and seed"),
-        Param("max_steps", int, 30_000, "GD steps at most (step 5/k), Newton polishing below |grad| = 1e-5"),
+        Param("k", int, tuple(range(6, 21)), "teacher neurons = input dimension (a grid axis)", ge=1),
+        Param("excess", int, (0, 1, 2), "student neurons n = k + excess (a grid axis)", ge=0),
+        Param("starts", int, 100, "random initializations W_ij ~ N(0, 1/k) per cell and seed", ge=1),
+        Param("max_steps", int, 30_000, "GD steps at most (step 5/k), Newton polishing below |grad| = 1e-5", ge=0),
+    ),
+    timing=Timing(
+        seconds=319.0,  # the run quoted in README.md; a run here with other jobs sharing the machine took 862 s
+        machine="one core of a 2-core x86-64 AVX2 machine, OPENBLAS_NUM_THREADS=1; serial",
     ),
     version="3",
     seeds=1,
@@ -172,6 +179,15 @@ SPURIOUS = Experiment(
 
 
 # --- theorem1-path ------------------------------------------------------------------------------------------------
+def validate_no_affine_fit(config: dict) -> None:
+    """Theorem 1 needs data no affine map fits (condition C1.1): more points than dx + 1."""
+    if config["m"] <= config["dx"] + 1:
+        raise ValueError(
+            f"m must be > dx + 1 = {config['dx'] + 1} (with m <= dx + 1 points an affine map fits the data: "
+            f"condition C1.1 of Theorem 1 fails), got m = {config['m']}"
+        )
+
+
 _SLOPES = {"relu": (1.0, 0.0), "leaky": (1.0, 0.01), "slight": (1.001, 1.0)}
 
 
@@ -262,12 +278,18 @@ THEOREM1_PATH = Experiment(
             "two-slope activation: relu (1, 0), leaky (1, 0.01), slight (1.001, 1)",
             choices=("relu", "leaky", "slight"),
         ),
-        Param("m", int, 40, "data points (x ~ N(0, I), y = sin(sum x))"),
-        Param("dx", int, 3, "input dimension"),
-        Param("d1", int, 4, "hidden width (>= 2)"),
-        Param("points", int, 121, "points on the segment t in [-0.25, 1.25]"),
-        Param("perturbations", int, 10_000, "random perturbations of norm <= 1e-3 around the minimum"),
+        Param("m", int, 40, "data points (x ~ N(0, I), y = sin(sum x))", ge=2),
+        Param("dx", int, 3, "input dimension", ge=1),
+        Param("d1", int, 4, "hidden width (>= 2)", ge=2),
+        Param("points", int, 121, "points on the segment t in [-0.25, 1.25]", ge=2),
+        Param("perturbations", int, 10_000, "random perturbations of norm <= 1e-3 around the minimum", ge=1),
     ),
+    timing=Timing(
+        seconds=19.8,
+        cpu_seconds=2.7,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
+    ),
+    validate=validate_no_affine_fit,
     version="1",
     seeds=3,
     figure=figure_theorem1_path,
@@ -404,12 +426,17 @@ PCA = Experiment(
     summary="GD trajectory of a small tanh net on the loss contours of its PCA plane; Lanczos Hessian extremes.",
     run=run_landscape_pca,
     params=(
-        Param("m", int, 64, "data points (x ~ N(0, I), y = sin(sum x))"),
-        Param("dx", int, 3, "input dimension"),
-        Param("width", int, 8, "hidden width"),
-        Param("steps", int, 300, "full-batch GD steps"),
-        Param("lr", float, 0.5, "step size"),
-        Param("resolution", int, 41, "grid points per axis of the plane"),
+        Param("m", int, 64, "data points (x ~ N(0, I), y = sin(sum x))", ge=1),
+        Param("dx", int, 3, "input dimension", ge=1),
+        Param("width", int, 8, "hidden width", ge=1),
+        Param("steps", int, 300, "full-batch GD steps (the PCA of the trajectory needs >= 2)", ge=2),
+        Param("lr", float, 0.5, "step size", gt=0),
+        Param("resolution", int, 41, "grid points per axis of the plane", ge=2),
+    ),
+    timing=Timing(
+        seconds=33.2,
+        cpu_seconds=2.6,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
     ),
     version="1",
     seeds=1,
@@ -508,14 +535,20 @@ PLATEAU = Experiment(
             "two-slope activation: relu (1, 0), leaky (1, 0.01), slight (1.001, 1)",
             choices=("relu", "leaky", "slight"),
         ),
-        Param("d1", int, (2, 4, 8, 16), "hidden width (a grid axis)"),
-        Param("m", int, 40, "data points (x ~ N(0, I), y = sin(sum x))"),
-        Param("dx", int, 3, "input dimension"),
-        Param("nets", int, 32, "networks trained per cell (He initialization)"),
-        Param("epochs", int, 3000, "full-batch GD steps"),
-        Param("lr", float, 0.05, "GD step size on the mean loss"),
-        Param("band", float, 1e-3, "relative distance to l0 that counts as on the plateau"),
+        Param("d1", int, (2, 4, 8, 16), "hidden width (a grid axis)", ge=1),
+        Param("m", int, 40, "data points (x ~ N(0, I), y = sin(sum x))", ge=2),
+        Param("dx", int, 3, "input dimension", ge=1),
+        Param("nets", int, 32, "networks trained per cell (He initialization)", ge=1),
+        Param("epochs", int, 3000, "full-batch GD steps", ge=1),
+        Param("lr", float, 0.05, "GD step size on the mean loss", gt=0),
+        Param("band", float, 1e-3, "relative distance to l0 that counts as on the plateau", gt=0),
     ),
+    timing=Timing(
+        seconds=66.7,
+        cpu_seconds=8.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
+    ),
+    validate=validate_no_affine_fit,
     version="1",
     seeds=2,
     figure=figure_theorem1_plateau,

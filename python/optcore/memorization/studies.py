@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from ..nn import MLP, NetworkProblem
 from ..sgd import run_sgd
 from .construction import memorize, sufficient_count
@@ -101,12 +101,17 @@ CAPACITY = Experiment(
     summary="Phase diagram: fraction of SGD-trained ReLU nets (width W) that memorize N random labels vs N = W^2/4.",
     run=run_capacity,
     params=(
-        Param("N", int, (16, 32, 64, 128), "points (a grid axis)"),
-        Param("W", int, (4, 8, 16), "width of both hidden layers (a grid axis)"),
-        Param("dx", int, 4, "input dimension"),
-        Param("nets", int, 8, "networks trained per cell"),
-        Param("epochs", int, 150, "SGD epochs (batch 1, random reshuffling)"),
-        Param("lr", float, 0.02, "step size"),
+        Param("N", int, (16, 32, 64, 128), "points (a grid axis)", ge=1),
+        Param("W", int, (4, 8, 16), "width of both hidden layers (a grid axis)", ge=1),
+        Param("dx", int, 4, "input dimension", ge=1),
+        Param("nets", int, 8, "networks trained per cell", ge=1),
+        Param("epochs", int, 150, "SGD epochs (batch 1, random reshuffling)", ge=1),
+        Param("lr", float, 0.02, "step size", gt=0),
+    ),
+    timing=Timing(
+        seconds=47.1,
+        cpu_seconds=3.1,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
     ),
     version="1",
     seeds=2,
@@ -229,12 +234,17 @@ NEAR_MINIMUM = Experiment(
     summary="SGD from a perturbed memorizing construction: risk ratio, distance and activation-pattern changes.",
     run=run_near_minimum,
     params=(
-        Param("delta", float, (1e-6, 1e-5, 1e-4, 1e-3, 1e-2), "relative perturbation size (a grid axis)"),
-        Param("N", int, 24, "points"),
-        Param("dx", int, 3, "input dimension"),
-        Param("epochs", int, 50, "SGD epochs (batch 1)"),
-        Param("c", float, 0.5, "step size c / (N lambda_max(Hessian at the construction))"),
-        Param("instance", int, 0, "seed of the data set and the construction"),
+        Param("delta", float, (1e-6, 1e-5, 1e-4, 1e-3, 1e-2), "relative perturbation size (a grid axis)", ge=0),
+        Param("N", int, 24, "points", ge=1),
+        Param("dx", int, 3, "input dimension", ge=1),
+        Param("epochs", int, 50, "SGD epochs (batch 1)", ge=1),
+        Param("c", float, 0.5, "step size c / (N lambda_max(Hessian at the construction))", gt=0),
+        Param("instance", int, 0, "seed of the data set and the construction", ge=0),
+    ),
+    timing=Timing(
+        seconds=44.4,
+        cpu_seconds=3.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 22); serial, no cache",
     ),
     version="1",
     seeds=3,

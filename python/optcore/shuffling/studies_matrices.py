@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from .matrix_products import exact_norms, random_instance
 
 
@@ -95,11 +95,16 @@ MATRICES = Experiment(
     summary="COLT 2021 open problem: exact ||W_SS|| <= ||W_RS|| <= ||W_GD|| checks on random instances.",
     run=run_matrices,
     params=(
-        Param("n", int, (3, 4, 5), "number of matrices (a grid axis; n! products are enumerated)"),
-        Param("K", int, 2, "epochs"),
-        Param("dim", int, 5, "matrix dimension"),
-        Param("eta", float, 0.1, "(1 - eta) I <= A_i <= I"),
-        Param("trials", int, 100, "random instances per cell"),
+        Param("n", int, (3, 4, 5), "number of matrices (a grid axis; n! products are enumerated)", ge=2, le=8),
+        Param("K", int, 2, "epochs", ge=1),
+        Param("dim", int, 5, "matrix dimension", ge=1),
+        Param("eta", float, 0.1, "(1 - eta) I <= A_i <= I", gt=0, le=1),
+        Param("trials", int, 100, "random instances per cell", ge=1),
+    ),
+    timing=Timing(
+        seconds=46.2,
+        cpu_seconds=3.0,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 21); serial, no cache",
     ),
     version="1",
     seeds=1,

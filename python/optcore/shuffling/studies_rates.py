@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..orders import ALIASES
+from ..experiments.registry import Experiment, Timing
 from . import instances
 from ._tables import draw_rates, slope_rows, slopes_along
 from .exact import exact_slope_1d, expected_gap_1d
@@ -59,6 +60,11 @@ def _exact_curve(table: pd.DataFrame):
 
 
 # --- shuffling-rates ----------------------------------------------------------------------------------------------
+def validate_reference_1d(config: dict) -> None:
+    """Build THEORY.md 4.7's instance (cheap): the instance's own checks (n even, ...) before any cell runs."""
+    instances.reference_1d(config["n"], config["K"], c=config["c"])
+
+
 def run_rates(config: dict, seed: int) -> dict:
     """One (order, K) cell on THEORY.md 4.7's instance."""
     problem, x0, eta = instances.reference_1d(config["n"], config["K"], c=config["c"])
@@ -97,12 +103,18 @@ RATES = Experiment(
     summary="THEORY 4.7: mean final gap vs epochs K for with-replacement, RR, SS and IG, with fitted slopes.",
     run=run_rates,
     params=(
-        Param("n", int, 64, "number of components (even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC),
-        Param("runs", int, 500, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, 64, "number of components (even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, BASIC, "SGD order (a grid axis)", choices=BASIC, aliases=ALIASES),
+        Param("runs", int, 500, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    timing=Timing(
+        seconds=23.8,
+        cpu_seconds=3.3,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
+    ),
+    validate=validate_reference_1d,
     version="1",
     seeds=4,
     figure=figure_rates,
@@ -152,12 +164,19 @@ NONCOMMUTING = Experiment(
     summary="Quadratics with non-commuting Hessians: RR's 1/(n^2 K^2) term, slopes in n and K against SS and SGD.",
     run=run_noncommuting,
     params=(
-        Param("n", int, (4, 8, 16, 32), "number of components (a grid axis)"),
-        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)"),
-        Param("order", str, NONCOMMUTING_ORDERS, "SGD order (a grid axis)", choices=NONCOMMUTING_ORDERS),
-        Param("runs", int, 100, "SGD runs per cell"),
-        Param("dim", int, 4, "dimension of the quadratics"),
-        Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)"),
+        Param("n", int, (4, 8, 16, 32), "number of components (a grid axis)", ge=2),
+        Param("K", int, (64, 128, 256, 512), "epochs (a grid axis)", ge=1),
+        Param(
+            "order", str, NONCOMMUTING_ORDERS, "SGD order (a grid axis)", choices=NONCOMMUTING_ORDERS, aliases=ALIASES
+        ),
+        Param("runs", int, 100, "SGD runs per cell", ge=1),
+        Param("dim", int, 4, "dimension of the quadratics", ge=1),
+        Param("c", float, 2.0, "step size c log(nK^2)/(mu n K)", gt=0),
+    ),
+    timing=Timing(
+        seconds=35.7,
+        cpu_seconds=4.4,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 17); serial, no cache",
     ),
     version="1",
     seeds=3,
@@ -217,12 +236,18 @@ SEPARATIONS = Experiment(
     summary="Safran-Shamir 1-D lower-bound family: ratios SS/RR and SGD/SS of final gaps over a grid of n and K.",
     run=run_rates,
     params=(
-        Param("n", int, (16, 64, 256), "number of components (a grid axis; even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, SEPARATION_ORDERS, "SGD order (a grid axis)", choices=SEPARATION_ORDERS),
-        Param("runs", int, 400, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, (16, 64, 256), "number of components (a grid axis; even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, SEPARATION_ORDERS, "SGD order (a grid axis)", choices=SEPARATION_ORDERS, aliases=ALIASES),
+        Param("runs", int, 400, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    timing=Timing(
+        seconds=42.7,
+        cpu_seconds=4.2,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 18); serial, no cache",
+    ),
+    validate=validate_reference_1d,
     version="1",
     seeds=3,
     figure=figure_separations,
@@ -254,12 +279,18 @@ FLIPFLOP = Experiment(
     summary="FlipFlop (reverse every other epoch) on top of RR, SS and IG against the plain orders: K-slopes.",
     run=run_rates,
     params=(
-        Param("n", int, 64, "number of components (even)"),
-        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)"),
-        Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS),
-        Param("runs", int, 500, "SGD runs per cell"),
-        Param("c", float, 3.0, "step size c log(nK)/(nK)"),
+        Param("n", int, 64, "number of components (even)", ge=2),
+        Param("K", int, (8, 16, 32, 64, 128), "epochs (a grid axis)", ge=1),
+        Param("order", str, FLIPFLOP_ORDERS, "SGD order (a grid axis)", choices=FLIPFLOP_ORDERS, aliases=ALIASES),
+        Param("runs", int, 500, "SGD runs per cell", ge=1),
+        Param("c", float, 3.0, "step size c log(nK)/(nK)", gt=0),
     ),
+    timing=Timing(
+        seconds=27.8,
+        cpu_seconds=4.2,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 16); serial, no cache",
+    ),
+    validate=validate_reference_1d,
     version="1",
     seeds=4,
     figure=figure_flipflop,

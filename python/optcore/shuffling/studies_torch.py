@@ -18,8 +18,9 @@ import pandas as pd
 
 from ..experiments.params import Param
 from ..experiments.plotting import band
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from ..experiments.stats import mean_band
+from ..orders import ALIASES
 
 #: the orders compared (optcore.torch.digits.ORDERS, repeated here so that this module does not import torch)
 ORDERS = ("with_replacement", "random_reshuffling", "single_shuffle", "flipflop_rr", "grab")
@@ -113,14 +114,21 @@ TORCH_DIGITS = Experiment(
     summary="PyTorch MLP on the digits trained with each order (WR, RR, SS, FlipFlop-RR, GraB): loss and accuracy.",
     run=run_torch_digits,
     params=(
-        Param("order", str, ORDERS, "order (a grid axis)", choices=ORDERS),
-        Param("epochs", int, 20, "epochs"),
-        Param("batch_size", int, 16, "minibatch size"),
-        Param("lr", float, 0.2, "SGD step size (no momentum)"),
-        Param("hidden", int, 32, "hidden width"),
-        Param("test_fraction", float, 0.2, "fraction of the 1797 digits held out"),
-        Param("split_seed", int, 0, "seed of the train/test split"),
-        Param("init_seed", int, 0, "seed of the network's initialization (the same network for every order and seed)"),
+        Param("order", str, ORDERS, "order (a grid axis)", choices=ORDERS, aliases=ALIASES),
+        Param("epochs", int, 20, "epochs", ge=1),
+        Param("batch_size", int, 16, "minibatch size", ge=1),
+        Param("lr", float, 0.2, "SGD step size (no momentum)", gt=0),
+        Param("hidden", int, 32, "hidden width", ge=1),
+        Param("test_fraction", float, 0.2, "fraction of the 1797 digits held out", gt=0, lt=1),
+        Param("split_seed", int, 0, "seed of the train/test split", ge=0),
+        Param(
+            "init_seed", int, 0, "seed of the network's initialization (the same network for every order and seed)", ge=0
+        ),
+    ),
+    timing=Timing(
+        seconds=205.8,
+        cpu_seconds=114.0,
+        machine="2-core x86-64 AVX2, shared with other jobs (load average 8); serial, no cache",
     ),
     version="1",
     seeds=8,
