@@ -61,9 +61,6 @@ __all__ = [
     "reference",
     "run_sgd",
     "schedules",
-<<<<<<< HEAD
-    "spectrum",
-=======
     "set_default_threads",
->>>>>>> main
+    "spectrum",
 ]
