@@ -93,7 +93,7 @@ def test_slices_bad_input(small_net):
         plane(lambda t: np.zeros(3), p, p, p, resolution=3)
     with pytest.raises(TypeError, match="MLP"):
         filter_normalized_direction("net", p)
-    with pytest.raises(ValueError, match="k must be <="):
+    with pytest.raises(ValueError, match="k must be smaller than the dimension"):
         hessian_extremes(lambda v: v, 3, k=3)
     with pytest.raises(ValueError, match="non-finite"):
         hessian_extremes(lambda v: v * np.nan, 5)

@@ -18,6 +18,8 @@ BUILTIN: dict[str, str] = {
     "compositional-approximation": "optcore.approximation.studies:COMPOSITIONAL_APPROXIMATION",
     "dynamics-digits": "optcore.dynamics.digits:DIGITS",
     "dynamics-normalized": "optcore.dynamics.studies:DYNAMICS",
+    "edge-of-stability": "optcore.spectrum.studies:EDGE_OF_STABILITY",
+    "hessian-density": "optcore.spectrum.studies:HESSIAN_DENSITY",
     "implicit-bias-classification": "optcore.implicit_bias.studies_classification:CLASSIFICATION",
     "implicit-bias-regression": "optcore.implicit_bias.studies_regression:REGRESSION",
     "landscape-pca": "optcore.landscape.studies:PCA",

@@ -10,8 +10,8 @@ Every function takes the loss as a batched callable ``loss(params (R, P)) -> (R,
 * :func:`plane` -- the loss on origin + a d1 + b d2 over a grid of (a, b).
 * :func:`pca_plane` -- the plane of the two principal directions of a trajectory's offsets from its last point,
   with each point's coordinates and its projection error.
-* :func:`hessian_extremes` -- the largest and smallest Hessian eigenvalues by Lanczos (scipy ``eigsh``) on
-  Hessian-vector products.
+* :func:`hessian_extremes` -- the largest and smallest Hessian eigenvalues (a shortcut over
+  :mod:`optcore.spectrum`, which has the full spectral toolkit).
 """
 
 from __future__ import annotations
@@ -185,8 +185,8 @@ def pca_plane(trajectory) -> PCAPlane:
 def hessian_extremes(hvp: Callable, dim: int, *, k: int = 1, tol: float = 1e-10, seed: int = 0):
     """The k largest and k smallest eigenvalues of a symmetric operator given by Hessian-vector products.
 
-    The largest come from Lanczos (``eigsh``, ``which="LA"``); the smallest from Lanczos on the shifted operator
-    lambda_max I - H, whose largest eigenvalues are lambda_max - lambda_min (faster than ``which="SA"``).
+    A shortcut over :func:`optcore.spectrum.eigenpairs` (which also gives eigenvectors, largest-magnitude
+    eigenvalues, traces and densities, and takes PyTorch models).
 
     Parameters
     ----------
@@ -206,34 +206,23 @@ def hessian_extremes(hvp: Callable, dim: int, *, k: int = 1, tol: float = 1e-10,
     largest, smallest : ndarray (k,)
         Descending and ascending.
     """
-    from scipy.sparse.linalg import LinearOperator, eigsh
+    from .. import spectrum
 
-    _callable(hvp, "hvp")
-    dim = integer(dim, "dim", minimum=2)
-    k = integer(k, "k", minimum=1, maximum=dim - 1)
+    op = spectrum.from_callable(hvp, integer(dim, "dim", minimum=2), seed=seed)
     tol = positive_float(tol, "tol")
-    v0 = np.random.default_rng(seed).standard_normal(dim)
-
-    def matvec(v):
-        out = np.asarray(hvp(np.asarray(v, dtype=np.float64).reshape(dim)), dtype=np.float64).reshape(dim)
-        if not np.all(np.isfinite(out)):
-            raise ValueError("hvp returned non-finite values")
-        return out
-
-    H = LinearOperator((dim, dim), matvec=matvec, dtype=np.float64)
-    top = np.sort(eigsh(H, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False))[::-1]
-    shift = float(top[0])
-    S = LinearOperator((dim, dim), matvec=lambda v: shift * v - matvec(v), dtype=np.float64)
-    low = shift - np.sort(eigsh(S, k=k, which="LA", tol=tol, v0=v0, return_eigenvectors=False))[::-1]
+    top = spectrum.eigenpairs(op, k, which="largest", vectors=False, tol=tol, seed=seed).values
+    low = spectrum.eigenpairs(op, k, which="smallest", vectors=False, tol=tol, seed=seed).values
     return top, low
 
 
 def mlp_hvp(mlp: MLP, params, X, Y) -> Callable:
-    """The Hessian-vector product v -> H(params) v of ``mlp``'s loss on (X, Y), for :func:`hessian_extremes`."""
-    if not isinstance(mlp, MLP):
-        raise TypeError(f"mlp must be an optcore.nn.MLP, got {type(mlp).__name__}")
-    theta = float_array(params, "params", np.float64, shape=(mlp.n_params,))
-    return lambda v: mlp.hvp(theta, X, Y, v)
+    """The Hessian-vector product v -> H(params) v of ``mlp``'s loss on (X, Y), for :func:`hessian_extremes`.
+
+    :func:`optcore.spectrum.from_mlp` gives the same products as an operator (batched, with a dense Hessian).
+    """
+    from .. import spectrum
+
+    return spectrum.from_mlp(mlp, params, X, Y, symmetry_rtol=None).matvec
 
 
 def _callable(f, name: str = "loss"):
