@@ -195,3 +195,10 @@ def test_a_long_cell_shows_its_own_bar_on_a_terminal(monkeypatch, capsys):
     ex.run_sweep(REPORTING, {"steps": 1}, progress=True)
     err = capsys.readouterr().err
     assert "inner steps" not in err and err.startswith("toy-reporting: cell 1/1 done in")
+
+
+def test_quick_cells_do_not_flood_the_log(toy, tmp_path, capsys):
+    # eight cells of a few milliseconds: the first and the last get a line, not every one
+    assert main(["run", "toy", "--a", "1,2,3,4", "--seeds", "2", "--out", str(tmp_path / "o")]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if " done in " in line]
+    assert [line.split(" done in ")[0] for line in lines] == ["toy: cell 1/8", "toy: cell 8/8"]

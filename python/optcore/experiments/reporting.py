@@ -55,6 +55,11 @@ def progress(iterable=None, *, total: int | None = None, desc: str | None = None
     )
 
 
+#: without a terminal, a finished cell gets its own line when it took LINE_CELL_S or more, or LINE_EVERY_S have
+#: passed since the last line (the first and the last cell always do)
+LINE_CELL_S, LINE_EVERY_S = 1.0, 10.0
+
+
 class Reporter:
     """The sweep's own report: a bar over cells on a terminal, else one line per finished cell; or nothing."""
 
@@ -64,7 +69,7 @@ class Reporter:
         self.lines = enabled and not self.terminal
         self._bar = None
         self._token = None
-        self._start = time.perf_counter()
+        self._start = self._last_line = time.perf_counter()
         if self.terminal:
             from tqdm import tqdm
 
@@ -80,11 +85,17 @@ class Reporter:
         if self._bar is not None:
             self._bar.update(1)
         elif self.lines:
+            now = time.perf_counter()
+            # A log needs to show that a sweep moves, not 80 lines for a 1-second sweep: the first and the last
+            # cell, every cell that took a while, and otherwise one line every LINE_EVERY_S seconds.
+            quick = elapsed < LINE_CELL_S and now - self._last_line < LINE_EVERY_S
+            if quick and self._last_line > self._start and self.done < self.total:
+                return
+            self._last_line = now
             where = ", ".join(f"{k}={v}" for k, v in config.items())
-            total_s = time.perf_counter() - self._start
             self._print(
                 f"cell {self.done}/{self.total} done in {elapsed:.2f} s ({where}; replicate {replicate}); "
-                f"{total_s:.1f} s so far"
+                f"all so far in {now - self._start:.1f} s"
             )
 
     def close(self) -> None:

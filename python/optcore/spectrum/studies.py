@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..dynamics.digits import digits_split
 from ..experiments.params import Param
-from ..experiments.registry import Experiment
+from ..experiments.registry import Experiment, Timing
 from ..nn import MLP, NetworkProblem
 from ..sgd import run_sgd
 from .density import density
@@ -115,13 +115,17 @@ EDGE_OF_STABILITY = Experiment(
     summary="Full-batch GD on digits: the Hessian's top eigenvalue rises to about 2/eta and hovers (Cohen et al. 2021).",
     run=run_edge_of_stability,
     params=(
-        Param("eta", float, (0.1, 0.2, 0.3, 0.4), "GD step size (a grid axis)"),
-        Param("steps", int, 3000, "GD steps"),
-        Param("every", int, 30, "measure the sharpness every this many steps"),
-        Param("n", int, 500, "training examples (of the 1797 digits)"),
-        Param("width", int, 32, "width of both hidden layers"),
+        Param("eta", float, (0.1, 0.2, 0.3, 0.4), "GD step size (a grid axis)", gt=0),
+        Param("steps", int, 3000, "GD steps", ge=1),
+        Param("every", int, 30, "measure the sharpness every this many steps", ge=1),
+        Param("n", int, 500, "training examples (of the 1797 digits)", ge=2, le=1797),
+        Param("width", int, 32, "width of both hidden layers", ge=1),
         Param("activation", str, "tanh", "hidden activation"),
-        Param("instance", int, 0, "seed of the subset of digits and of the initialization"),
+        Param("instance", int, 0, "seed of the subset of digits and of the initialization", ge=0),
+    ),
+    timing=Timing(
+        seconds=548.0,
+        machine="2-core x86-64 AVX2 shared with other jobs (load average 12-14); --workers 2, no cache",
     ),
     version="2",
     seeds=1,
@@ -189,13 +193,17 @@ HESSIAN_DENSITY = Experiment(
     summary="SLQ spectral density of a ReLU MLP's Hessian on digits at initialization and after SGD training.",
     run=run_hessian_density,
     params=(
-        Param("n", int, 500, "training examples (of the 1797 digits)"),
-        Param("width", int, 32, "width of both hidden layers"),
-        Param("epochs", int, 100, "SGD epochs (random reshuffling, batch 32)"),
-        Param("lr", float, 0.05, "SGD step size"),
-        Param("vectors", int, 10, "SLQ start vectors"),
-        Param("lanczos_steps", int, 80, "Lanczos steps per vector"),
-        Param("instance", int, 0, "seed of the subset of digits"),
+        Param("n", int, 500, "training examples (of the 1797 digits)", ge=2, le=1797),
+        Param("width", int, 32, "width of both hidden layers", ge=1),
+        Param("epochs", int, 100, "SGD epochs (random reshuffling, batch 32)", ge=1),
+        Param("lr", float, 0.05, "SGD step size", gt=0),
+        Param("vectors", int, 10, "SLQ start vectors", ge=1),
+        Param("lanczos_steps", int, 80, "Lanczos steps per vector", ge=2),
+        Param("instance", int, 0, "seed of the subset of digits", ge=0),
+    ),
+    timing=Timing(
+        seconds=100.0,
+        machine="2-core x86-64 AVX2 shared with other jobs (load average 12-14); serial, no cache",
     ),
     version="1",
     seeds=1,
