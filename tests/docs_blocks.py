@@ -8,7 +8,8 @@ fence right after it (blank lines between are allowed); what the block prints (s
 
 * text is compared with runs of white space collapsed (column widths follow the numbers);
 * numbers are compared with a relative tolerance, ``DEFAULT_RTOL`` unless the block says otherwise;
-* timings (``in 1.28 s``) and the temporary folder's path are masked.
+* timings (``in 1.28 s``) and the temporary folder's path are masked, and the sweep's progress lines on stderr
+  (``NAME: cell 3/80 done in ...``) are left out: which cells get one depends on timing.
 
 Directives are HTML comments on the line(s) right above a block's fence, separated by ``;``:
 
@@ -72,6 +73,8 @@ _FENCE = re.compile(r"^```(?P<tag>[\w+-]*)\s*$")
 _DIRECTIVE = re.compile(r"^<!--\s*docs-test:(?P<body>.*?)-->\s*$")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 _TIMING = re.compile(r"\bin \d+(?:\.\d+)? ?(?:s|ms|µs|us|min)\b")
+#: the sweep's progress lines on stderr (which cells get one depends on timing and, with workers, on their order)
+_PROGRESS = re.compile(r"^[\w.-]+: (?:cell \d+/\d+ done in .*|\d+ of \d+ cells found in the cache)\n", re.MULTILINE)
 
 
 class DocFormatError(ValueError):
@@ -350,7 +353,7 @@ class Session:
                 )
             except subprocess.TimeoutExpired:
                 return False, "".join(outputs) + f"\n`optcore {shlex.join(argv)}` timed out"
-            outputs.append(proc.stdout)
+            outputs.append(_PROGRESS.sub("", proc.stdout))
             if proc.returncode != 0:
                 return False, "".join(outputs) + f"\n`optcore {shlex.join(argv)}` exited with status {proc.returncode}"
         return True, "".join(outputs)
