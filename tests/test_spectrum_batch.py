@@ -23,7 +23,7 @@ def _nets(activation, loss, seed=0, widths=(4, 6, 5, 3), n=30):
     return mlp, params, X, Y
 
 
-NETS = [(a, l) for a in ("relu", "tanh") for l in ("squared", "softmax_ce")]
+NETS = [(act, loss) for act in ("relu", "tanh") for loss in ("squared", "softmax_ce")]
 
 
 def _counting(batch):
@@ -79,7 +79,9 @@ def test_trace_of_many_networks_equals_each_alone_bit_for_bit(method):
     batch = spectrum.from_mlp(mlp, params, X, Y)
     calls = _counting(batch)
     together = spectrum.trace(batch, method=method, rtol=0.05, sketch=4, seed=3)
-    alone = [spectrum.trace(spectrum.from_mlp(mlp, p, X, Y), method=method, rtol=0.05, sketch=4, seed=3) for p in params]
+    alone = [
+        spectrum.trace(spectrum.from_mlp(mlp, p, X, Y), method=method, rtol=0.05, sketch=4, seed=3) for p in params
+    ]
     for t, a in zip(together, alone, strict=True):
         assert (t.value, t.low, t.high, t.n_hvp, t.converged) == (a.value, a.low, a.high, a.n_hvp, a.converged)
         assert np.array_equal(t.samples, a.samples)

@@ -14,6 +14,7 @@ from sgd_cases import CASES, SETTINGS, components, run_options
 import optcore
 from optcore.problems import Problem
 
+
 def least_squares_callback(problem: optcore.LeastSquares, **known) -> optcore.UserProblem:
     """The built-in least-squares problem again, as NumPy functions vectorized over runs."""
     A, b, l2 = problem.A.astype(np.float64), problem.b.astype(np.float64), problem.l2

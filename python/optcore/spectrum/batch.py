@@ -95,9 +95,13 @@ class HessianBatch:
         networks = np.asarray(networks, dtype=np.int64).reshape(-1)
         V = np.ascontiguousarray(V, dtype=np.float64)
         if V.shape != (networks.size, self.dim):
-            raise ValueError(f"V must have shape ({networks.size}, {self.dim}) (one row per network index), got {V.shape}")
+            raise ValueError(
+                f"V must have shape ({networks.size}, {self.dim}) (one row per network index), got {V.shape}"
+            )
         if networks.size and (networks.min() < 0 or networks.max() >= self.networks):
-            raise ValueError(f"networks must be indices in [0, {self.networks}), got {networks.min()}..{networks.max()}")
+            raise ValueError(
+                f"networks must be indices in [0, {self.networks}), got {networks.min()}..{networks.max()}"
+            )
         if networks.size == 0:
             return np.zeros_like(V)
         out = np.asarray(self._apply(networks, V), dtype=np.float64)
@@ -124,7 +128,9 @@ class HessianBatch:
     def dense(self) -> np.ndarray:
         """The dense Hessians (R, P, P), for P <= ``DENSE_LIMIT``; counts P products per network."""
         if self.dim > DENSE_LIMIT:
-            raise ValueError(f"a dense Hessian of dimension {self.dim} is too large (limit {DENSE_LIMIT}); use products")
+            raise ValueError(
+                f"a dense Hessian of dimension {self.dim} is too large (limit {DENSE_LIMIT}); use products"
+            )
         if self._dense is None:
             eye = np.eye(self.dim)
             index = np.repeat(np.arange(self.networks), self.dim)
@@ -162,7 +168,9 @@ class HessianBatch:
         R = self.networks
         H = self.apply(np.tile(np.arange(R), 2), np.concatenate([np.tile(u, (R, 1)), np.tile(v, (R, 1))]))
         Hu, Hv = H[:R], H[R:]
-        scale = np.maximum(np.linalg.norm(Hu, axis=1) * np.linalg.norm(v), np.linalg.norm(Hv, axis=1) * np.linalg.norm(u))
+        scale = np.maximum(
+            np.linalg.norm(Hu, axis=1) * np.linalg.norm(v), np.linalg.norm(Hv, axis=1) * np.linalg.norm(u)
+        )
         gap = np.abs(Hu @ v - Hv @ u)
         rel = np.where(scale > 0, gap / np.where(scale > 0, scale, 1.0), 0.0)
         if (rel > rtol).any():
@@ -175,8 +183,11 @@ class HessianBatch:
 
 
 def drive(op, make: Callable[[], Steps]):
-    """Run the algorithm ``make()`` on ``op``: its result for a :class:`HessianOperator`, a list of R results (one
-    copy per network, products batched each round) for a :class:`HessianBatch`."""
+    """Run the algorithm ``make()`` on ``op``.
+
+    Returns its result for a :class:`HessianOperator`, a list of R results (one copy per network, products batched
+    each round) for a :class:`HessianBatch`.
+    """
     if isinstance(op, HessianOperator):
         steps = make()
         try:

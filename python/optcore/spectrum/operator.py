@@ -227,7 +227,8 @@ def from_mlp(mlp: MLP, params, X, Y, *, symmetry_rtol: float | None = 1e-8, seed
         )
 
     def matmat(V):
-        return mlp.hvp(np.broadcast_to(theta, (V.shape[1], theta.size)), X, Y, np.ascontiguousarray(V.T), threads=threads).T
+        rows = np.broadcast_to(theta, (V.shape[1], theta.size))
+        return mlp.hvp(rows, X, Y, np.ascontiguousarray(V.T), threads=threads).T
 
     return HessianOperator(
         lambda v: mlp.hvp(theta, X, Y, v, threads=threads),
