@@ -172,8 +172,11 @@ SPURIOUS = Experiment(
         Param("max_steps", int, 30_000, "GD steps at most (step 5/k), Newton polishing below |grad| = 1e-5", ge=0),
     ),
     timing=Timing(
-        seconds=319.0,  # the run quoted in README.md; a run here with other jobs sharing the machine took 862 s
-        machine="one core of a 2-core x86-64 AVX2 machine, OPENBLAS_NUM_THREADS=1; serial",
+        seconds=319.0,
+        machine=(
+            "one core of a 2-core x86-64 AVX2 machine, OPENBLAS_NUM_THREADS=1, serial, no other jobs; with other "
+            "jobs sharing the machine (load average 8-22) it took 862 s serially and 579-610 s with --workers 2"
+        ),
     ),
     version="3",
     seeds=1,
