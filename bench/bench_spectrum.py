@@ -44,6 +44,7 @@ def main():
     ap.add_argument("--width", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--networks", type=int, default=0, help="also time R networks at once against one by one")
+    ap.add_argument("--per-hvp", action="store_true", help="only the cost of one product, side by side")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     if args.quick:
@@ -52,6 +53,8 @@ def main():
     X, y = digits_subset(args.n, 0)
     mlp = MLP([64, args.width, args.width, 10], activation="relu", loss="softmax_ce")
     theta = mlp.init(1, seed=0)[0]
+    if args.per_hvp:
+        return per_hvp(mlp, theta, X, y, max(args.repeats, 3))
     t0 = time.perf_counter()
     H = mlp.hessian(theta, X, y)
     t_dense = time.perf_counter() - t0
@@ -155,6 +158,43 @@ def pyhessian_rows(mlp, theta, X, y, exact_top, exact_trace, repeats):
     torch.set_default_dtype(torch.float32)
     ph.hessian_vector_product = original
     return rows
+
+
+def per_hvp(mlp, theta, X, y, rounds, N=30):
+    """ms per product of each backend, in interleaved rounds of N (one vector per call, and a block of N)."""
+    import importlib
+
+    import pyhessian
+    import torch
+
+    torch.set_num_threads(1)
+    op = spectrum.from_mlp(mlp, theta, X, y)
+    model, loss_fn = spectrum.mlp_to_torch(mlp, theta)
+    top = spectrum.from_torch(model, loss_fn, (torch.tensor(X), torch.tensor(y)))
+    torch.set_default_dtype(torch.float64)
+    model2, loss2 = spectrum.mlp_to_torch(mlp, theta)
+    H = pyhessian.hessian(model2, lambda o, t: loss2(o, t), data=(torch.tensor(X), torch.tensor(y).long()), cuda=False)
+    ph = importlib.import_module("pyhessian.hessian")
+    rng = np.random.default_rng(0)
+    v, V = rng.standard_normal(mlp.n_params), rng.standard_normal((mlp.n_params, N))
+    vt = [torch.randn(p.size()) for p in H.params]
+    runs = {
+        "optcore MLP (C++), one vector per call": lambda: [op.matvec(v) for _ in range(N)],
+        f"optcore MLP (C++), a block of {N} in one call": lambda: op.matmat(V),
+        "torch via optcore.spectrum, one vector": lambda: [top.matvec(v) for _ in range(N)],
+        f"torch via optcore.spectrum, a block of {N} (vmap)": lambda: top.matmat(V),
+        "PyHessian (autograd.grad, retained graph)": lambda: [ph.hessian_vector_product(H.gradsH, H.params, vt)
+                                                              for _ in range(N)],
+    }
+    times = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, fn in runs.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) / N)
+    print(f"ms per HVP, median of {rounds} interleaved rounds of {N}:")
+    for name, t in times.items():
+        print(f"| {name} | {1e3 * statistics.median(t):.2f} |")
 
 
 def many_networks_rows(mlp, X, y, R, repeats):
