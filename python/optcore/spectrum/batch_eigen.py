@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .batch import Steps
+from .density import lanczos_step, orthogonalize
 
 #: residual tolerance used for tol = 0 (relative to the largest |Ritz value|)
 DEFAULT_TOL = 1e-12
@@ -42,12 +43,8 @@ def lanczos_eigen_steps(v0: np.ndarray, k: int, which: str, vectors: bool, tol: 
     fill = np.random.default_rng(0x1A2C)  # replacement vectors after an invariant subspace (fixed: same answer)
     theta = S = wanted = None
     for j in range(m_max):
-        Q[:, j] = q
-        w = (yield q[:, None])[:, 0].copy()
-        a = float(q @ w)
+        a, w = yield from lanczos_step(Q, j, q)
         alpha.append(a)
-        for _ in range(2):  # full reorthogonalization, twice ("twice is enough")
-            w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
         b = float(np.linalg.norm(w))
         m = j + 1
         if m >= min_steps and (m <= 60 or m % 10 == 0 or m == m_max):
@@ -66,9 +63,7 @@ def lanczos_eigen_steps(v0: np.ndarray, k: int, which: str, vectors: bool, tol: 
         if j == m_max - 1:
             break
         if b <= 1e-14 * max(abs(a), b, max(map(abs, alpha))):  # invariant subspace: go on in the rest of the space
-            w = fill.standard_normal(P)
-            for _ in range(2):
-                w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
+            w = orthogonalize(fill.standard_normal(P), Q[:, : j + 1])
             beta.append(0.0)
             q = w / np.linalg.norm(w)
         else:

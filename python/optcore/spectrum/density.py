@@ -77,6 +77,24 @@ def _unit(q: np.ndarray) -> np.ndarray:
     return q / norm
 
 
+def orthogonalize(w: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``w`` minus its components along the orthonormal columns of ``basis``, twice ("twice is enough"); in place."""
+    for _ in range(2):
+        w -= basis @ (basis.T @ w)
+    return w
+
+
+def lanczos_step(Q: np.ndarray, j: int, q: np.ndarray) -> Steps:
+    """One Lanczos step with full reorthogonalization, as steps for :func:`batch.drive`.
+
+    q becomes basis vector j and is yielded for its product H q; returns (alpha_j = q^T H q, H q orthogonalized
+    against basis vectors 0..j).
+    """
+    Q[:, j] = q
+    w = (yield q[:, None])[:, 0].copy()
+    return float(q @ w), orthogonalize(w, Q[:, : j + 1])
+
+
 def _lanczos_steps(q: np.ndarray, steps: int) -> Steps:
     """Lanczos from the unit vector q for one operator: yields each basis vector, receives its product."""
     P = q.size
@@ -85,12 +103,8 @@ def _lanczos_steps(q: np.ndarray, steps: int) -> Steps:
     alpha, beta = [], []
     scale = 0.0
     for j in range(m):
-        Q[:, j] = q
-        w = (yield q[:, None])[:, 0].copy()
-        a = float(q @ w)
+        a, w = yield from lanczos_step(Q, j, q)
         alpha.append(a)
-        for _ in range(2):  # full reorthogonalization, twice ("twice is enough")
-            w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
         b = float(np.linalg.norm(w))
         scale = max(scale, abs(a), b)
         if j == m - 1 or b <= 1e-10 * scale:  # done, or the Krylov space is invariant
