@@ -145,7 +145,8 @@ def _scaling_rows(config):
             s = mode_frequencies(A[g], "omwu", equilibrium=eq) if eq.unique else np.array([np.nan])
             at = int(res.converged_at[g])
             rows.append({"game": f"uniform{n}", "method": "omwu", "n": n, "instance": g,
-                         "step_size": config["eta"], "converged": int(at >= 0), "steps_to_tol": at if at >= 0 else np.nan,
+                         "step_size": config["eta"], "converged": int(at >= 0),
+                         "steps_to_tol": at if at >= 0 else np.nan,
                          "support": int(eq.support_x.size), "unique": int(eq.unique),
                          "s_min": float(s.min()) if s.size else np.nan, "predicted_rate": rate,
                          "final_l1": float(np.abs(res.x[g] - eq.x).sum() + np.abs(res.y[g] - eq.y).sum())})
@@ -177,7 +178,8 @@ def summarize_last_iterate(table: pd.DataFrame) -> pd.DataFrame:
             row("kl", f"{game} {method}", f"KL at t = {int(g['step'].iloc[-1])}", g["kl"].iloc[-1])
     if "rate" in parts:
         for _, r in table[table["part"] == "rate"].iterrows():
-            row("rate", f"{r['game']} eta={r['step_size']:g}", "OMWU rate (KL ratio)", r["measured_rate"], r["predicted_rate"])
+            row("rate", f"{r['game']} eta={r['step_size']:g}", "OMWU rate (KL ratio)", r["measured_rate"],
+                r["predicted_rate"])
     if "threshold" in parts:
         for method, g in table[table["part"] == "threshold"].groupby("method", sort=True):
             measured = g[g["measured_rate"] > 1]["eta_sigma"]
