@@ -46,6 +46,11 @@ rng = np.random.default_rng(0)
 X, Y = rng.standard_normal((20000, 8)), rng.standard_normal(20000)
 call = lambda: mlp.hessian(mlp.init(runs=2, seed=0), X, Y, threads=2)
 """,
+    "games": """
+from optcore import games
+A = games.random_games(10, seeds=range(8))
+call = lambda: games.run_game(A, "omwu", steps=10**10, step_size=0.05, record_every=10**9, threads=2)
+""",
     "linear_tensor_gd": """
 from optcore.implicit_bias import Diagonal, run_gd
 X = np.random.default_rng(0).standard_normal((200, 20))

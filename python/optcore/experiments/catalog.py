@@ -23,6 +23,7 @@ BUILTIN: dict[str, str] = {
     "implicit-bias-classification": "optcore.implicit_bias.studies_classification:CLASSIFICATION",
     "implicit-bias-regression": "optcore.implicit_bias.studies_regression:REGRESSION",
     "landscape-pca": "optcore.landscape.studies:PCA",
+    "last-iterate": "optcore.games.studies:LAST_ITERATE",
     "memorization-capacity": "optcore.memorization.studies:CAPACITY",
     "memorization-near-minimum": "optcore.memorization.studies:NEAR_MINIMUM",
     "shuffling-flipflop": "optcore.shuffling.studies_rates:FLIPFLOP",
