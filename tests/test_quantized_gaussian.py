@@ -88,7 +88,7 @@ def test_population_cgd_many_runs_agree_with_each_run_alone():
     together = coarse_gradient_descent(model, V, W, step_size=0.05, steps=50, ste="identity")
     for r in range(4):
         alone = coarse_gradient_descent(model, V[r], W[r], step_size=0.05, steps=50, ste="identity")
-        np.testing.assert_allclose(alone["theta"][0], together["theta"][r], rtol=1e-11, atol=1e-14)  # BLAS paths
+        np.testing.assert_allclose(alone["theta"][0], together["theta"][r], rtol=1e-9, atol=1e-13)  # BLAS paths
 
 
 def test_with_teacher_v_the_relu_coarse_gradient_points_at_the_teacher():
