@@ -10,4 +10,5 @@ PYBIND11_MODULE(_core, m) {
   optcore::bindings::bind_linear_tensor(m);
   optcore::bindings::bind_blas(m);
   optcore::bindings::bind_games(m);
+  optcore::bindings::bind_quant(m);
 }
