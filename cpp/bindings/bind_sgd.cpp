@@ -73,8 +73,7 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   spec.sync_every = get_scalar<std::int64_t>(spec_dict, "sync_every");
   spec.record_every = get_scalar<std::int64_t>(spec_dict, "record_every");
   spec.threads = get_scalar<int>(spec_dict, "threads");
-  const std::string isa = spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto";
-  OPTCORE_CHECK(isa == "auto" || isa == "portable" || isa == "avx2", "isa must be auto, portable or avx2");
+  const std::string isa = resolve_isa(spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto");
   const std::int64_t K = spec.epochs, n = static_cast<std::int64_t>(spec.order.workers) * spec.order.per_worker;
   OPTCORE_CHECK(K >= 1, "epochs must be >= 1, got " << K);
   OPTCORE_CHECK(spec.order.kind != OrderKind::explicit_order ||
@@ -115,18 +114,17 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   OPTCORE_CHECK(!rec.dist || rec.x_star, "recording 'dist' needs x_star");
 
   const ProblemData<T> problem = problem_from<T>(kind, data, n, d);
-  const bool use_avx2 = isa != "portable" && avx2_available();
-  OPTCORE_CHECK(isa != "avx2" || use_avx2, "isa='avx2' requested but this build or CPU has no AVX2 copy");
   // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
   run_interruptible([&](StopToken* stop) {
     spec.stop = stop;
-#ifdef OPTCORE_HAVE_AVX2_COPY
-    if (use_avx2) {
-      run_problem_avx2(problem, spec, runs, rec);
-      return;
-    }
-#endif
-    run_problem<T>(problem, spec, runs, rec);
+#define OPTCORE_RUN_ON_COPY(name, cpu_check)          \
+  if (isa == #name) {                                 \
+    run_problem_##name(problem, spec, runs, rec);     \
+    return;                                           \
+  }
+    OPTCORE_ISA_COPIES(OPTCORE_RUN_ON_COPY)
+#undef OPTCORE_RUN_ON_COPY
+    run_problem<T>(problem, spec, runs, rec);  // the portable copy
   });
 }
 
@@ -141,6 +139,9 @@ void bind_sgd(py::module_& m) {
     info["avx2_copy_built"] = false;
 #endif
     info["avx2_used"] = avx2_available();
+    info["built"] = isa_copies_built();    // "portable,avx2,...": the copies this build has
+    info["usable"] = isa_copies_usable();  // those this CPU runs
+    info["auto"] = resolve_isa("auto");    // the one run_sgd and mlp_eval take unless told otherwise
     return info;
   }, "Which instruction-set copy of the loops this build has and uses.");
   // float32 first, both without conversion: the iterate array is updated in place, so a silent copy would be a bug.

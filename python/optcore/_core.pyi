@@ -21,13 +21,14 @@ def run_sgd(
     spec: dict[str, Any],
     recording: dict[str, Any],
 ) -> None: ...
-def isa_info() -> dict[str, bool]: ...
+def isa_info() -> dict[str, bool | str]: ...
 def mlp_eval(
     data: dict[str, Any],
     params: npt.NDArray[np.float32] | npt.NDArray[np.float64],
     what: str,
     v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
     threads: int = 1,
+    isa: str = "auto",
 ) -> dict[str, np.ndarray]: ...
 def linear_tensor_gd(
     net: dict[str, Any], data: dict[str, Any], theta: npt.NDArray[np.floating], options: dict[str, Any]
