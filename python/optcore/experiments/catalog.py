@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "shuffling-noncommuting": "optcore.shuffling.studies_rates:NONCOMMUTING",
     "shuffling-rates": "optcore.shuffling.studies_rates:RATES",
     "shuffling-separations": "optcore.shuffling.studies_rates:SEPARATIONS",
+    "sparse-benign-overfitting": "optcore.implicit_bias.studies_sparse:SPARSE_BENIGN_OVERFITTING",
     "spurious-minima": "optcore.landscape.studies:SPURIOUS",
     "theorem1-path": "optcore.landscape.studies:THEOREM1_PATH",
     "theorem1-plateau": "optcore.landscape.studies:PLATEAU",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .distances import angle, direction_error, normalized_error
 from .gd import TensorGDResult, log_schedule, run_gd
-from .networks import Convolutional, Diagonal, FullyConnected, LinearTensorNet, Odeco, alpha_grid
+from .networks import Convolutional, Diagonal, FullyConnected, LinearTensorNet, Odeco, Reparametrized, alpha_grid
 from .predictions import (
     fourier_lp_margin,
     fourier_min_l1,
@@ -28,6 +28,7 @@ __all__ = [
     "FullyConnected",
     "LinearTensorNet",
     "Odeco",
+    "Reparametrized",
     "TensorGDResult",
     "alpha_grid",
     "angle",
