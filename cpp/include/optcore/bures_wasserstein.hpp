@@ -150,8 +150,12 @@ class GeneratorStepper {
   /** W = W_N ... W_1 of the parameters of the last evaluate(): d_N x d_0, row-major. */
   const T* end_to_end() const { return F_.data() + prefix_[s_.depth - 1]; }
 
-  /** Loss at theta; when grad is not null, the gradient with respect to every layer into grad (P values). */
-  T evaluate(const T* theta, T* grad) {
+  /**
+   * Loss at theta; when grad is not null, the gradient with respect to every layer into grad (P values). `warm`
+   * starts the SVD from the previous call's rotation (GD steps of one run: consecutive points are close); a cold
+   * call depends on theta alone.
+   */
+  T evaluate(const T* theta, T* grad, bool warm = false) {
     const std::int64_t N = s_.depth, dz = s_.dz(), dx = s_.dx();
     // F_j = W_j ... W_1 (d_j x d_0), stored one after the other; F_N = W
     std::copy_n(theta, s_.widths[1] * dz, F_.data());
@@ -159,7 +163,8 @@ class GeneratorStepper {
       mat_mul(s_.widths[j], s_.widths[j - 1], dz, theta + offset_[j - 1], F_.data() + prefix_[j - 2],
               F_.data() + prefix_[j - 1]);
     const T* W = end_to_end();
-    T loss = s_.loss == GeneratorLossKind::square ? square_loss(W, grad != nullptr) : bw_loss(W, grad != nullptr);
+    T loss = s_.loss == GeneratorLossKind::square ? square_loss(W, grad != nullptr)
+                                                   : bw_loss(W, grad != nullptr, warm);
     if (grad == nullptr || !std::isfinite(loss)) return loss;
     // backward: H_N = G, grad W_j = H_j F_{j-1}^T (F_0 = I), H_{j-1} = W_j^T H_j
     std::copy_n(G_.data(), dx * dz, H_.data());
@@ -198,7 +203,7 @@ class GeneratorStepper {
   }
 
  private:
-  T bw_loss(const T* W, bool want_grad) {
+  T bw_loss(const T* W, bool want_grad, bool warm) {
     const std::int64_t dz = s_.dz(), dx = s_.dx(), c = cols_;
     const T* R = s_.root;
     T norm2 = 0;
@@ -221,14 +226,14 @@ class GeneratorStepper {
     const std::int64_t keep = s_.tau > 0 ? dx : s_.rank_bound();
     T nuclear;
     if (dx <= c) {
-      nuclear = jacobi_polar(dx, c, A_.data(), keep, want_grad ? Q_.data() : nullptr, polar_);
+      nuclear = jacobi_polar(dx, c, A_.data(), keep, want_grad ? Q_.data() : nullptr, polar_, warm);
     } else {
       // wide problem the other way round (tau = 0, d_0 < d_N): orthogonalize the d_0 columns instead
       At_.resize(dz * dx);
       for (std::int64_t a = 0; a < dx; ++a)
         for (std::int64_t j = 0; j < dz; ++j) At_[j * dx + a] = A_[a * dz + j];
       Qt_.resize(dz * dx);
-      nuclear = jacobi_polar(dz, dx, At_.data(), keep, want_grad ? Qt_.data() : nullptr, polar_);
+      nuclear = jacobi_polar(dz, dx, At_.data(), keep, want_grad ? Qt_.data() : nullptr, polar_, warm);
       if (want_grad)
         for (std::int64_t a = 0; a < dx; ++a)
           for (std::int64_t j = 0; j < dz; ++j) Q_[a * c + j] = Qt_[j * dx + a];
@@ -304,6 +309,9 @@ void generator_evaluate(const GeneratorSpec<T>& spec, std::int64_t R, const T* t
   }, spec.stop);
 }
 
+/// GD steps between cold starts of the SVD iteration (generator_gd)
+constexpr std::int64_t kColdEvery = 32;
+
 /** Full-batch GD for every run; records at spec.record_at; theta ends at the last step. */
 template <class T>
 void generator_gd(const GeneratorSpec<T>& spec, const GeneratorRuns<T>& runs) {
@@ -322,7 +330,9 @@ void generator_gd(const GeneratorSpec<T>& spec, const GeneratorRuns<T>& runs) {
       std::int64_t next = 0;
       for (std::int64_t t = 0; t <= spec.steps; ++t) {
         checkpoint(spec.stop);  // one full-batch step: a chunk of work
-        const T loss = st.evaluate(theta, grad.data());
+        // warm SVD starts between steps of the run, a cold one every kColdEvery steps so that the rotation's
+        // rounding cannot accumulate (and a run's numbers depend on its own history only)
+        const T loss = st.evaluate(theta, grad.data(), t % kColdEvery != 0);
         T gn2 = 0;
         for (std::int64_t p = 0; p < P; ++p) gn2 += grad[p] * grad[p];
         if (!std::isfinite(loss) || !std::isfinite(gn2)) {

@@ -82,12 +82,29 @@ int jacobi_orthogonalize_rows(std::int64_t m, std::int64_t c, T* X, T* G, int ma
  * Q = sum over the `keep` largest singular triplets with sigma > 0 of u v^T (m x c, row-major). A triplet whose
  * singular value is below max(m, c) eps sigma_max is numerically zero (its vectors are arbitrary) and is left
  * out whatever `keep` says. Returns the sum of all singular values (the nuclear norm).
+ *
+ * With `warm`, the rotation G kept in `w` from the previous call starts the iteration (same m). U = G^T is then
+ * orthogonal only to the rounding G accumulated since its last cold start, so callers start cold regularly.
  */
 template <class T>
-T jacobi_polar(std::int64_t m, std::int64_t c, const T* A, std::int64_t keep, T* Q, JacobiPolar<T>& w) {
-  w.X.assign(A, A + m * c);
-  w.G.assign(m * m, T(0));
-  for (std::int64_t i = 0; i < m; ++i) w.G[i * m + i] = T(1);
+T jacobi_polar(std::int64_t m, std::int64_t c, const T* A, std::int64_t keep, T* Q, JacobiPolar<T>& w,
+               bool warm = false) {
+  if (warm && static_cast<std::int64_t>(w.G.size()) == m * m) {
+    // warm start: the rotation of the previous call (a nearby A) almost orthogonalizes this A already, so
+    // X = G A needs a sweep or two instead of six to ten; G A = X stays exact whatever G is
+    w.X.assign(m * c, T(0));
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t l = 0; l < m; ++l) {
+        const T g = w.G[i * m + l];
+        const T* a = A + l * c;
+        T* x = w.X.data() + i * c;
+        for (std::int64_t j = 0; j < c; ++j) x[j] += g * a[j];
+      }
+  } else {
+    w.X.assign(A, A + m * c);
+    w.G.assign(m * m, T(0));
+    for (std::int64_t i = 0; i < m; ++i) w.G[i * m + i] = T(1);
+  }
   w.sweeps = detail::jacobi_orthogonalize_rows(m, c, w.X.data(), w.G.data(), 60);
   w.s.resize(m);
   T nuclear = 0, largest = 0;
