@@ -57,6 +57,14 @@ X = np.random.default_rng(0).standard_normal((200, 20))
 call = lambda: run_gd(Diagonal(3, 20), X, np.sign(X[:, 0]) + (X[:, 0] == 0), loss="logistic",
                       steps=10**9, step_size=1e-3, alpha=np.ones(4), record_at=np.array([0]), threads=2)
 """,
+    # Bures-Wasserstein generators: the step loop of generator_gd, two threads
+    "generator_gd": """
+from optcore.implicit_bias import bures_wasserstein as bw
+gen = bw.LinearGenerator((20, 20, 20, 20))
+target = bw.Target.zipf(20, seed=0)
+call = lambda: bw.run_generator_gd(gen, target, bw.init_balanced(gen, runs=4), steps=10**9, step_size=1e-4,
+                                   tau=0.1, record_at=np.array([0]), threads=2)
+""",
 }
 
 RUN = textwrap.dedent("""

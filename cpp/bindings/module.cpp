@@ -11,4 +11,5 @@ PYBIND11_MODULE(_core, m) {
   optcore::bindings::bind_blas(m);
   optcore::bindings::bind_games(m);
   optcore::bindings::bind_quant(m);
+  optcore::bindings::bind_bures_wasserstein(m);
 }

@@ -85,5 +85,6 @@ void bind_linear_tensor(py::module_& m);
 void bind_blas(py::module_& m);
 void bind_games(py::module_& m);
 void bind_quant(py::module_& m);
+void bind_bures_wasserstein(py::module_& m);
 
 }  // namespace optcore::bindings

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 #: experiment name -> ``"module:attribute"`` of its Experiment (the same pairs as pyproject.toml's entry points)
 BUILTIN: dict[str, str] = {
+    "bw-deep-linear": "optcore.implicit_bias.bures_wasserstein.studies:BW_DEEP_LINEAR",
     "coarse-gradient": "optcore.quantized.studies:COARSE_GRADIENT",
     "compositional-approximation": "optcore.approximation.studies:COMPOSITIONAL_APPROXIMATION",
     "dynamics-digits": "optcore.dynamics.digits:DIGITS",
