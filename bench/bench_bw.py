@@ -19,12 +19,15 @@ Each implementation's final loss is checked against optcore's (relative 1e-8), s
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from optcore.implicit_bias import bures_wasserstein as bw
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time  # noqa: E402
 
 
 def numpy_gd(layers, R0, tau, steps, lr):
@@ -89,15 +92,6 @@ def jax_gd_factory(depth, R0, tau, lr):
     return lambda layers, steps: float(run([jnp.asarray(L) for L in layers], steps))
 
 
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--d", type=int, default=20)
@@ -123,20 +117,20 @@ def main():
         gen = bw.LinearGenerator((d,) * (N + 1))
         theta0 = bw.init_balanced(gen, seed=0, scale=0.5)
         layers = gen.layers(theta0[0])
-        t_c, res = timed(
+        t_c, res = median_time(
             lambda gen=gen, theta0=theta0: bw.run_generator_gd(
                 gen, target, theta0, steps=args.steps, step_size=lr, tau=tau, record_at=[args.steps], threads=1
             ),
             args.repeats,
         )
         ref = float(res.loss[0, -1])
-        t_np, loss_np = timed(lambda layers=layers: numpy_gd(layers, target.root, tau, args.steps, lr), args.repeats)
+        t_np, loss_np = median_time(lambda layers=layers: numpy_gd(layers, target.root, tau, args.steps, lr), args.repeats)
         assert abs(loss_np - ref) <= 1e-8 * abs(ref), (loss_np, ref)
         row = {"depth": N, "optcore": args.steps / t_c, "numpy": args.steps / t_np, "jax": float("nan")}
         if have_jax:
             run = jax_gd_factory(N, target.root, tau, lr)
             run(layers, 1)  # compile
-            t_j, loss_j = timed(lambda layers=layers, run=run: run(layers, args.steps), args.repeats)
+            t_j, loss_j = median_time(lambda layers=layers, run=run: run(layers, args.steps), args.repeats)
             assert abs(loss_j - ref) <= 1e-8 * abs(ref), (loss_j, ref)
             row["jax"] = args.steps / t_j
         rows.append(row)

@@ -19,23 +19,19 @@ counted by wrapping its ``hessian_vector_product``; a task of it that raises is 
 from __future__ import annotations
 
 import argparse
+import sys
 import os
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 
 from optcore import MLP, spectrum
 from optcore.spectrum.studies import digits_subset
 
-
-def timed(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import median_time  # noqa: E402
 
 
 def main():
@@ -83,7 +79,7 @@ def main():
             "density (10 x 80)": (lambda: spectrum.density(op, n_vectors=10, steps=80)),
         }
         for task, fn in tasks.items():
-            sec, out = timed(fn, args.repeats)
+            sec, out = median_time(fn, args.repeats)
             if task.startswith("top"):
                 err, hvp = abs(out.values[0] - exact_top) / abs(exact_top), out.n_hvp
             elif task.startswith("trace"):
@@ -213,8 +209,8 @@ def many_networks_rows(mlp, X, y, R, repeats):
     }
     rows = []
     for task, (fn, traced) in tasks.items():
-        sec_b, together = timed(lambda: fn(batch), repeats)
-        sec_s, alone = timed(lambda: [fn(op) for op in singles], repeats)
+        sec_b, together = median_time(lambda: fn(batch), repeats)
+        sec_s, alone = median_time(lambda: [fn(op) for op in singles], repeats)
         hvp = sum(o.n_hvp for o in together)
         if task.startswith("top"):
             err = max(abs(a.values[0] - b.values[0]) / abs(a.values[0]) for a, b in zip(alone, together, strict=True))
