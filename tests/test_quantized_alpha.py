@@ -236,6 +236,8 @@ def _q(**kw):
         (lambda: MLP([2, 3, 1], activation="quantized").alpha_gradient(np.zeros(13), np.zeros((2, 2)), np.zeros(2),
                                                                        alpha=[0.5, 0.5]), "alpha"),
         (lambda: MLP([2, 3, 1]).alpha_gradient(np.zeros(13), np.zeros((2, 2)), np.zeros(2)), "quantized"),
+        (lambda: MLP([2, 3, 1], activation="quantized").forward(np.zeros(13), np.zeros((2, 2)), alpha=0.5,
+                                                                backend="cuda"), "alpha"),
     ],
 )
 def test_bad_input_names_the_argument(make, match):

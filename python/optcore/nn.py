@@ -368,6 +368,9 @@ class MLP:
         """Network outputs, (n, d_out) or (R, n, d_out). ``threads``: see the note above these methods.
         ``alpha``: ``activation="quantized"`` only, per-hidden-layer resolutions as in :meth:`alpha_gradient`."""
         if alpha is not None:
+            if backend not in (None, "cpu"):
+                raise ValueError(f"per-layer resolutions (alpha=) run on the CPU only; use backend='cpu', got "
+                                 f"backend={backend!r}")
             return self._alpha_pass(params, X, self._placeholder_targets(len(X)), alpha, "mean", grad=False)[3]
         return self._eval(params, X, None, "forward", threads=threads, backend=backend)["outputs"]
 
