@@ -105,6 +105,9 @@ class GroupRunner {
         M_ == 1 && spec.mode != WorkerMode::local && kind != OrderKind::with_replacement &&
         kind != OrderKind::explicit_order && spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist &&
         !rec.iterates && !rec.accuracy;
+    // the group pass steps x <- x - (eta / count) g itself: a problem with its own update must not have one
+    static_assert(!(GroupBatchGrad<Problem>::available && HasUpdate<Problem>::value),
+                  "a problem with its own update() would skip it in GroupBatchGrad's group pass");
     if constexpr (GroupBatchGrad<Problem>::available) {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
       if (group_batches_) group_grads_.resize(static_cast<std::size_t>(group_) * d_);
