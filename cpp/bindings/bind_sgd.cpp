@@ -73,8 +73,7 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   spec.sync_every = get_scalar<std::int64_t>(spec_dict, "sync_every");
   spec.record_every = get_scalar<std::int64_t>(spec_dict, "record_every");
   spec.threads = get_scalar<int>(spec_dict, "threads");
-  const std::string isa = spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto";
-  OPTCORE_CHECK(isa == "auto" || isa == "portable" || isa == "avx2", "isa must be auto, portable or avx2");
+  const Isa isa = choose_isa(spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto");
   const std::int64_t K = spec.epochs, n = static_cast<std::int64_t>(spec.order.workers) * spec.order.per_worker;
   OPTCORE_CHECK(K >= 1, "epochs must be >= 1, got " << K);
   OPTCORE_CHECK(spec.order.kind != OrderKind::explicit_order ||
@@ -115,13 +114,17 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   OPTCORE_CHECK(!rec.dist || rec.x_star, "recording 'dist' needs x_star");
 
   const ProblemData<T> problem = problem_from<T>(kind, data, n, d);
-  const bool use_avx2 = isa != "portable" && avx2_available();
-  OPTCORE_CHECK(isa != "avx2" || use_avx2, "isa='avx2' requested but this build or CPU has no AVX2 copy");
   // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
   run_interruptible([&](StopToken* stop) {
     spec.stop = stop;
+#ifdef OPTCORE_HAVE_AVX512_COPY
+    if (isa == Isa::avx512) {
+      run_problem_avx512(problem, spec, runs, rec);
+      return;
+    }
+#endif
 #ifdef OPTCORE_HAVE_AVX2_COPY
-    if (use_avx2) {
+    if (isa == Isa::avx2) {
       run_problem_avx2(problem, spec, runs, rec);
       return;
     }
@@ -130,19 +133,54 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   });
 }
 
+/** exp_exact(), log1p_exact() or softplus_neg_exact() of every element, in the chosen copy (tests). */
+template <class T>
+py::array_t<T> elementary_py(const std::string& name, py::array_t<T, py::array::c_style> x, const std::string& isa_name) {
+  const int f = name == "exp" ? 0 : name == "log1p" ? 1 : name == "softplus_neg" ? 2 : -1;
+  OPTCORE_CHECK(f >= 0, "function must be exp, log1p or softplus_neg, got '" << name << "'");
+  OPTCORE_CHECK((f == 0 || std::is_same_v<T, double>), "log1p and softplus_neg are float64 only");
+  const Isa isa = choose_isa(isa_name);
+  py::array_t<T> out(x.request().shape);
+  const T* in = x.data();
+  T* o = out.mutable_data();
+  const std::int64_t count = x.size();
+  {
+    py::gil_scoped_release release;
+    switch (isa) {
+#ifdef OPTCORE_HAVE_AVX512_COPY
+      case Isa::avx512:
+        elementary_avx512(f, in, o, count);
+        break;
+#endif
+#ifdef OPTCORE_HAVE_AVX2_COPY
+      case Isa::avx2:
+        elementary_avx2(f, in, o, count);
+        break;
+#endif
+      default:
+        apply_elementary<T>(static_cast<Elementary>(f), in, o, count);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_sgd(py::module_& m) {
+  m.def("elementary", &elementary_py<float>, py::arg("function"), py::arg("x").noconvert(), py::arg("isa") = "auto");
+  m.def("elementary", &elementary_py<double>, py::arg("function"), py::arg("x").noconvert(), py::arg("isa") = "auto",
+        "exp, log1p (x >= 0) or log(1 + e^-x) of every element with the engine's own reproducible functions "
+        "(cpp/include/optcore/elementary.hpp), in the compiled copy `isa` (auto, portable, avx2, avx512).");
   m.def("isa_info", [] {
     py::dict info;
-#ifdef OPTCORE_HAVE_AVX2_COPY
-    info["avx2_copy_built"] = true;
-#else
-    info["avx2_copy_built"] = false;
-#endif
-    info["avx2_used"] = avx2_available();
+    info["avx2_copy_built"] = isa_built(Isa::avx2);
+    info["avx512_copy_built"] = isa_built(Isa::avx512);
+    info["avx2_supported"] = avx2_available();  // built and this CPU runs it
+    info["avx512_supported"] = avx512_available();
+    info["avx2_used"] = avx2_available();  // kept for callers of the two-copy era: AVX2 is usable
+    info["auto"] = isa_name(best_isa());  // the copy OPTCORE_ISA=auto (the default) runs
     return info;
-  }, "Which instruction-set copy of the loops this build has and uses.");
+  }, "Which instruction-set copies of the loops this build has, which this CPU runs, and which 'auto' picks.");
   // float32 first, both without conversion: the iterate array is updated in place, so a silent copy would be a bug.
   m.def("run_sgd", &run_sgd_py<float>, py::arg("kind"), py::arg("data"), py::arg("x").noconvert(), py::arg("runs"),
         py::arg("spec"), py::arg("recording"));

@@ -37,6 +37,14 @@
 
 namespace optcore::bindings {
 
+void elementary_avx2(int f, const double* x, double* out, std::int64_t count) {
+  optcore::avx2::apply_elementary<double>(static_cast<optcore::avx2::Elementary>(f), x, out, count);
+}
+
+void elementary_avx2(int f, const float* x, float* out, std::int64_t count) {
+  optcore::avx2::apply_elementary<float>(static_cast<optcore::avx2::Elementary>(f), x, out, count);
+}
+
 void run_problem_avx2(const ProblemData<float>& data, const LoopSpec& spec, const RunArrays<float>& runs,
                       const Recording<float>& rec) {
   optcore::avx2::run_problem<float>(data, spec, runs, rec);

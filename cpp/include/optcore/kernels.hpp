@@ -35,8 +35,11 @@ OPTCORE_HD inline T dot_lanes(const T* a, const T* b, std::int64_t d) {
 }
 
 #ifdef OPTCORE_VECTOR_EXTENSIONS
-// OPTCORE_TARGET_AVX2 marks the AVX2 copy of the loops: `#pragma GCC target` does not define __AVX__ in C++.
-#if defined(__AVX__) || defined(OPTCORE_TARGET_AVX2)
+// OPTCORE_TARGET_AVX2 / _AVX512 mark the AVX2 and AVX-512 copies of the loops: `#pragma GCC target` does not define
+// __AVX__ in C++. A vector of 8 doubles (AVX-512) holds the eight partial sums in one register.
+#if defined(__AVX512F__) || defined(OPTCORE_TARGET_AVX512)
+constexpr int kVectorBytes = 64;
+#elif defined(__AVX__) || defined(OPTCORE_TARGET_AVX2)
 constexpr int kVectorBytes = 32;
 #else
 constexpr int kVectorBytes = 16;
