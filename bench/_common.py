@@ -1,4 +1,4 @@
-"""Pieces both benchmark scripts use: which baselines are importable, and pinning a JAX worker to CPUs."""
+"""Pieces the benchmark scripts share: which baselines are importable, pinning to CPUs, writing the report."""
 
 from __future__ import annotations
 
@@ -50,3 +50,21 @@ def finish_report(report: str, failures, markdown) -> int:
         markdown.parent.mkdir(parents=True, exist_ok=True)
         markdown.write_text(report)
     return 1 if failures else 0
+
+
+def pin_to_one_cpu() -> str:
+    """Pin this process to one CPU (the last usable one: CPU 0 takes most interrupts); returns which, or a note."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no sched_setaffinity)"
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    os.sched_setaffinity(0, {cpu})
+    return str(cpu)
+
+
+_ALL_CPUS = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+
+
+def unpin() -> None:
+    """Undo pin_to_one_cpu(): every CPU this process could use when it started."""
+    if _ALL_CPUS is not None:
+        os.sched_setaffinity(0, _ALL_CPUS)

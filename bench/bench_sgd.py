@@ -28,9 +28,16 @@ Correctness: for incremental order (deterministic) every implementation must rep
 to 1e-10 relative; for the random orders the mean final gap must be within --gap-factor of optcore's. Failures
 are listed under the table and make the script exit with status 1.
 
-The "% FMA peak" column compares against a simple model: peak FMAs/s = clock x 2 FMA units x 4 doubles (AVX2)
-per core x cores; a least-squares step costs 2 d FMAs (a dot product and an axpy). The clock is read from
-/proc/cpuinfo ("cpu MHz", the largest value) unless --clock-ghz is given.
+Native reference and measured peak: bench/native_ref.cpp (compiled here by bench/_native.py with the system g++,
+not part of optcore) runs the same problem, orders, steps and epoch-end gap with four runs interleaved, each
+gathering its own row, d = 20 a compile-time constant, built with ``-O3 -march=native`` and again with
+``-mno-fma``. "x native" is a row's rate over the reference's (same order and R): ratios > 1 mean faster than the
+reference. "% FMA peak" is the row's flop rate (a step costs 2d FMAs = 4d flops) over the per-core f64 FMA peak
+that the same program measures (independent FMA chains on the widest vectors the CPU has, AVX-512 where present)
+times the row's threads. Rows with threads = 1 (and the reference) are pinned to one CPU and timed in thread CPU
+time as well as wall time; their ratios to the reference use CPU time, so that the load of a shared machine does
+not enter (the table says which clock each ratio used). Repeats are interleaved: every implementation's k-th call
+runs before any (k+1)-th.
 
 How to run (by hand; not part of CI)::
 
@@ -58,12 +65,14 @@ from statistics import median
 import numpy as np
 from _baselines import ORDERS, Task, make_task, run_numpy, run_torch
 from _common import available_baselines as find_baselines
-from _common import finish_report
+from _common import finish_report, pin_to_one_cpu, unpin
+
+import _native
 
 import optcore
 
 INCREMENTAL_RTOL = 1e-10
-IMPLEMENTATIONS = ("optcore", "numpy", "torch", "jax")
+IMPLEMENTATIONS = ("optcore", "numpy", "torch", "jax", "native", "native_nofma")
 HOW = {
     "optcore": "wall time around optcore.run_sgd(..., record=('gap',)), Python wrapper included",
     "numpy": "one Python loop over steps vectorized across runs; single-threaded elementwise ops (threads=1 only)",
@@ -71,7 +80,11 @@ HOW = {
     "jax": "one subprocess per thread count, pinned with sched_setaffinity to `threads` CPUs; threads=1 also sets "
     "XLA_FLAGS='--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1' before importing jax; "
     "compile/warm-up call with the same shapes not timed",
+    "native": "bench/native_ref.cpp built -O3 -march=native (4 runs interleaved, d = 20 at compile time), one process "
+    "per call, its loop timed inside it (orders, steps and gaps; not the process start)",
+    "native_nofma": "the same built -O3 -march=native -mno-fma",
 }
+NATIVE = ("native", "native_nofma")
 
 
 @dataclass
@@ -86,33 +99,13 @@ class Row:
     x: np.ndarray
     gap: np.ndarray  # (R, K + 1)
     check: str = ""
+    cpu_times: list[float] | None = None  # thread CPU time of each call (threads = 1 rows in this process, native)
 
     def steps_per_s(self, task: Task) -> float:
         return self.R * task.n * task.epochs / median(self.times)
 
-
-@dataclass
-class Peak:
-    """The FMA-peak model behind the "% FMA peak" column."""
-
-    clock_ghz: float
-    clock_source: str
-    cores: int
-    fma_units: int
-    simd_doubles: int
-    d: int
-
-    @property
-    def fma_per_core(self) -> float:
-        return self.clock_ghz * 1e9 * self.fma_units * self.simd_doubles
-
-    @property
-    def steps_per_core(self) -> float:
-        return self.fma_per_core / (2 * self.d)
-
-    @property
-    def machine_steps(self) -> float:
-        return self.steps_per_core * self.cores
+    def cpu_steps_per_s(self, task: Task) -> float | None:
+        return self.R * task.n * task.epochs / median(self.cpu_times) if self.cpu_times else None
 
 
 # ---------------------------------------------------------------------------------------------------- setup
@@ -123,7 +116,9 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, nargs="+", default=None, help="values of R (default 1 64 1024)")
     p.add_argument("--orders", nargs="+", choices=ORDERS, default=list(ORDERS))
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
-    p.add_argument("--repeats", type=int, default=None, help="timed calls per measurement, median reported (3)")
+    p.add_argument(
+        "--repeats", type=int, default=None, help="timed calls per measurement, interleaved, median reported (5)"
+    )
     p.add_argument("--impls", nargs="+", choices=IMPLEMENTATIONS, default=list(IMPLEMENTATIONS))
     p.add_argument(
         "--max-baseline-runs", type=int, default=None, help="skip NumPy/Torch/JAX for R above this (default: none)"
@@ -135,12 +130,10 @@ def parse_args(argv=None):
     p.add_argument("--step", type=float, default=0.01, help="constant step size (default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the orders")
     p.add_argument("--gap-factor", type=float, default=10.0, help="allowed ratio of mean final gaps to optcore's")
-    p.add_argument("--clock-ghz", type=float, default=None, help="core clock for the peak model (default: cpuinfo)")
-    p.add_argument("--cores", type=int, default=None, help="cores for the peak model (default: usable CPUs)")
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     args = p.parse_args(argv)
     args.runs = args.runs or ([1, 8] if args.quick else [1, 64, 1024])
-    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.repeats = args.repeats or (1 if args.quick else 5)
     args.n = args.n or (100 if args.quick else 1000)
     args.epochs = args.epochs or (2 if args.quick else 20)
     return args
@@ -151,25 +144,18 @@ def usable_cpus() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def cpuinfo_clock_ghz():
-    """Largest "cpu MHz" in /proc/cpuinfo, in GHz, or None."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+def machine_peak(exes, skipped) -> _native.Peak | None:
+    """The per-core FMA peak, measured by the reference program on one pinned CPU (None, with a reason, if none)."""
+    if not exes:
         return None
-    mhz = [float(line.split(":")[1]) for line in text.splitlines() if line.startswith("cpu MHz")]
-    return max(mhz) / 1000 if mhz else None
-
-
-def machine_peak(args) -> Peak:
-    if args.clock_ghz is not None:
-        clock, source = args.clock_ghz, "--clock-ghz"
-    else:
-        clock, source = cpuinfo_clock_ghz(), '/proc/cpuinfo "cpu MHz" (max over CPUs)'
-        if clock is None:
-            sys.exit("could not read the clock from /proc/cpuinfo; pass --clock-ghz")
-    cores = args.cores or usable_cpus()
-    return Peak(clock, source, cores, fma_units=2, simd_doubles=4, d=args.d)
+    pin_to_one_cpu()
+    try:
+        return _native.measure_peak(exes["native"])
+    except Exception as exc:  # a CPU without AVX2+FMA, a crash: no peak column
+        skipped["FMA peak"] = f"not measured ({type(exc).__name__}: {exc})"
+        return None
+    finally:
+        unpin()
 
 
 def make_problem(args):
@@ -186,14 +172,18 @@ def available_baselines(impls):
 # ---------------------------------------------------------------------------------------------------- timing
 
 
-def time_calls(fn, repeats: int):
-    """Call fn() `repeats` times; return the wall times and the last result."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def time_call(fn, threads: int):
+    """One call of fn(): (wall seconds, thread CPU seconds or None, result). threads = 1 runs pinned to one CPU,
+    and its CPU time is the call's (optcore's single-threaded loop runs on the calling thread)."""
+    if threads == 1:
+        pin_to_one_cpu()
+    try:
+        cpu0, start = time.thread_time(), time.perf_counter()
         out = fn()
-        times.append(time.perf_counter() - start)
-    return times, out
+        wall, cpu = time.perf_counter() - start, time.thread_time() - cpu0
+    finally:
+        unpin()
+    return wall, (cpu if threads == 1 else None), out
 
 
 def optcore_runner(prob, task: Task, order: str, R: int, threads: int):
@@ -249,23 +239,57 @@ def baseline_allowed(args, R: int) -> bool:
     return args.max_baseline_runs is None or R <= args.max_baseline_runs
 
 
-def run_all(args, prob, task: Task, impls, skipped):
-    """Every measurement, as a list of Rows; appends skip reasons to `skipped`."""
+def native_runner(exe, data_path, task: Task, order: str, R: int):
+    """A call of the reference loop: its own wall and CPU time of the loop, its mean final gap."""
+
+    def run():
+        pin_to_one_cpu()
+        try:
+            return _native.run_sgd(exe, data_path, problem="least_squares", order=order, runs=R, n=task.n,
+                                   epochs=task.epochs, step=task.step, seed=task.seed)
+        finally:
+            unpin()
+
+    return run
+
+
+def run_all(args, prob, task: Task, impls, skipped, exes, tmp: Path):
+    """Every measurement, as a list of Rows; appends skip reasons to `skipped`. Repeats are interleaved: for each
+    (order, R), every implementation's k-th call comes before any (k+1)-th."""
     in_process = [i for i in ("optcore", "numpy", "torch") if i in impls]
     warm_up(in_process, prob, task, args.threads)
+    native = [v for v in NATIVE if v in impls and v in exes]
+    data_path = _native.data_file(task.A, task.b, task.H, task.x_star, tmp) if native else None
     rows = []
     for order in args.orders:
         for R in args.runs:
+            runners = {}
             for impl in in_process:
                 if impl != "optcore" and not baseline_allowed(args, R):
                     continue
                 for threads in [1] if impl == "numpy" else args.threads:
-                    runner = in_process_runner(impl, prob, task, order, R, threads)
-                    times, (x, gap) = time_calls(runner, args.repeats)
-                    rows.append(Row(impl, threads, order, R, times, x, gap))
-                    print(f"  {impl:8s} threads={threads} {order:18s} R={R:<5d} {median(times):8.3f} s", flush=True)
+                    runners[impl, threads] = in_process_runner(impl, prob, task, order, R, threads)
+            for v in native:
+                runners[v, 1] = native_runner(exes[v], data_path, task, order, R)
+            walls = {key: [] for key in runners}
+            cpus = {key: [] for key in runners}
+            last = {}
+            for _ in range(args.repeats):
+                for (impl, threads), runner in runners.items():
+                    if impl in NATIVE:
+                        wall, cpu, gap = runner()
+                        last[impl, threads] = (None, np.full((R, 1), gap))
+                    else:
+                        wall, cpu, last[impl, threads] = time_call(runner, threads)
+                    walls[impl, threads].append(wall)
+                    if cpu is not None:
+                        cpus[impl, threads].append(cpu)
+            for (impl, threads), times in walls.items():
+                x, gap = last[impl, threads]
+                rows.append(Row(impl, threads, order, R, times, x, gap, cpu_times=cpus[impl, threads] or None))
+                print(f"  {impl:12s} threads={threads} {order:18s} R={R:<5d} {median(times):8.4f} s", flush=True)
     big = [R for R in args.runs if not baseline_allowed(args, R)]
-    baselines = [i for i in impls if i != "optcore"]
+    baselines = [i for i in impls if i not in ("optcore", *NATIVE)]
     if big and baselines:
         skipped[", ".join(baselines)] = f"at R = {big} > --max-baseline-runs {args.max_baseline_runs}"
     if "jax" in impls:
@@ -316,7 +340,7 @@ def check_rows(rows, gap_factor: float):
             row.check = "reference" if ref is row else "no optcore"
             continue
         label = f"{row.impl} threads={row.threads} {row.order} R={row.R}"
-        if row.order == "incremental":
+        if row.order == "incremental" and row.x is not None:
             err = relative_error(row.x, ref.x)
             row.check = f"x rel.err {err:.0e}"
             if not err <= INCREMENTAL_RTOL:
@@ -334,18 +358,54 @@ def check_rows(rows, gap_factor: float):
 # ---------------------------------------------------------------------------------------------------- report
 
 
-def table(rows, task: Task, peak: Peak) -> str:
+def native_ratio(row: Row, ref: Row | None, task: Task) -> str:
+    """row's rate over the reference's: in CPU time when both have it (1 thread, pinned), else in wall time."""
+    if ref is None:
+        return "-"
+    mine, theirs = row.cpu_steps_per_s(task), ref.cpu_steps_per_s(task)
+    if mine and theirs:
+        return f"{mine / theirs:.3g} (cpu)"
+    return f"{row.steps_per_s(task) / ref.steps_per_s(task):.3g} (wall)"
+
+
+def table(rows, task: Task, peak) -> str:
     base = {(r.order, r.R): r for r in rows if r.impl == "optcore" and r.threads == 1}
-    head = "| implementation | threads | order | R | steps/s (M) | vs optcore(1 thread) | % FMA peak | check |"
-    lines = [head, "|---|---:|---|---:|---:|---:|---:|---|"]
+    natives = {(r.impl, r.order, r.R): r for r in rows if r.impl in NATIVE}
+    head = ("| implementation | threads | order | R | steps/s (M) | CPU-time steps/s (M) | vs optcore(1 thread) | "
+            "x native no FMA | x native | % FMA peak | check |")
+    lines = [head, "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in sorted(rows, key=lambda r: (ORDERS.index(r.order), r.R, IMPLEMENTATIONS.index(r.impl), r.threads)):
         rate = r.steps_per_s(task)
+        cpu_rate = r.cpu_steps_per_s(task)
         ref = base.get((r.order, r.R))
         ratio = f"{rate / ref.steps_per_s(task):.3g}" if ref else "-"
-        pct = 100 * rate / peak.machine_steps
+        best = cpu_rate if cpu_rate else rate
+        pct = f"{100 * best * 4 * task.d / (peak.fma_f64 * 1e9 * r.threads):.2g}" if peak else "-"
         lines.append(
-            f"| {r.impl} | {r.threads} | {r.order} | {r.R} | {rate / 1e6:.3g} | {ratio} | {pct:.2g} | {r.check} |"
+            f"| {r.impl} | {r.threads} | {r.order} | {r.R} | {rate / 1e6:.3g} | "
+            f"{cpu_rate / 1e6 if cpu_rate else float('nan'):.3g} | {ratio} | "
+            f"{native_ratio(r, natives.get(('native_nofma', r.order, r.R)), task)} | "
+            f"{native_ratio(r, natives.get(('native', r.order, r.R)), task)} | {pct} | {r.check} |"
         )
+    return "\n".join(lines)
+
+
+def native_summary(rows, task: Task) -> str:
+    """optcore on one pinned thread against the native reference loop, per order and R (CPU time)."""
+    lines = ["| order | R | optcore (M/s, CPU) | native no FMA (M/s) | native (M/s) | optcore / no FMA | "
+             "optcore / native |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for order in ORDERS:
+        for R in sorted({r.R for r in rows if r.order == order}):
+            get = {r.impl: r for r in rows if (r.order, r.R) == (order, R) and r.threads == 1}
+            if "optcore" not in get:
+                continue
+            o = get["optcore"]
+            cells = []
+            for v in NATIVE:
+                cells.append(f"{get[v].cpu_steps_per_s(task) / 1e6:.3g}" if v in get else "-")
+            ratios = [native_ratio(o, get.get(v), task) for v in NATIVE]
+            lines.append(f"| {order} | {R} | {o.cpu_steps_per_s(task) / 1e6:.3g} | {cells[0]} | {cells[1]} | "
+                         f"{ratios[0]} | {ratios[1]} |")
     return "\n".join(lines)
 
 
@@ -359,7 +419,7 @@ def summary(rows, task: Task) -> str:
     for order in ORDERS:
         for R in sorted({r.R for r in rows if r.order == order}):
             mine = {r.threads: r.steps_per_s(task) for r in rows if (r.impl, r.order, r.R) == ("optcore", order, R)}
-            others = [r for r in rows if r.impl != "optcore" and (r.order, r.R) == (order, R)]
+            others = [r for r in rows if r.impl not in ("optcore", *NATIVE) and (r.order, r.R) == (order, R)]
             if 1 not in mine:
                 continue
             best = max(others, key=lambda r: r.steps_per_s(task), default=None)
@@ -371,20 +431,19 @@ def summary(rows, task: Task) -> str:
     return "\n".join(lines)
 
 
-def assumptions(args, task: Task, peak: Peak, versions, skipped) -> str:
+def assumptions(args, task: Task, peak, versions, skipped) -> str:
     lines = [
         f"- problem: least squares, n={task.n}, d={task.d}, K={task.epochs} epochs, batch 1, step {task.step} "
         f"(constant), float64, x0=0, gap recorded at epoch ends; seed {task.seed}",
-        f"- steps/s = R * n * K / median wall time of {args.repeats} call(s), order generation included",
+        f"- steps/s = R * n * K / median wall time of {args.repeats} interleaved call(s), order generation included;"
+        f" threads = 1 rows pinned to one CPU, also timed in thread CPU time",
         f"- machine: {platform.processor() or platform.machine()}, {usable_cpus()} usable CPUs, "
         f"Python {platform.python_version()}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",
         f"- optcore loops: {optcore._core.isa_info()} (OPTCORE_ISA={os.environ.get('OPTCORE_ISA', 'auto')})",
-        f"- FMA peak model: clock {peak.clock_ghz:.3f} GHz ({peak.clock_source}) x {peak.fma_units} FMA units x "
-        f"{peak.simd_doubles} doubles (AVX2) = {peak.fma_per_core / 1e9:.1f} GFMA/s per core; a step costs 2d = "
-        f"{2 * task.d} FMAs -> {peak.steps_per_core / 1e6:.0f} M steps/s per core; % FMA peak is relative to "
-        f"the whole machine ({peak.cores} cores, {peak.machine_steps / 1e6:.0f} M steps/s), so one thread tops out "
-        f"at {100 / peak.cores:.0f}%",
+        f"- FMA peak: {peak.describe() if peak else 'not measured'}; a step costs 2d = {2 * task.d} FMAs; "
+        f"% FMA peak = row flops / (per-core f64 peak x threads)",
+        f"- load average at the end: {' '.join(f'{v:.2f}' for v in os.getloadavg())}",
         *(f"- {impl}: {how}" for impl, how in HOW.items() if impl in versions),
         f"- checks: incremental final x must match optcore to {INCREMENTAL_RTOL:g} relative; random orders: mean "
         f'final gap within a factor {args.gap_factor:g} of optcore\'s ("gap xF" = ratio)',
@@ -398,14 +457,27 @@ def assumptions(args, task: Task, peak: Peak, versions, skipped) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    peak = machine_peak(args)
     prob, task = make_problem(args)
     versions, skipped = available_baselines(args.impls)
+    exes = {}
+    if any(v in args.impls for v in NATIVE):
+        exes, why = _native.build()
+        if why:
+            skipped["native"] = why
+        elif task.d != _native.D:
+            skipped["native"] = f"the reference loop is compiled for d = {_native.D}, not --d {task.d}"
+            exes = {}
+        versions.update({v: " ".join(_native.VARIANTS[v]) for v in NATIVE if v in exes and v in args.impls})
+    peak = machine_peak(exes, skipped)
     impls = [i for i in args.impls if i in versions]
     print(f"timing {', '.join(impls)}: orders {args.orders}, R {args.runs}, threads {args.threads}", flush=True)
-    rows = run_all(args, prob, task, impls, skipped)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = run_all(args, prob, task, impls, skipped, exes, Path(tmp))
     failures = check_rows(rows, args.gap_factor)
     report = f"## Assumptions\n\n{assumptions(args, task, peak, versions, skipped)}\n\n## Results\n\n"
+    if any(r.impl in NATIVE for r in rows):
+        report += "### optcore (1 thread, pinned) against the native reference loop\n\n" + native_summary(rows, task)
+        report += "\n\n"
     report += "### optcore against the fastest baseline\n\n" + summary(rows, task) + "\n\n### All measurements\n\n"
     report += table(rows, task, peak) + "\n"
     return finish_report(report, failures, args.markdown)

@@ -1,103 +1,94 @@
-"""The compiled copies of the loops (portable, AVX2, AVX-512; cpp/include/optcore/isa.hpp) give the same bits.
-
-OPTCORE_ISA forces one copy; a copy the CPU lacks is refused, never replaced. Each comparison runs on the CPUs that
-have the copy and is skipped elsewhere with the reason (this project's CI machine has AVX2 and no AVX-512).
-"""
+"""Every instruction-set copy of the loops (cpp/bindings/sgd_dispatch.hpp) runs the network evaluations behind
+MLP.forward, loss_and_grad, accuracy, per_example_grads, hvp and hessian (_core.mlp_eval), and gives the same
+bits as the portable copy (and loss_and_grad's loss, taken from the gradient's forward pass, the bits of
+loss_value): narrow layers (the block passes of mlp_small.hpp), layers wider than 64 (matrix
+products, mlp_gemm.hpp), a structured network, float32 and float64. A copy this build lacks or this CPU cannot
+run is skipped by name (isa_info()["usable"] lists the ones exercised here; "usable" and "built" list the copies
+best first after "portable")."""
 
 import numpy as np
 import pytest
-from conftest import PROBLEM_KINDS, make_problem
+from mlp_reference import random_data
 
-import optcore
 from optcore import _core
-from optcore.nn import MLP, NetworkProblem
+from optcore.nn import MLP
 
-INFO = _core.isa_info()
-WIDE = [isa for isa in ("avx2", "avx512") if INFO[f"{isa}_copy_built"]]
+USABLE = _core.isa_info()["usable"].split(",")
+COPIES = [isa for isa in _core.isa_info()["built"].split(",") if isa != "portable"]
 
-
-def _skip_unless_supported(isa):
-    if not INFO[f"{isa}_supported"]:
-        pytest.skip(f"CPU lacks {'avx512f' if isa == 'avx512' else 'avx2'} (the {isa} copy is built but cannot run here)")
-
-
-SETTINGS = [
-    dict(order="rr"),  # orders of their own: the interleaved kernels
-    dict(order="ig"),  # all runs share the order: the vector-lane kernels
-    dict(order="wr", batch_size=3),
-    dict(order="ss", workers=2, mode="local", sync_every=2),
-    dict(order="rr", batch_size=10**9),  # full batch: the matrix-vector passes, objective from the same pass
+NETWORKS = [  # (widths, activation, loss, n, masked)
+    ([7, 45, 19, 2], "leaky", "squared", 70, False),
+    ([5, 16, 16, 1], "tanh", "logistic", 33, False),
+    ([4, 80, 70], "softplus", "softmax_ce", 21, False),  # wider than 64: matrix products
+    ([6, 9, 1], "relu", "squared", 11, True),  # a masked network (P H P v for the Hessian)
 ]
 
 
-def _run(problem, setting, **kw):
-    setting = dict(setting)
-    if setting.get("batch_size") == 10**9:
-        setting["batch_size"] = problem.n
-    opts = dict(epochs=3, step_size=np.linspace(0.01, 0.05, 13) * min(1.0, 3.0 / problem.dim), x0=np.zeros(problem.dim),
-                seed=42, record=("objective",))
-    opts.update(setting, **kw)
-    return optcore.run_sgd(problem, **opts)
+def _network(widths, activation, loss, dtype, masked):
+    masks = None
+    if masked:
+        rng = np.random.default_rng(5)
+        masks = [(rng.random((o, i)) < 0.6).astype(np.int64) for i, o in zip(widths[:-1], widths[1:], strict=True)]
+    kwargs = {"slopes": (1.0, 0.2)} if activation == "leaky" else {}
+    return MLP(widths, activation=activation, loss=loss, dtype=dtype, masks=masks, **kwargs)
 
 
-def test_isa_info_names_the_copy_auto_picks():
-    assert INFO["auto"] in ("portable", "avx2", "avx512")
-    assert INFO["auto"] == ("avx512" if INFO["avx512_supported"] else "avx2" if INFO["avx2_supported"] else "portable")
+def _evaluations(net, params, X, Y, v):
+    out = {
+        "forward": net.forward(params, X),
+        "loss_value": net.loss_value(params, X, Y),
+        "loss_and_grad": net.loss_and_grad(params, X, Y),
+        "accuracy": net.accuracy(params, X, Y),
+        "per_example_grads": net.per_example_grads(params, X, Y),
+        "hvp": net.hvp(params, X, Y, v),
+    }
+    if net.n_params <= 400:  # a dense Hessian is P Hessian-vector products
+        out["hessian"] = net.hessian(params[:1], X, Y)
+    return out
 
 
-def test_an_unknown_copy_is_refused(monkeypatch):
-    problem = optcore.LeastSquares.random(10, 2, seed=0)
-    monkeypatch.setenv("OPTCORE_ISA", "sse9")
-    with pytest.raises(ValueError, match="must be one of auto, portable, avx2, avx512, got 'sse9'"):
-        optcore.run_sgd(problem, epochs=1, step_size=0.1)
+def _assert_same_bits(a, b, what: str) -> None:
+    if isinstance(a, tuple):
+        for x, y in zip(a, b, strict=True):
+            _assert_same_bits(x, y, what)
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    if a.dtype != b.dtype or a.shape != b.shape or a.tobytes() != b.tobytes():
+        np.testing.assert_array_equal(a, b, err_msg=what)  # names the entries that differ
+        pytest.fail(f"{what}: same values but not the same bits (signed zeros or NaN payloads)")
 
 
-@pytest.mark.parametrize("isa", WIDE)
-def test_a_copy_the_cpu_lacks_is_refused_not_replaced(isa, monkeypatch):
-    if INFO[f"{isa}_supported"]:
-        pytest.skip(f"this CPU has {isa}")
-    problem = optcore.LeastSquares.random(10, 2, seed=0)
-    monkeypatch.setenv("OPTCORE_ISA", isa)
-    with pytest.raises(ValueError, match=f"isa='{isa}' requested .* this CPU lacks"):
-        optcore.run_sgd(problem, epochs=1, step_size=0.1)
-    with pytest.raises(ValueError, match="this CPU lacks"):
-        _core.elementary("exp", np.zeros(3), isa)
-
-
-@pytest.mark.parametrize("isa", WIDE)
-@pytest.mark.parametrize("setting", SETTINGS, ids=lambda s: "-".join(map(str, s.values())))
-@pytest.mark.parametrize("kind", PROBLEM_KINDS)
-def test_every_copy_gives_the_portable_bits(isa, kind, setting, dtype, monkeypatch):
-    _skip_unless_supported(isa)
-    results = {}
-    for dim in (3, 20, 37):  # compile-time kernels (d <= 32) and run-time d
-        problem = make_problem(kind, dtype, d=1 if kind == "lower_bound" else dim)
-        for copy in ("portable", isa):
-            monkeypatch.setenv("OPTCORE_ISA", copy)
-            results[copy] = _run(problem, setting)
-        np.testing.assert_array_equal(results["portable"].x, results[isa].x)
-        np.testing.assert_array_equal(results["portable"].objective, results[isa].objective)
-
-
-@pytest.mark.parametrize("isa", WIDE)
+@pytest.mark.parametrize("isa", COPIES or ["none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("width", [16, 100])  # lanes / small kernels, and matrix products (wider than 64)
-def test_every_copy_trains_networks_to_the_portable_bits(isa, dtype, width, monkeypatch):
-    _skip_unless_supported(isa)
-    widths = [5, width, 3]
-    net = MLP(widths, activation="tanh", loss="softmax_ce", dtype=dtype)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((40, 5)).astype(dtype)
-    Y = rng.integers(0, 3, 40)
+@pytest.mark.parametrize(("widths", "activation", "loss", "n", "masked"), NETWORKS)
+def test_network_evaluations_give_the_portable_bits(isa, dtype, widths, activation, loss, n, masked, monkeypatch):
+    if isa not in USABLE:
+        pytest.skip(f"copy {isa!r} is not built or this CPU cannot run it (usable: {USABLE})")
+    net = _network(widths, activation, loss, dtype, masked)
+    X, Y = random_data(widths, loss, n, dtype, seed=1)
+    params = net.init(3, seed=4)
+    v = net.project(np.random.default_rng(2).standard_normal(params.shape).astype(dtype))
     results = {}
     for copy in ("portable", isa):
         monkeypatch.setenv("OPTCORE_ISA", copy)
-        results[copy] = [
-            optcore.run_sgd(NetworkProblem(net, X, Y), order=order, epochs=2, batch_size=b, step_size=0.05, runs=3,
-                            seed=1, x0=net.init(3, seed=0), record=("objective", "accuracy"))
-            for order, b in (("rr", 8), ("incremental", 40), ("incremental", 1))
-        ]
-    for a, b in zip(results["portable"], results[isa], strict=True):
-        np.testing.assert_array_equal(a.x, b.x)
-        np.testing.assert_array_equal(a.objective, b.objective)
-        np.testing.assert_array_equal(a.accuracy, b.accuracy)
+        results[copy] = _evaluations(net, params, X, Y, v)
+    assert results["portable"].keys() == results[isa].keys()
+    for copy, got in results.items():  # loss_and_grad takes the loss from its gradient pass: loss_value's bits
+        _assert_same_bits(got["loss_and_grad"][0], got["loss_value"], f"loss_and_grad's loss on copy {copy}")
+    for name, value in results["portable"].items():
+        _assert_same_bits(value, results[isa][name], f"{name} on copy {isa}")
+
+
+def test_isa_info_names_the_copies():
+    info = _core.isa_info()
+    assert USABLE[0] == "portable" and set(USABLE) <= set(info["built"].split(","))
+    assert info["auto"] in USABLE and info["auto"] == (USABLE + ["portable"])[1]  # the best copy this CPU runs
+    assert info["avx2_used"] == ("avx2" in USABLE)
+
+
+def test_an_unknown_copy_is_refused_by_name(monkeypatch):
+    net = MLP([2, 3, 1])
+    X, Y = random_data([2, 3, 1], "squared", 4)
+    monkeypatch.setenv("OPTCORE_ISA", "sse9")
+    with pytest.raises(ValueError, match="isa='sse9'.*portable"):
+        net.loss_value(net.init(1), X, Y)

@@ -4,152 +4,118 @@
 
 #include "interrupt.hpp"
 #include "mlp_data.hpp"
-#include "optcore/engine.hpp"
-#include "optcore/run_problem.hpp"
+#include "optcore/mlp_eval.hpp"
 #include "pybind11.hpp"
+#include "sgd_dispatch.hpp"
 
 namespace optcore::bindings {
 
 namespace {
 
-/// Examples between two stop checks in the per-example passes (each example is a pass through the network).
-constexpr std::int64_t kExamplesPerCheck = 256;
+MlpEvalKind eval_kind(const std::string& what) {
+  if (what == "forward") return MlpEvalKind::forward;
+  if (what == "loss") return MlpEvalKind::loss;
+  if (what == "grad") return MlpEvalKind::grad;
+  if (what == "accuracy") return MlpEvalKind::accuracy;
+  if (what == "per_example") return MlpEvalKind::per_example;
+  if (what == "hvp") return MlpEvalKind::hvp;
+  if (what == "hessian") return MlpEvalKind::hessian;
+  OPTCORE_CHECK(false, "unknown evaluation '" << what << "'");
+  return MlpEvalKind::loss;
+}
 
 template <class T>
-py::dict mlp_eval(const py::dict& data, py::array_t<T> params, const std::string& what, const py::object& v_obj,
-                  int threads) {
+py::dict mlp_eval_py(const py::dict& data, py::array_t<T> params, const std::string& what, const py::object& v_obj,
+                     int threads, const std::string& isa_requested) {
   OPTCORE_CHECK(params.ndim() == 2 && (params.flags() & py::array::c_style), "'params' must be a C-contiguous (R, P) array");
+  const MlpEvalKind kind = eval_kind(what);
+  const std::string isa = resolve_isa(isa_requested);
   const std::int64_t R = params.shape(0), P = params.shape(1);
   const std::int64_t n = checked_array<T>(data, "X", {-1, -1}).shape(0);
   ProblemData<T> pd;
   mlp_data_from<T>(data, n, P, pd);
-  const MLP<T> net = make_mlp(pd);
-  const T* theta = params.data();
-  const std::int64_t k = net.out_dim();
-  py::dict out;
-  const T* v = nullptr;
+  const std::int64_t k = pd.widths[pd.layers];
+  MlpEvalArgs<T> args;
+  args.theta = params.data();
+  args.runs = R;
+  args.threads = threads;
   py::array_t<T> v_arr;
-  if (what == "hvp") {
+  if (kind == MlpEvalKind::hvp) {
     v_arr = v_obj.cast<py::array_t<T>>();
     OPTCORE_CHECK(v_arr.ndim() == 2 && v_arr.shape(0) == R && v_arr.shape(1) == P && (v_arr.flags() & py::array::c_style),
                   "'v' must be a C-contiguous (R, P) array");
-    v = v_arr.data();
+    args.v = v_arr.data();
   }
-  if (what == "forward") {
-    py::array_t<T> outs({R, n, k});
-    T* o = outs.mutable_data();
-    run_interruptible([&](StopToken* stop) {  // plain arrays only from here on
-      detail::parallel_chunks(R, threads, [&](std::int64_t a, std::int64_t b) {
-        if (mlp_gemm::pays(net)) {  // wide layers: blocks of examples as matrix products (mlp_gemm.hpp)
-          for (std::int64_t r = a; r < b; ++r) checkpoint(stop), mlp_gemm::outputs(net, theta + r * P, o + r * n * k);
-          return;
-        }
-        typename MLP<T>::Scratch& sc = net.scratch();
-        for (std::int64_t r = a; r < b; ++r)
-          for (std::int64_t i = 0; i < n; ++i) {
-            if (i % kExamplesPerCheck == 0) checkpoint(stop);
-            std::copy_n(net.forward(i, theta + r * P, sc), k, o + (r * n + i) * k);
-          }
-      }, stop);
-    });
-    out["outputs"] = outs;
-    return out;
+  py::dict out;
+  py::array_t<T> result, acc, grad;
+  switch (kind) {
+    case MlpEvalKind::forward:
+      result = py::array_t<T>({R, n, k});
+      break;
+    case MlpEvalKind::loss:
+    case MlpEvalKind::grad:
+    case MlpEvalKind::accuracy:
+      result = py::array_t<T>(R);
+      acc = py::array_t<T>(R);
+      grad = py::array_t<T>({R, kind == MlpEvalKind::grad ? P : std::int64_t(0)});
+      args.accuracy = acc.mutable_data();
+      args.grad = grad.mutable_data();
+      break;
+    case MlpEvalKind::per_example:
+      result = py::array_t<T>({R, n, P});
+      break;
+    case MlpEvalKind::hvp:
+      result = py::array_t<T>({R, P});
+      break;
+    case MlpEvalKind::hessian:
+      result = py::array_t<T>({R, P, P});
+      break;
   }
-  if (what == "loss" || what == "grad" || what == "accuracy") {
-    std::vector<std::uint32_t> all(n);
-    for (std::int64_t i = 0; i < n; ++i) all[i] = static_cast<std::uint32_t>(i);
-    py::array_t<T> loss(R), acc(R), grad({R, what == "grad" ? P : std::int64_t(0)});
-    T* l = loss.mutable_data();
-    T* a = acc.mutable_data();
-    T* g = grad.mutable_data();
-    run_interruptible([&](StopToken* stop) {
-      detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
-        for (std::int64_t r = lo; r < hi; ++r) {  // each pass only where asked for
-          checkpoint(stop);
-          l[r] = what != "accuracy" ? net.objective(theta + r * P) : T(0);
-          a[r] = what == "accuracy" ? net.accuracy(theta + r * P) : T(0);
-          if (what == "grad") {
-            std::fill_n(g + r * P, P, T(0));
-            net.add_grad_batch(all.data(), n, 0, theta + r * P, g + r * P, T(1) / static_cast<T>(n));
-          }
-        }
-      }, stop);
-    });
-    out["loss"] = loss;
-    out["accuracy"] = acc;
-    if (what == "grad") out["grad"] = grad;
-    return out;
+  args.out = result.mutable_data();
+  run_interruptible([&](StopToken* stop) {  // plain arrays only from here on
+    args.stop = stop;
+#define OPTCORE_EVAL_ON_COPY(name, cpu_check) \
+  if (isa == #name) {                         \
+    mlp_eval_##name(pd, kind, args);          \
+    return;                                   \
   }
-  if (what == "per_example") {
-    py::array_t<T> grads({R, n, P});
-    T* g = grads.mutable_data();
-    run_interruptible([&](StopToken* stop) {
-      detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
-        for (std::int64_t r = lo; r < hi; ++r)
-          for (std::int64_t i = 0; i < n; ++i) {
-            if (i % kExamplesPerCheck == 0) checkpoint(stop);
-            T* gi = g + (r * n + i) * P;
-            std::fill_n(gi, P, T(0));
-            net.add_grad(i, theta + r * P, gi, T(1));  // gradient of f_i = scale * loss_i
-          }
-      }, stop);
-    });
-    out["grads"] = grads;
-    return out;
+    OPTCORE_ISA_COPIES(OPTCORE_EVAL_ON_COPY)
+#undef OPTCORE_EVAL_ON_COPY
+    mlp_eval<T>(pd, kind, args);  // the portable copy
+  });
+  switch (kind) {
+    case MlpEvalKind::forward:
+      out["outputs"] = result;
+      break;
+    case MlpEvalKind::loss:
+    case MlpEvalKind::grad:
+    case MlpEvalKind::accuracy:
+      out["loss"] = result;
+      out["accuracy"] = acc;
+      if (kind == MlpEvalKind::grad) out["grad"] = grad;
+      break;
+    case MlpEvalKind::per_example:
+      out["grads"] = result;
+      break;
+    case MlpEvalKind::hvp:
+      out["hvp"] = result;
+      break;
+    case MlpEvalKind::hessian:
+      out["hessian"] = result;
+      break;
   }
-  if (what == "hvp" || what == "hessian") {
-    const bool dense = what == "hessian";
-    py::array_t<T> res = dense ? py::array_t<T>({R, P, P}) : py::array_t<T>({R, P});
-    T* h = res.mutable_data();
-    run_interruptible([&](StopToken* stop) {
-      detail::parallel_chunks(R, threads, [&](std::int64_t lo, std::int64_t hi) {
-        std::vector<T> e(P), projected_dir, raw_hv;
-        if (net.group) projected_dir.resize(P), raw_hv.resize(P);
-        for (std::int64_t r = lo; r < hi; ++r) {
-          const std::int64_t columns = dense ? P : 1;
-          for (std::int64_t c = 0; c < columns; ++c) {
-            const T* dir = v ? v + r * P : nullptr;
-            if (dense) {
-              std::fill(e.begin(), e.end(), T(0));
-              e[c] = T(1);
-              dir = e.data();
-            }
-            T* hv = dense ? h + (r * P + c) * P : h + r * P;
-            std::fill_n(hv, P, T(0));
-            if (net.group) {  // structured network: P H P v, the Hessian of its free parameters (mlp.hpp)
-              std::fill(projected_dir.begin(), projected_dir.end(), T(0));
-              std::fill(raw_hv.begin(), raw_hv.end(), T(0));
-              net.add_projected(dir, projected_dir.data(), T(1));
-              for (std::int64_t i = 0; i < n; ++i) {
-                if (i % kExamplesPerCheck == 0) checkpoint(stop);
-                net.add_hvp(i, theta + r * P, projected_dir.data(), raw_hv.data(), T(1) / static_cast<T>(n));
-              }
-              net.add_projected(raw_hv.data(), hv, T(1));
-              continue;
-            }
-            for (std::int64_t i = 0; i < n; ++i) {
-              if (i % kExamplesPerCheck == 0) checkpoint(stop);
-              net.add_hvp(i, theta + r * P, dir, hv, T(1) / static_cast<T>(n));
-            }
-          }
-        }
-      }, stop);
-    });
-    out[dense ? "hessian" : "hvp"] = res;
-    return out;
-  }
-  OPTCORE_CHECK(false, "unknown evaluation '" << what << "'");
   return out;
 }
 
 }  // namespace
 
 void bind_nn(py::module_& m) {
-  m.def("mlp_eval", &mlp_eval<float>, py::arg("data"), py::arg("params").noconvert(), py::arg("what"),
-        py::arg("v") = py::none(), py::arg("threads") = 1);
-  m.def("mlp_eval", &mlp_eval<double>, py::arg("data"), py::arg("params").noconvert(), py::arg("what"),
-        py::arg("v") = py::none(), py::arg("threads") = 1,
-        "Evaluate R networks: what in {forward, loss, grad, accuracy, per_example, hvp, hessian}.");
+  m.def("mlp_eval", &mlp_eval_py<float>, py::arg("data"), py::arg("params").noconvert(), py::arg("what"),
+        py::arg("v") = py::none(), py::arg("threads") = 1, py::arg("isa") = "auto");
+  m.def("mlp_eval", &mlp_eval_py<double>, py::arg("data"), py::arg("params").noconvert(), py::arg("what"),
+        py::arg("v") = py::none(), py::arg("threads") = 1, py::arg("isa") = "auto",
+        "Evaluate R networks: what in {forward, loss, grad, accuracy, per_example, hvp, hessian}, on the "
+        "instruction-set copy `isa` (auto, or one of isa_info()['usable']).");
 }
 
 }  // namespace optcore::bindings

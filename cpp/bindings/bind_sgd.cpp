@@ -73,7 +73,7 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   spec.sync_every = get_scalar<std::int64_t>(spec_dict, "sync_every");
   spec.record_every = get_scalar<std::int64_t>(spec_dict, "record_every");
   spec.threads = get_scalar<int>(spec_dict, "threads");
-  const Isa isa = choose_isa(spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto");
+  const std::string isa = resolve_isa(spec_dict.contains("isa") ? spec_dict["isa"].cast<std::string>() : "auto");
   const std::int64_t K = spec.epochs, n = static_cast<std::int64_t>(spec.order.workers) * spec.order.per_worker;
   OPTCORE_CHECK(K >= 1, "epochs must be >= 1, got " << K);
   OPTCORE_CHECK(spec.order.kind != OrderKind::explicit_order ||
@@ -117,19 +117,14 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   // Every array was checked and its pointer taken above; the loop touches no Python object, so the GIL can go.
   run_interruptible([&](StopToken* stop) {
     spec.stop = stop;
-#ifdef OPTCORE_HAVE_AVX512_COPY
-    if (isa == Isa::avx512) {
-      run_problem_avx512(problem, spec, runs, rec);
-      return;
-    }
-#endif
-#ifdef OPTCORE_HAVE_AVX2_COPY
-    if (isa == Isa::avx2) {
-      run_problem_avx2(problem, spec, runs, rec);
-      return;
-    }
-#endif
-    run_problem<T>(problem, spec, runs, rec);
+#define OPTCORE_RUN_ON_COPY(name, cpu_check)          \
+  if (isa == #name) {                                 \
+    run_problem_##name(problem, spec, runs, rec);     \
+    return;                                           \
+  }
+    OPTCORE_ISA_COPIES(OPTCORE_RUN_ON_COPY)
+#undef OPTCORE_RUN_ON_COPY
+    run_problem<T>(problem, spec, runs, rec);  // the portable copy
   });
 }
 
@@ -139,27 +134,23 @@ py::array_t<T> elementary_py(const std::string& name, py::array_t<T, py::array::
   const int f = name == "exp" ? 0 : name == "log1p" ? 1 : name == "softplus_neg" ? 2 : -1;
   OPTCORE_CHECK(f >= 0, "function must be exp, log1p or softplus_neg, got '" << name << "'");
   OPTCORE_CHECK((f == 0 || std::is_same_v<T, double>), "log1p and softplus_neg are float64 only");
-  const Isa isa = choose_isa(isa_name);
+  const std::string isa = resolve_isa(isa_name);
   py::array_t<T> out(x.request().shape);
   const T* in = x.data();
   T* o = out.mutable_data();
   const std::int64_t count = x.size();
   {
     py::gil_scoped_release release;
-    switch (isa) {
-#ifdef OPTCORE_HAVE_AVX512_COPY
-      case Isa::avx512:
-        elementary_avx512(f, in, o, count);
-        break;
-#endif
-#ifdef OPTCORE_HAVE_AVX2_COPY
-      case Isa::avx2:
-        elementary_avx2(f, in, o, count);
-        break;
-#endif
-      default:
-        apply_elementary<T>(static_cast<Elementary>(f), in, o, count);
-    }
+    [&] {
+#define OPTCORE_ELEMENTARY_ON_COPY(name, cpu_check) \
+  if (isa == #name) {                               \
+    elementary_##name(f, in, o, count);             \
+    return;                                         \
+  }
+      OPTCORE_ISA_COPIES(OPTCORE_ELEMENTARY_ON_COPY)
+#undef OPTCORE_ELEMENTARY_ON_COPY
+      apply_elementary<T>(static_cast<Elementary>(f), in, o, count);  // the portable copy
+    }();
   }
   return out;
 }
@@ -173,12 +164,14 @@ void bind_sgd(py::module_& m) {
         "(cpp/include/optcore/elementary.hpp), in the compiled copy `isa` (auto, portable, avx2, avx512).");
   m.def("isa_info", [] {
     py::dict info;
-    info["avx2_copy_built"] = isa_built(Isa::avx2);
-    info["avx512_copy_built"] = isa_built(Isa::avx512);
-    info["avx2_supported"] = avx2_available();  // built and this CPU runs it
+    info["avx2_copy_built"] = isa_copies_built().find("avx2") != std::string::npos;
+    info["avx512_copy_built"] = isa_copies_built().find("avx512") != std::string::npos;
+    info["avx2_supported"] = avx2_available();  // built, and this CPU runs it
     info["avx512_supported"] = avx512_available();
-    info["avx2_used"] = avx2_available();  // kept for callers of the two-copy era: AVX2 is usable
-    info["auto"] = isa_name(best_isa());  // the copy OPTCORE_ISA=auto (the default) runs
+    info["avx2_used"] = avx2_available();
+    info["built"] = isa_copies_built();    // "portable,avx512,avx2": the copies this build has
+    info["usable"] = isa_copies_usable();  // those this CPU runs
+    info["auto"] = resolve_isa("auto");    // the one run_sgd and mlp_eval take unless told otherwise
     return info;
   }, "Which instruction-set copies of the loops this build has, which this CPU runs, and which 'auto' picks.");
   // float32 first, both without conversion: the iterate array is updated in place, so a silent copy would be a bug.

@@ -1,7 +1,8 @@
-// The AVX-512 copy of the loops (see cpp/include/optcore/isa.hpp), chosen at run time on CPUs that have AVX-512
-// (avx512f, dq, vl, bw: Skylake-X and later, Zen 4 and later). It gives the bits of the portable copy: vectors
-// of 8 doubles hold the dot products' 8 partial sums in one register with the same combination tree, and nothing
-// is fused: AVX-512F has FMA instructions, so CMakeLists.txt compiles every copy with -ffp-contract=off.
+// The AVX-512 copy of the loops and the network evaluations (see cpp/include/optcore/isa.hpp), chosen at run time
+// on CPUs that have AVX-512 (avx512f, dq, vl, bw: Skylake-X and later, Zen 4 and later). It gives the bits of the
+// portable copy: vectors of 8 doubles hold the dot products' 8 partial sums in one register with the same
+// combination tree, and nothing is fused: AVX-512F has FMA instructions, so CMakeLists.txt compiles every copy with
+// -ffp-contract=off.
 //
 // Every standard header the core uses is included before the target pragma: functions declared after it are
 // compiled for AVX-512, and a standard-library function compiled for AVX-512 could be picked by the linker for the
@@ -33,31 +34,9 @@
 #include "sgd_dispatch.hpp"
 
 #pragma GCC push_options
-#pragma GCC target("avx2,avx512f,avx512dq,avx512vl,avx512bw")  // no "fma", and -ffp-contract=off: no fused ops
+#pragma GCC target("avx2,avx512f,avx512dq,avx512vl,avx512bw")  // no "fma"; -ffp-contract=off: nothing fused
 #define OPTCORE_ISA_NAME avx512
 #define OPTCORE_TARGET_AVX2 1  // the pragma does not define __AVX2__ in C++; the headers read these instead
 #define OPTCORE_TARGET_AVX512 1
-#include "optcore/run_problem.hpp"
-
-namespace optcore::bindings {
-
-void elementary_avx512(int f, const double* x, double* out, std::int64_t count) {
-  optcore::avx512::apply_elementary<double>(static_cast<optcore::avx512::Elementary>(f), x, out, count);
-}
-
-void elementary_avx512(int f, const float* x, float* out, std::int64_t count) {
-  optcore::avx512::apply_elementary<float>(static_cast<optcore::avx512::Elementary>(f), x, out, count);
-}
-
-void run_problem_avx512(const ProblemData<float>& data, const LoopSpec& spec, const RunArrays<float>& runs,
-                      const Recording<float>& rec) {
-  optcore::avx512::run_problem<float>(data, spec, runs, rec);
-}
-
-void run_problem_avx512(const ProblemData<double>& data, const LoopSpec& spec, const RunArrays<double>& runs,
-                      const Recording<double>& rec) {
-  optcore::avx512::run_problem<double>(data, spec, runs, rec);
-}
-
-}  // namespace optcore::bindings
+#include "isa_copy.inc"  // run_problem_avx512, mlp_eval_avx512, elementary_avx512
 #pragma GCC pop_options

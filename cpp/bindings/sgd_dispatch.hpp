@@ -1,37 +1,51 @@
-// Run-time choice between the compiled copies of the loops: portable, AVX2, AVX-512 (cpp/include/optcore/isa.hpp).
+// Run-time choice between the instruction-set copies of the loops (cpp/include/optcore/isa.hpp).
+//
+// Every copy exposes the same entry points, declared once below (OPTCORE_DECLARE_ISA_ENTRY_POINTS) and defined
+// once in isa_copy.inc. A new copy (say avx512) is: a .cpp like sgd_avx2.cpp (its target pragma, OPTCORE_ISA_NAME,
+// then #include "isa_copy.inc"), a line in OPTCORE_ISA_COPIES (best first), and its entry in CMakeLists.txt.
+// The callers (bind_sgd.cpp, bind_nn.cpp) expand OPTCORE_ISA_COPIES, so every entry point, the training loop and
+// the network evaluations alike, goes to the same copy.
 #pragma once
 
 #include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "optcore/config.hpp"
 #include "optcore/types.hpp"
 
+// One X(name, cpu_check) per compiled copy beyond the portable one, best first: `auto` takes the first whose
+// cpu_check holds. Each copy is compiled only where CMake says so (OPTCORE_HAVE_<NAME>_COPY).
+#ifdef OPTCORE_HAVE_AVX2_COPY
+#define OPTCORE_AVX2_COPY(X) X(avx2, __builtin_cpu_supports("avx2"))
+#else
+#define OPTCORE_AVX2_COPY(X)
+#endif
+// The AVX-512 subsets the copy is compiled for (Skylake-X and later, Zen 4 and later). libgcc's CPU model reads
+// them as absent where the OS does not save the zmm registers (XGETBV).
+#define OPTCORE_AVX512_CPU                                                                                          \
+  (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") && \
+   __builtin_cpu_supports("avx512bw"))
+#ifdef OPTCORE_HAVE_AVX512_COPY
+#define OPTCORE_AVX512_COPY(X) X(avx512, OPTCORE_AVX512_CPU)
+#else
+#define OPTCORE_AVX512_COPY(X)
+#endif
+#define OPTCORE_ISA_COPIES(X) OPTCORE_AVX512_COPY(X) OPTCORE_AVX2_COPY(X)
+
+// The entry points of the copy `isa`, for one element type T.
+#define OPTCORE_DECLARE_ISA_ENTRY_POINTS_T(isa, T)                                                                  \
+  void run_problem_##isa(const ProblemData<T>& data, const LoopSpec& spec, const RunArrays<T>& runs,             \
+                         const Recording<T>& rec);                                                                \
+  void mlp_eval_##isa(const ProblemData<T>& data, MlpEvalKind what, const MlpEvalArgs<T>& args);                \
+  void elementary_##isa(int function, const T* x, T* out, std::int64_t count);
+#define OPTCORE_DECLARE_ISA_ENTRY_POINTS(isa, cpu_check) \
+  OPTCORE_DECLARE_ISA_ENTRY_POINTS_T(isa, float)         \
+  OPTCORE_DECLARE_ISA_ENTRY_POINTS_T(isa, double)
+
 namespace optcore::bindings {
 
-#ifdef OPTCORE_HAVE_AVX2_COPY
-void elementary_avx2(int f, const double* x, double* out, std::int64_t count);
-void elementary_avx2(int f, const float* x, float* out, std::int64_t count);
-void run_problem_avx2(const ProblemData<float>& data, const LoopSpec& spec, const RunArrays<float>& runs,
-                      const Recording<float>& rec);
-void run_problem_avx2(const ProblemData<double>& data, const LoopSpec& spec, const RunArrays<double>& runs,
-                      const Recording<double>& rec);
-#endif
-#ifdef OPTCORE_HAVE_AVX512_COPY
-void elementary_avx512(int f, const double* x, double* out, std::int64_t count);
-void elementary_avx512(int f, const float* x, float* out, std::int64_t count);
-void run_problem_avx512(const ProblemData<float>& data, const LoopSpec& spec, const RunArrays<float>& runs,
-                        const Recording<float>& rec);
-void run_problem_avx512(const ProblemData<double>& data, const LoopSpec& spec, const RunArrays<double>& runs,
-                        const Recording<double>& rec);
-#endif
-
-/** The compiled copies of the loops, from the most portable to the widest. */
-enum class Isa { portable, avx2, avx512 };
-
-inline const char* isa_name(Isa isa) {
-  return isa == Isa::avx512 ? "avx512" : isa == Isa::avx2 ? "avx2" : "portable";
-}
+OPTCORE_ISA_COPIES(OPTCORE_DECLARE_ISA_ENTRY_POINTS)
 
 /** Whether this build has the AVX2 copy and this CPU can run it. */
 inline bool avx2_available() {
@@ -42,70 +56,55 @@ inline bool avx2_available() {
 #endif
 }
 
-/** The AVX-512 subsets the AVX-512 copy is compiled for (Skylake-X and later, Zen 4 and later). */
-constexpr const char* kAvx512Features = "avx512f, avx512dq, avx512vl, avx512bw";
-
-/** Whether this build has the AVX-512 copy and this CPU (and its OS, which must save the zmm state) can run it. */
+/** Whether this build has the AVX-512 copy and this CPU (and its OS) can run it. */
 inline bool avx512_available() {
 #ifdef OPTCORE_HAVE_AVX512_COPY
-  // libgcc's cpu model checks XGETBV: the features read as absent where the OS does not save the zmm registers
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+  return OPTCORE_AVX512_CPU;
 #else
   return false;
 #endif
 }
 
-/** Whether this build has the copy at all (whatever the CPU). */
-inline bool isa_built(Isa isa) {
-  switch (isa) {
-    case Isa::portable:
-      return true;
-    case Isa::avx2:
-#ifdef OPTCORE_HAVE_AVX2_COPY
-      return true;
-#else
-      return false;
-#endif
-    case Isa::avx512:
-#ifdef OPTCORE_HAVE_AVX512_COPY
-      return true;
-#else
-      return false;
-#endif
-  }
-  return false;
+/** The names of the copies this build has ("portable" first), and of those this CPU can run. */
+inline std::string isa_copies_built() {
+  std::string names = "portable";
+#define OPTCORE_NAME_COPY(isa, cpu_check) names += "," #isa;
+  OPTCORE_ISA_COPIES(OPTCORE_NAME_COPY)
+#undef OPTCORE_NAME_COPY
+  return names;
 }
 
-/** The widest copy this build has and this CPU runs: what "auto" picks. */
-inline Isa best_isa() {
-  if (avx512_available()) return Isa::avx512;
-  if (avx2_available()) return Isa::avx2;
-  return Isa::portable;
+inline std::string isa_copies_usable() {
+  std::string names = "portable";
+#define OPTCORE_NAME_COPY(isa, cpu_check) \
+  if (cpu_check) names += "," #isa;
+  OPTCORE_ISA_COPIES(OPTCORE_NAME_COPY)
+#undef OPTCORE_NAME_COPY
+  return names;
 }
 
 /**
- * The copy to run for a request: "auto" (the widest available), or one named copy (tests comparing copies bit for
- * bit, benchmarks), which must be built and supported by this CPU -- a copy is never silently replaced by another.
+ * The copy to run for `requested`: "auto" is the best copy this build has and this CPU runs; any other name must
+ * be such a copy (tests and benchmarks force one), else std::invalid_argument naming the ones there are.
  */
-inline Isa choose_isa(const std::string& requested) {
-  if (requested == "auto") return best_isa();
-  if (requested == "portable") return Isa::portable;
-  if (requested == "avx2") {
-    OPTCORE_CHECK(isa_built(Isa::avx2), "isa='avx2' requested (OPTCORE_ISA) but this build has no AVX2 copy "
-                                        "(built for a CPU other than x86-64, or a compiler other than GCC/Clang)");
-    OPTCORE_CHECK(avx2_available(), "isa='avx2' requested (OPTCORE_ISA) but this CPU lacks avx2");
-    return Isa::avx2;
-  }
-  if (requested == "avx512") {
-    OPTCORE_CHECK(isa_built(Isa::avx512), "isa='avx512' requested (OPTCORE_ISA) but this build has no AVX-512 copy "
-                                          "(built for a CPU other than x86-64, or a compiler other than GCC/Clang)");
-    OPTCORE_CHECK(avx512_available(), "isa='avx512' requested (OPTCORE_ISA) but this CPU lacks avx512f (the copy "
-                                          "needs " << kAvx512Features << ", saved by the OS)");
-    return Isa::avx512;
-  }
-  OPTCORE_CHECK(false, "isa (OPTCORE_ISA) must be one of auto, portable, avx2, avx512, got '" << requested << "'");
-  return Isa::portable;
+inline std::string resolve_isa(const std::string& requested) {
+  if (requested == "portable") return requested;
+#define OPTCORE_PICK_COPY(isa, cpu_check) \
+  if ((requested == "auto" || requested == #isa) && (cpu_check)) return #isa;
+  OPTCORE_ISA_COPIES(OPTCORE_PICK_COPY)
+#undef OPTCORE_PICK_COPY
+  if (requested == "auto") return "portable";
+  // a copy is never silently replaced by another: say why this one cannot run
+  const std::string built = "," + isa_copies_built() + ",";
+  OPTCORE_CHECK(built.find("," + requested + ",") == std::string::npos,
+                "isa='" << requested << "' requested (OPTCORE_ISA) but this CPU lacks "
+                        << (requested == "avx512" ? "avx512f (the copy needs avx512f, dq, vl and bw, saved by the OS)"
+                                                  : requested.c_str())
+                        << "; this CPU runs " << isa_copies_usable());
+  OPTCORE_CHECK(false, "isa='" << requested << "' is not a copy of the loops that this build has (" << isa_copies_built()
+                               << "; this CPU runs " << isa_copies_usable()
+                               << "; or auto); the copies are portable, avx2 and avx512 on x86-64");
+  return "portable";
 }
 
 }  // namespace optcore::bindings

@@ -128,6 +128,8 @@ def choose_backend(backend: str | None, arrays: dict[str, object]) -> str:
     RuntimeError
         When the CUDA backend is chosen and no GPU is usable (the message says why).
     """
+    if (backend is None or backend == "cpu") and _cupy_module() is None:
+        return "cpu"  # the usual call: no CuPy imported, so no argument can be a device array
     if backend is not None and not isinstance(backend, str):
         raise TypeError(f"backend must be None, 'cpu' or 'cuda', got {type(backend).__name__}")
     if backend is not None and backend not in BACKENDS:

@@ -29,6 +29,7 @@ def mlp_eval(
     what: str,
     v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
     threads: int = 1,
+    isa: str = "auto",
 ) -> dict[str, np.ndarray]: ...
 def linear_tensor_gd(
     net: dict[str, Any], data: dict[str, Any], theta: npt.NDArray[np.floating], options: dict[str, Any]

@@ -40,9 +40,12 @@ def float_array(value, name: str, dtype, *, ndim=None, shape=None, finite: bool 
         if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape, strict=True)):
             expected = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise ValueError(f"{name} must have shape {expected}, got {arr.shape}")
-    with np.errstate(over="ignore"):  # an overflowing cast is reported below as the ValueError it is
-        out = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
-    if finite and not np.all(np.isfinite(out)):
+    if arr.dtype == dtype and arr.flags.c_contiguous:
+        out = arr  # what asarray returns too, without the cost of errstate: no cast, so nothing can overflow
+    else:
+        with np.errstate(over="ignore"):  # an overflowing cast is reported below as the ValueError it is
+            out = np.asarray(arr, dtype=dtype, order="C")  # (ascontiguousarray would turn 0-d into 1-d)
+    if finite and not np.isfinite(out).all():
         if np.isnan(out).any() or not np.all(np.isfinite(arr)):
             bad = "NaN" if np.isnan(out).any() else "inf"
             raise ValueError(f"{name} must be finite, but contains {bad} (after conversion to {np.dtype(dtype)})")
@@ -69,6 +72,9 @@ def integer(value, name: str, *, minimum: int | None = None, maximum: int | None
     ``why`` (e.g. "the streams' worker field has 24 bits") is added to the message when ``value`` exceeds
     ``maximum``.
     """
+    if type(value) is int:  # the usual call: a plain int (bool is a subclass, not the type itself)
+        if (minimum is None or value >= minimum) and (maximum is None or value <= maximum):
+            return value
     if isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be an integer, got bool {value!r}")
     if not isinstance(value, numbers.Integral | np.integer):

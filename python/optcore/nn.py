@@ -38,6 +38,7 @@ Conventions
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -294,7 +295,9 @@ class MLP:
             out = cuda_nn.mlp_eval(data, p_d, what, None if v is None else cp.asarray(v))
             _warn_non_finite(what, out)
             return {k: (a[0] if single else a) for k, a in out.items()}
-        out = _core.mlp_eval(data, p, what, v, resolve_threads(threads, p.shape[0]))
+        # the same instruction-set copy as run_sgd: "auto" (the best this CPU runs), or forced by OPTCORE_ISA
+        isa = os.environ.get("OPTCORE_ISA", "auto")
+        out = _core.mlp_eval(data, p, what, v, resolve_threads(threads, p.shape[0]), isa)
         _warn_non_finite(what, out)
         return {k: (a[0] if single else a) for k, a in out.items()}
 

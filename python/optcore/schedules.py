@@ -13,6 +13,10 @@ import numpy as np
 
 from ._validation import float_array, integer, positive_float
 
+_NO_DECAY = np.zeros(())  # the decay of a schedule made from one float step size (as_schedule's fast path)
+_NO_DECAY.flags.writeable = False
+_F32_NORMAL = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+
 
 @dataclass(frozen=True)
 class StepSchedule:
@@ -46,6 +50,10 @@ class StepSchedule:
                 raise ValueError(f"step_size has {base.shape[0]} entries (one per run) but there are {runs} runs")
             table = base.reshape(-1, 1)
         decay = self.decay
+        if self.kind == "constant" and base.ndim == 0 and decay is _NO_DECAY:  # one positive float step size
+            step = base.item()
+            if dtype == np.float64 or _F32_NORMAL[0] <= step <= _F32_NORMAL[1]:  # else the general checks below
+                return np.full((1, 1), step, dtype=dtype), np.zeros(runs, dtype=dtype)
         if decay.ndim == 1 and decay.shape[0] != runs:
             raise ValueError(f"decay has {decay.shape[0]} entries but there are {runs} runs")
         with np.errstate(over="ignore"):  # an overflowing cast is refused just below
@@ -96,6 +104,8 @@ def as_schedule(step_size) -> StepSchedule:
     """A StepSchedule from a schedule, a positive scalar or an (R,) array of per-run step sizes."""
     if isinstance(step_size, StepSchedule):
         return step_size
+    if type(step_size) is float and 0 < step_size < math.inf:  # the usual call; NaN fails both comparisons
+        return StepSchedule("constant", np.array(step_size), _NO_DECAY)
     if step_size is None:
         raise TypeError("step_size is required: a positive number, an (R,) array or an optcore.schedules schedule")
     return constant(step_size)
@@ -110,7 +120,7 @@ def to_spec(schedule: StepSchedule):
     """
     if schedule.kind == "per_epoch":
         return {"schedule": "per_epoch", "step_sizes": schedule.base.tolist()}
-    if np.any(schedule.decay != 0):
+    if schedule.decay is not _NO_DECAY and np.any(schedule.decay != 0):
         return {"schedule": "inverse_time", "step_size": schedule.base.tolist(), "decay": schedule.decay.tolist()}
     return schedule.base.tolist()  # a float for a scalar, a list for per-run step sizes
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import time
@@ -12,7 +13,7 @@ import numpy as np
 
 from . import _backend, _core, _user_loop
 from ._fingerprint import problem_fingerprint
-from ._memory import check_fits
+from ._memory import SMALL, check_fits
 from ._seeds import resolve_keys, resolve_run_ids
 from ._threads import resolve_threads
 from ._validation import (
@@ -33,6 +34,7 @@ from .problems import Problem
 from .schedules import as_schedule, from_spec, to_spec
 
 RECORDABLE = ("gap", "dist", "objective", "accuracy")
+_DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}  # str(dtype) costs microseconds
 
 
 class DivergenceWarning(RuntimeWarning):
@@ -67,9 +69,10 @@ class SGDResult:
         (``meta["step_size"]``, as :func:`optcore.schedules.to_spec` writes them: a float, a per-run list or the
         schedule's arguments), ``x0`` (None for the default zeros, else a copy of the (d,) or (R, d) starting
         point(s) as given, in the problem's dtype), what was recorded, ``problem_sha256`` (a SHA-256 of the
-        problem's kind, dtype and data arrays), dtype, threads, ISA (the compiled copy that ran: "portable",
-        "avx2" or "avx512"; all give the same bits), backend, time, optcore version. Explicit orders are kept with
-        the result (``order_indices``); ``meta["orders_sha256"]`` names them.
+        problem's kind, dtype and data arrays, computed on the problem's first run and kept on it: a problem's
+        arrays must not be changed in place), dtype, threads, ISA (the compiled copy that ran: "portable", "avx2"
+        or "avx512"; all give the same bits), backend, time, optcore version. Explicit orders are kept with the
+        result (``order_indices``); ``meta["orders_sha256"]`` names them.
     """
 
     x: np.ndarray
@@ -151,6 +154,13 @@ class SGDResult:
         from .orders import replay
 
         return replay(self, run)
+
+
+@functools.cache
+def _version() -> str:
+    from . import __version__  # not at import time: optcore/__init__.py imports this module
+
+    return __version__
 
 
 def _count_runs(runs, x0, schedule, seed, run_ids) -> int:
@@ -389,15 +399,13 @@ def run_sgd(
             stacklevel=2,
         )
     steps = np.arange(n_records, dtype=np.int64) * (steps_per_epoch if record_every == 0 else record_every)
-    from . import __version__
-
     meta = {
-        "optcore_version": __version__,
+        "optcore_version": _version(),
         "problem": problem.kind,
         "order": name,
         "n": problem.n,
         "dim": d,
-        "dtype": str(dtype),
+        "dtype": _DTYPE_NAMES.get(dtype) or str(dtype),
         "runs": R,
         "epochs": epochs,
         "workers": workers,
@@ -455,6 +463,8 @@ def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, re
     itemsize = np.dtype(dtype).itemsize
     per_point = len(what) * itemsize + (d * itemsize if record_iterates else 0)
     nbytes = R * (d * itemsize + 32) + n_records * (16 + R * per_point)  # x, per-run arrays, steps/epochs, records
+    if nbytes < SMALL:  # fits whatever the limit; the message below is only built when it may be needed
+        return
     points = f"{n_records} record points ({'every epoch end' if record_every == 0 else f'every {record_every} steps'}"
     points += f" of epochs={epochs} epochs)"
     check_fits(

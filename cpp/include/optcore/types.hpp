@@ -116,4 +116,20 @@ struct ProblemData {
   std::int64_t groups = 0;                    ///< number of tied groups (free parameters) of a structured network
 };
 
+/** What a network evaluation outside the training loop computes (mlp_eval.hpp). */
+enum class MlpEvalKind { forward, loss, grad, accuracy, per_example, hvp, hessian };
+
+/** The R parameter vectors, the direction of a Hessian-vector product, and where each result goes. */
+template <class T>
+struct MlpEvalArgs {
+  const T* theta = nullptr;  ///< (R, P) parameters
+  std::int64_t runs = 0;     ///< R
+  const T* v = nullptr;      ///< hvp: (R, P) directions
+  T* out = nullptr;          ///< forward (R, n, k), loss (R,), per_example (R, n, P), hvp (R, P), hessian (R, P, P)
+  T* accuracy = nullptr;     ///< loss, grad, accuracy: (R,), zero unless accuracy was asked for
+  T* grad = nullptr;         ///< grad: (R, P); loss, grad and accuracy put the loss in `out` (zero for accuracy)
+  int threads = 1;
+  StopToken* stop = nullptr;
+};
+
 }  // namespace optcore
