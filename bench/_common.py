@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import statistics
+import time
 
 
 def available_baselines(impls, found: dict) -> tuple[dict, dict]:
@@ -68,3 +70,13 @@ def unpin() -> None:
     """Undo pin_to_one_cpu(): every CPU this process could use when it started."""
     if _ALL_CPUS is not None:
         os.sched_setaffinity(0, _ALL_CPUS)
+
+
+def median_time(fn, repeats: int):
+    """(median wall seconds over `repeats` calls of fn(), the last call's result)."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out

@@ -79,7 +79,7 @@ from statistics import median
 
 import numpy as np
 from _common import available_baselines as find_baselines
-from _common import finish_report
+from _common import finish_report, pin_to_one_cpu, unpin
 from _mlp_baselines import (
     ManyCase,
     SingleCase,
@@ -88,6 +88,8 @@ from _mlp_baselines import (
     run_torch_many,
     torch_one_step,
 )
+
+import _native
 
 import optcore
 from optcore.nn import MLP, NetworkProblem
@@ -483,12 +485,19 @@ def us(t: float) -> str:
     return f"{t * 1e6:.3g}" if t < 1e-3 else f"{t * 1e6:.0f}"
 
 
-def single_table(results) -> str:
+def step_flops(W: int, batch: int) -> float:
+    """Flops of one training step of the 10-W-W-1 network: the forward pass's multiply-adds (2 flops each) and the
+    backward pass's two products per layer (weights and inputs), about 3x the forward pass."""
+    return 3 * 2 * batch * (10 * W + W * W + W)
+
+
+def single_table(results, peak=None) -> str:
     head = (
         "| dtype | W | batch | P | optcore, S steps/call (µs/step) | S | optcore, 1 step/call (µs/call) | "
-        "torch eager (µs/step) | jax jit step (µs/step) | jax jit, S steps/call (µs/step, extra) | check |"
+        "torch eager (µs/step) | jax jit step (µs/step) | jax jit, S steps/call (µs/step, extra) | "
+        "optcore S / jax S (speed) | % FMA peak (optcore S) | check |"
     )
-    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for (dtype, W, batch), e in results.items():
         v = {k: median(r["times"]) for k, r in e["variants"].items()}
         cell = {k: us(v[k]) if k in v else "-" for k in SINGLE_VARIANTS}
@@ -500,9 +509,14 @@ def single_table(results) -> str:
             )
             or "-"
         )
+        vs_jax = f"{v['jax_scan'] / v['optcore']:.2f}" if "optcore" in v and "jax_scan" in v else "-"
+        pct = "-"
+        if peak is not None and "optcore" in v:
+            gflops = peak.fma_f32 if dtype == "float32" else peak.fma_f64
+            pct = f"{100 * step_flops(W, batch) / v['optcore'] / (gflops * 1e9):.2g}"
         lines.append(
             f"| {dtype} | {W} | {batch} | {e['P']} | {cell['optcore']} | {S} | {cell['optcore_call']} | "
-            f"{cell['torch']} | {cell['jax_step']} | {cell['jax_scan']} | {checks} |"
+            f"{cell['torch']} | {cell['jax_step']} | {cell['jax_scan']} | {vs_jax} | {pct} | {checks} |"
         )
     return "\n".join(lines)
 
@@ -660,8 +674,18 @@ def main(argv=None) -> int:
 
     report = f"## Assumptions\n\n{assumptions(args, versions, skipped, jax_info, many, many_rows)}\n\n## Results\n\n"
     report += "### Summary: optcore against the fastest baseline\n\n" + summary(single, many_rows) + "\n"
+    peak = None
     if single:
-        report += "\n### (a) One network: time per training step\n\n" + single_table(single) + "\n"
+        exes, why = _native.build()
+        try:
+            pin_to_one_cpu()
+            peak = _native.measure_peak(exes["native"]) if exes else None
+        except Exception as exc:  # no AVX2+FMA, a crash: no peak column
+            why = f"{type(exc).__name__}: {exc}"
+        finally:
+            unpin()
+        report += f"\n- FMA peak: {peak.describe() if peak else 'not measured (' + why + ')'}\n"
+        report += "\n### (a) One network: time per training step\n\n" + single_table(single, peak) + "\n"
     if many_rows:
         report += "\n### (b) Many networks: full-batch GD\n\n" + many_table(many_rows) + "\n"
     return finish_report(report, failures, args.markdown)

@@ -6,52 +6,22 @@ Every order x problem x batch/worker setting x dtype; float64 to 1e-12 relative,
 import numpy as np
 import pytest
 from conftest import PROBLEM_KINDS, RTOL, make_problem
+from sgd_cases import CASES, SETTINGS, components, run_options
 from sgd_reference import reference_run
 
 import optcore
 
-ORDERS = [
-    "with_replacement",
-    "random_reshuffling",
-    "single_shuffle",
-    "incremental",
-    "flipflop_rr",
-    "flipflop_ss",
-    "flipflop_ig",
-    "explicit",
-    "syncshuf",
-]
-
-# name -> options; n = 12 components (18 with 3 workers, so that M | N for syncshuf)
-SETTINGS = {
-    "sgd": dict(batch_size=1),
-    "batch5_partial": dict(batch_size=5),
-    "batch5_drop": dict(batch_size=5, remainder="drop"),
-    "minibatch_M2_B2": dict(workers=2, batch_size=2),
-    "local_M2_sync3": dict(workers=2, mode="local", sync_every=3),
-    "local_M3_B2_sync1": dict(workers=3, batch_size=2, mode="local", sync_every=1),
-    "record_every_5": dict(batch_size=1, record_every=5),
-}
-
 
 def _run_both(problem, order, options, *, decay=False):
     R, K, n = 3, 4, problem.n
-    rng = np.random.default_rng(1)
     M = options.get("workers", 1)
     N = n // M
     B = options.get("batch_size", 1)
     count = N if options.get("remainder", "partial") == "partial" else (N // B) * B
-    x0 = rng.standard_normal((R, problem.dim))
-    step = np.array([0.05, 0.1, 0.02])
+    kwargs = run_options(problem, order, options, R=R, K=K, seed=7)
+    x0, step = kwargs["x0"], kwargs["step_size"]
     schedule = optcore.schedules.inverse_time(step, 0.01) if decay else step
-    extra = {}
-    if order == "explicit":
-        extra["orders"] = rng.integers(0, N, size=(R, K, M, N))
-    if order == "incremental":
-        extra["base_order"] = rng.permutation(N)
-    res = optcore.run_sgd(
-        problem, order=order, epochs=K, step_size=schedule, x0=x0, seed=7, record_iterates=True, **options, **extra
-    )
+    res = optcore.run_sgd(problem, **dict(kwargs, step_size=schedule))
     idx = optcore.epoch_orders(
         order,
         n,
@@ -60,8 +30,8 @@ def _run_both(problem, order, options, *, decay=False):
         runs=R,
         workers=M,
         count=count,
-        base_order=extra.get("base_order"),
-        orders=extra.get("orders"),
+        base_order=kwargs.get("base_order"),
+        orders=kwargs.get("orders"),
     )
     table, dec = (optcore.schedules.as_schedule(schedule)).table(R, K, np.float64)
     final, recs = reference_run(
@@ -84,16 +54,11 @@ def _close(actual, expected, dtype):
     np.testing.assert_allclose(actual, expected, rtol=0, atol=RTOL[dtype] * scale)
 
 
-# syncshuf is a multi-worker order: only with the settings that have workers
-CASES = [(o, s) for o in ORDERS for s in SETTINGS if o != "syncshuf" or SETTINGS[s].get("workers", 1) > 1]
-
-
 @pytest.mark.parametrize(("order", "setting"), CASES)
 @pytest.mark.parametrize("kind", PROBLEM_KINDS)
 def test_iterates_match_reference(kind, order, setting, dtype):
     options = SETTINGS[setting]
-    workers = options.get("workers", 1)
-    problem = make_problem(kind, dtype, n=18 if workers == 3 else 12, workers=workers)
+    problem = make_problem(kind, dtype, n=components(setting), workers=options.get("workers", 1))
     res, final, recs = _run_both(problem, order, options)
     assert res.x.dtype == dtype
     _close(res.x, final, dtype)

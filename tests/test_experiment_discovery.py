@@ -68,7 +68,7 @@ def optcore_in(site: Path | None, *args, cwd=None):
 
 def test_the_builtin_list_matches_pyproject_entry_points():
     assert pyproject_entry_points() == BUILTIN
-    assert len(BUILTIN) == 21
+    assert len(BUILTIN) == 25
 
 
 def test_the_catalog_and_the_registry_import_no_study():
@@ -79,7 +79,7 @@ def test_the_catalog_and_the_registry_import_no_study():
         from optcore import experiments as ex
         names = ex.experiment_names()
         studies = sorted(m for m in sys.modules if "studies" in m or m.endswith(".digits"))
-        assert len(names) >= 21 and studies == [], studies
+        assert len(names) >= 25 and studies == [], studies
         ex.get("shuffling-rates")
         studies = sorted(m for m in sys.modules if "studies" in m or m.endswith(".digits"))
         assert studies == ["optcore.shuffling.studies_rates"], studies

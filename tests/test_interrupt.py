@@ -46,11 +46,24 @@ rng = np.random.default_rng(0)
 X, Y = rng.standard_normal((20000, 8)), rng.standard_normal(20000)
 call = lambda: mlp.hessian(mlp.init(runs=2, seed=0), X, Y, threads=2)
 """,
+    "games": """
+from optcore import games
+A = games.random_games(10, seeds=range(8))
+call = lambda: games.run_game(A, "omwu", steps=10**10, step_size=0.05, record_every=10**9, threads=2)
+""",
     "linear_tensor_gd": """
 from optcore.implicit_bias import Diagonal, run_gd
 X = np.random.default_rng(0).standard_normal((200, 20))
 call = lambda: run_gd(Diagonal(3, 20), X, np.sign(X[:, 0]) + (X[:, 0] == 0), loss="logistic",
                       steps=10**9, step_size=1e-3, alpha=np.ones(4), record_at=np.array([0]), threads=2)
+""",
+    # Bures-Wasserstein generators: the step loop of generator_gd, two threads
+    "generator_gd": """
+from optcore.implicit_bias import bures_wasserstein as bw
+gen = bw.LinearGenerator((20, 20, 20, 20))
+target = bw.Target.zipf(20, seed=0)
+call = lambda: bw.run_generator_gd(gen, target, bw.init_balanced(gen, runs=4), steps=10**9, step_size=1e-4,
+                                   tau=0.1, record_at=np.array([0]), threads=2)
 """,
 }
 

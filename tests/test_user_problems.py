@@ -9,36 +9,10 @@ import warnings
 import numpy as np
 import pytest
 from conftest import make_problem
+from sgd_cases import CASES, SETTINGS, components, run_options
 
 import optcore
 from optcore.problems import Problem
-
-ORDERS = [
-    "with_replacement",
-    "random_reshuffling",
-    "single_shuffle",
-    "incremental",
-    "flipflop_rr",
-    "flipflop_ss",
-    "flipflop_ig",
-    "explicit",
-    "syncshuf",
-]
-
-# n = 12 components (18 with 3 workers, so that M | N for syncshuf); B = 5 leaves a remainder of 2 (or 4 of 9)
-SETTINGS = {
-    "sgd": dict(batch_size=1),
-    "batch5_partial": dict(batch_size=5),
-    "batch5_drop": dict(batch_size=5, remainder="drop"),
-    "minibatch_M2_B2": dict(workers=2, batch_size=2),
-    "minibatch_M3_B4": dict(workers=3, batch_size=4),
-    "local_M2_sync3": dict(workers=2, mode="local", sync_every=3),
-    "local_M3_B2_sync1": dict(workers=3, batch_size=2, mode="local", sync_every=1),
-    "local_M2_B5_record3": dict(workers=2, batch_size=5, mode="local", sync_every=2, record_every=3),
-    "record_every_5": dict(batch_size=1, record_every=5),
-    "batch5_record_every_2": dict(batch_size=5, record_every=2),
-}
-CASES = [(o, s) for o in ORDERS for s in SETTINGS if o != "syncshuf" or SETTINGS[s].get("workers", 1) > 1]
 
 
 def least_squares_callback(problem: optcore.LeastSquares, **known) -> optcore.UserProblem:
@@ -64,25 +38,8 @@ def _known(problem, hessian=True):
     return known
 
 
-def _options(problem, order, setting, *, R=3, K=4, seed=7):
-    options = dict(SETTINGS[setting])
-    M = options.get("workers", 1)
-    N = problem.n // M
-    rng = np.random.default_rng(1)
-    options.update(
-        order=order,
-        epochs=K,
-        x0=rng.standard_normal((R, problem.dim)),
-        step_size=np.array([0.05, 0.1, 0.02][:R]),
-        seed=seed,
-        record=("gap", "dist", "objective"),
-        record_iterates=True,
-    )
-    if order == "explicit":
-        options["orders"] = rng.integers(0, N, size=(R, K, M, N))
-    if order in ("incremental", "flipflop_ig"):
-        options["base_order"] = rng.permutation(N)
-    return options
+def _options(problem, order, setting, **kw):
+    return dict(run_options(problem, order, SETTINGS[setting], **kw), record=("gap", "dist", "objective"))
 
 
 def _assert_same_results(user, builtin, rtol):
@@ -99,8 +56,7 @@ def _assert_same_results(user, builtin, rtol):
 
 @pytest.mark.parametrize(("order", "setting"), CASES)
 def test_callback_least_squares_equals_builtin(order, setting):
-    workers = SETTINGS[setting].get("workers", 1)
-    problem = make_problem("least_squares", np.float64, n=18 if workers == 3 else 12)
+    problem = make_problem("least_squares", np.float64, n=components(setting))
     options = _options(problem, order, setting)
     builtin = optcore.run_sgd(problem, **options)
     user = optcore.run_sgd(least_squares_callback(problem, **_known(problem)), **options)

@@ -15,12 +15,14 @@ py::dict linear_tensor_gd_py(const py::dict& net, const py::dict& data, py::arra
                 "'theta' must be a writeable C-contiguous (runs, params) array");
   TensorNetSpec<T> s;
   const std::string kind = get_scalar<std::string>(net, "kind");
-  OPTCORE_CHECK(kind == "fully_connected" || kind == "diagonal" || kind == "convolutional" || kind == "odeco",
+  OPTCORE_CHECK(kind == "fully_connected" || kind == "diagonal" || kind == "convolutional" || kind == "odeco" ||
+                    kind == "hadamard",
                 "unknown network kind '" << kind << "'");
   s.kind = kind == "fully_connected" ? TensorNetKind::fully_connected
            : kind == "diagonal"      ? TensorNetKind::diagonal
            : kind == "convolutional" ? TensorNetKind::convolutional
-                                     : TensorNetKind::odeco;
+           : kind == "odeco"         ? TensorNetKind::odeco
+                                     : TensorNetKind::hadamard;
   const std::string loss = get_scalar<std::string>(options, "loss");
   OPTCORE_CHECK(loss == "exponential" || loss == "logistic" || loss == "squared", "unknown loss '" << loss << "'");
   s.loss = loss == "exponential" ? TensorLossKind::exponential
@@ -38,6 +40,12 @@ py::dict linear_tensor_gd_py(const py::dict& net, const py::dict& data, py::arra
     s.S = in_ptr<T>(net, "S", {s.rank, s.dim});
     s.U = in_ptr<T>(net, "U", {s.depth, s.factor, s.rank});
   }
+  if (s.kind == TensorNetKind::hadamard) {
+    s.terms = get_scalar<std::int64_t>(net, "terms");
+    s.factor_term = in_ptr<std::int64_t>(net, "factor_term", {s.depth});
+    s.factor_power = in_ptr<std::int64_t>(net, "factor_power", {s.depth});
+    s.term_coef = in_ptr<T>(net, "term_coef", {s.terms});
+  }
   s.steps = get_scalar<std::int64_t>(options, "steps");
   s.threads = get_scalar<int>(options, "threads");
   py::array rec = checked_array<std::int64_t>(options, "record_at", {-1});
@@ -50,6 +58,7 @@ py::dict linear_tensor_gd_py(const py::dict& net, const py::dict& data, py::arra
   runs.runs = R;
   runs.theta = theta.mutable_data();
   runs.step = in_ptr<T>(options, "step_size", {R});
+  runs.step_params = optional_in<T>(options, "step_params", {R, P});
   py::array_t<T> beta({R, K, s.dim}), lossv({R, K});
   py::array_t<std::int64_t> diverged(R);
   runs.beta = beta.mutable_data();

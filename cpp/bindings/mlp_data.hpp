@@ -1,6 +1,7 @@
 // Reading a network's description out of the dict the Python layer (optcore.nn) builds.
 #pragma once
 
+#include <cmath>
 #include <vector>
 
 #include "optcore/mlp.hpp"
@@ -8,6 +9,30 @@
 #include "pybind11.hpp"
 
 namespace optcore::bindings {
+
+/** The quantized activation's resolution, levels and straight-through estimator (optcore.nn). */
+template <class T>
+void quantized_activation_from(const py::dict& data, ProblemData<T>& p) {
+  p.act_alpha = get_scalar<T>(data, "act_alpha");
+  p.act_levels = get_scalar<T>(data, "act_levels");
+  p.act_ste = get_scalar<int>(data, "act_ste");
+  OPTCORE_CHECK(std::isfinite(p.act_alpha) && p.act_alpha > T(0), "act_alpha must be finite and > 0, got " << p.act_alpha);
+  OPTCORE_CHECK(p.act_levels >= T(1), "act_levels must be >= 1, got " << p.act_levels);
+  OPTCORE_CHECK(p.act_ste >= 0 && p.act_ste <= 2, "unknown straight-through estimator code " << p.act_ste);
+}
+
+/** Weight quantization and the BCGD blending (optcore.quantized.QuantizedNetworkProblem, mlp_quant.hpp). */
+template <class T>
+void quantized_weights_from(const py::dict& data, int layers, ProblemData<T>& p) {
+  p.weight_quant = get_scalar<int>(data, "weight_quant");
+  OPTCORE_CHECK(p.weight_quant >= 1 && p.weight_quant <= 4, "unknown weight quantizer code " << p.weight_quant);
+  p.weight_bits = get_scalar<int>(data, "weight_bits");
+  OPTCORE_CHECK(p.weight_quant != 3 || (p.weight_bits >= 2 && p.weight_bits <= 16),
+                "weight_bits must be in [2, 16], got " << p.weight_bits);
+  p.rho = get_scalar<T>(data, "rho");
+  OPTCORE_CHECK(p.rho >= T(0) && p.rho <= T(1), "rho must be in [0, 1], got " << p.rho);
+  p.quant_layers = in_ptr<std::uint8_t>(data, "quant_layers", {layers});
+}
 
 /** Fills the network fields of p from `data`: X (n, d_0), Y (n, y_cols), widths, bias, activation, loss, ... */
 template <class T>
@@ -23,7 +48,9 @@ void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, Problem
   p.bias = get_scalar<bool>(data, "bias");
   p.activation = get_scalar<int>(data, "activation");
   p.net_loss = get_scalar<int>(data, "loss");
-  OPTCORE_CHECK(p.activation >= 0 && p.activation <= 6, "unknown activation code " << p.activation);
+  OPTCORE_CHECK(p.activation >= 0 && p.activation <= 7, "unknown activation code " << p.activation);
+  if (p.activation == 7) quantized_activation_from<T>(data, p);
+  if (data.contains("weight_quant")) quantized_weights_from<T>(data, layers, p);
   OPTCORE_CHECK(p.net_loss >= 0 && p.net_loss <= 3, "unknown loss code " << p.net_loss);
   p.s_pos = get_scalar<T>(data, "s_pos");
   p.s_neg = get_scalar<T>(data, "s_neg");

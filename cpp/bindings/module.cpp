@@ -9,4 +9,7 @@ PYBIND11_MODULE(_core, m) {
   optcore::bindings::bind_nn(m);
   optcore::bindings::bind_linear_tensor(m);
   optcore::bindings::bind_blas(m);
+  optcore::bindings::bind_games(m);
+  optcore::bindings::bind_quant(m);
+  optcore::bindings::bind_bures_wasserstein(m);
 }

@@ -83,5 +83,8 @@ void bind_sgd(py::module_& m);
 void bind_nn(py::module_& m);
 void bind_linear_tensor(py::module_& m);
 void bind_blas(py::module_& m);
+void bind_games(py::module_& m);
+void bind_quant(py::module_& m);
+void bind_bures_wasserstein(py::module_& m);
 
 }  // namespace optcore::bindings

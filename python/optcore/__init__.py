@@ -15,7 +15,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree wi
     __version__ = "0+unknown"
 
 # importing _blas registers OpenBLAS for the wide-layer network pass (see _blas.py)
-from . import _blas, nn, orders, problems, reference, schedules, spectrum  # noqa: F401
+from . import _blas, games, nn, orders, problems, reference, schedules, spectrum  # noqa: F401
 from ._backend import GPUStatus, gpu_available, gpu_status, gpu_unavailable_reason
 from ._threads import default_threads, set_default_threads
 from .nn import MLP, NetworkProblem, NonFiniteWarning
@@ -51,6 +51,7 @@ __all__ = [
     "UserProblem",
     "default_threads",
     "epoch_orders",
+    "games",
     "GPUStatus",
     "gpu_available",
     "gpu_status",

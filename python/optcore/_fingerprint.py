@@ -53,7 +53,8 @@ def _identity_key(problem, inputs: dict) -> tuple:
 def _same_key(a: tuple, b: tuple) -> bool:
     if len(a) != len(b) or a[:4] != b[:4]:
         return False
-    return all(ka == kb and (va is vb or (isinstance(va, str) and va == vb)) for (ka, va), (kb, vb) in zip(a[4:], b[4:], strict=True))
+    pairs = zip(a[4:], b[4:], strict=True)
+    return all(ka == kb and (va is vb or (isinstance(va, str) and va == vb)) for (ka, va), (kb, vb) in pairs)
 
 
 def _engine_inputs(problem) -> dict:

@@ -18,6 +18,12 @@ Conventions
   max(s+ x, 0) + min(s- x, 0) of THEORY.md 1.1, which becomes ReLU-like instead for a negative slope. At kinks
   the derivative is the left one: relu'(0) = 0 (as PyTorch), leaky'(0) = s-, hardtanh'(+-1) = 0; second
   derivatives of the piecewise-linear activations are 0.
+* Quantized activation (``activation="quantized"``, RELATED.md 3.2): ``act_bits`` = b bits, L = 2^b - 1 levels
+  of resolution ``act_alpha`` = a: sigma(x) = 0 for x <= 0 and a min(ceil(x / a), L) for x > 0 (b = 1: the
+  binary a 1{x > 0}). Its derivative is 0 almost everywhere, so gradients are *coarse gradients*: the backward
+  pass multiplies by the derivative of a proxy (straight-through estimator ``ste``): ``clipped_relu``
+  1{0 < x <= L a} (the default, the paper code's), ``relu`` 1{x > 0} or ``identity`` 1. Hessians are refused
+  (piecewise constant). Quantized weights: :class:`optcore.quantized.QuantizedNetworkProblem`.
 * Losses: ``squared`` 1/2 |f - y|^2 (targets (n, d_out)); ``logistic`` log(1 + e^{-y f}) and ``exponential``
   e^{-y f} (one output, labels +-1); ``softmax_ce`` (class indices 0..d_out-1).
 * Reduction: ``mean`` (F = average loss) or ``sum`` (F = total loss). As a finite sum, f_i = loss_i (mean) or
@@ -50,7 +56,11 @@ from ._validation import as_dtype, choice, float_array, integer, positive_float
 from .problems import Problem
 from .reference import Stream
 
-ACTIVATIONS = {"relu": 0, "leaky": 1, "linear": 2, "hardtanh": 3, "tanh": 4, "sigmoid": 5, "softplus": 6}
+ACTIVATIONS = {"relu": 0, "leaky": 1, "linear": 2, "hardtanh": 3, "tanh": 4, "sigmoid": 5, "softplus": 6,
+               "quantized": 7}
+#: straight-through estimators of the quantized activation: the proxy whose derivative the backward pass uses
+STES = {"clipped_relu": 0, "relu": 1, "identity": 2}
+MAX_ACT_BITS = 24  # 2^bits - 1 levels stay exact integers in float32
 LOSSES = {"squared": 0, "logistic": 1, "exponential": 2, "softmax_ce": 3}
 PURPOSE_INIT = 4  # the Philox stream purpose of initializations (docs/randomness.md)
 
@@ -87,6 +97,13 @@ class MLP:
         One of ``LOSSES``.
     reduction : {"mean", "sum"}
     dtype : float32 or float64
+    act_bits : int, optional
+        ``activation="quantized"`` only: bits b >= 1 of the activation (default 1, binary).
+    act_alpha : float, optional
+        ``activation="quantized"`` only: its resolution alpha > 0 (default 1.0).
+    ste : str, optional
+        ``activation="quantized"`` only: the straight-through estimator, one of ``STES`` (default
+        ``"clipped_relu"``).
     masks : list of (array (d_out, d_in) of 0/1 or None), optional
         One entry per weight layer: which weights exist (1) and which are fixed at 0 (0). None: fully connected.
     ties : list of ((W labels, b labels) or None), optional
@@ -113,6 +130,9 @@ class MLP:
         dtype=np.float64,
         masks=None,
         ties=None,
+        act_bits=None,
+        act_alpha=None,
+        ste=None,
     ):
         widths = np.asarray(widths)
         if widths.ndim != 1 or widths.size < 2 or widths.dtype.kind not in "iu":
@@ -121,6 +141,7 @@ class MLP:
             raise ValueError(f"widths must all be >= 1, got {widths.tolist()}")
         self.widths = widths.astype(np.int64)
         self.activation = choice(activation, "activation", set(ACTIVATIONS))
+        self.act_bits, self.act_alpha, self.ste = _quantized_activation(self.activation, act_bits, act_alpha, ste)
         s_pos, s_neg = (float(s) for s in slopes)
         if not (np.isfinite(s_pos) and np.isfinite(s_neg)):
             raise ValueError(f"slopes must be finite, got {slopes}")
@@ -144,8 +165,10 @@ class MLP:
 
     def __repr__(self) -> str:
         free = f", free={self.n_free_params}" if self.structured else ""
+        quant = (f", act_bits={self.act_bits}, act_alpha={self.act_alpha:g}, ste={self.ste!r}"
+                 if self.activation == "quantized" else "")
         return (
-            f"MLP(widths={self.widths.tolist()}, activation={self.activation!r}, bias={self.bias}, "
+            f"MLP(widths={self.widths.tolist()}, activation={self.activation!r}{quant}, bias={self.bias}, "
             f"loss={self.loss!r}, P={self.n_params}{free})"
         )
 
@@ -251,7 +274,14 @@ class MLP:
             "scale": float(n if self.reduction == "sum" else 1),
             "param_group": self._group,
             "groups": int(self.n_free_params),
+            **self._activation_data(),
         }
+
+    def _activation_data(self) -> dict:
+        """The quantized activation's entries of the data dict (none for the other activations)."""
+        if self.activation != "quantized":
+            return {}
+        return {"act_alpha": self.act_alpha, "act_levels": float(2**self.act_bits - 1), "act_ste": STES[self.ste]}
 
     def _params(self, params):
         p = float_array(params, "params", self.dtype, ndim=(1, 2))
@@ -271,6 +301,11 @@ class MLP:
         backend = _backend.choose_backend(backend, {"params": params, "X": X, "Y": Y, "v": v})
         if backend == "cuda" and self.structured:
             raise ValueError("masked or tied networks (masks=, ties=) run on the CPU only; use backend='cpu'")
+        if backend == "cuda" and self.activation == "quantized":
+            raise ValueError("networks with activation='quantized' run on the CPU only; use backend='cpu'")
+        if what in ("hvp", "hessian") and self.activation == "quantized":
+            raise ValueError(f"MLP.{_METHOD_OF[what]}: activation='quantized' is piecewise constant (its Hessian is 0 "
+                             "almost everywhere and its gradients are coarse); use loss_and_grad for coarse gradients")
         if backend == "cuda":  # validated on the host with the CPU checks, then computed on the device
             params_d = params
             params, X, Y, v = (_backend.host_copy(a) for a in (params, X, Y, v))
@@ -352,6 +387,19 @@ class MLP:
         if self.n_params > 4000:
             raise ValueError(f"a dense Hessian of {self.n_params} parameters is too large; use hvp()")
         return self._eval(params, X, Y, "hessian", threads=threads, backend=backend)["hessian"]
+
+
+def _quantized_activation(activation: str, act_bits, act_alpha, ste):
+    """(bits, alpha, ste) of a quantized activation, checked; (None, None, None) for the other activations."""
+    if activation != "quantized":
+        given = [name for name, v in (("act_bits", act_bits), ("act_alpha", act_alpha), ("ste", ste)) if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} only apply to activation='quantized', got activation={activation!r}")
+        return None, None, None
+    bits = integer(1 if act_bits is None else act_bits, "act_bits", minimum=1, maximum=MAX_ACT_BITS)
+    alpha = positive_float(1.0 if act_alpha is None else act_alpha, "act_alpha")
+    ste = choice("clipped_relu" if ste is None else ste, "ste", set(STES))
+    return bits, alpha, ste
 
 
 def _warn_non_finite(what: str, out: dict) -> None:

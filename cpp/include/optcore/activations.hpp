@@ -15,7 +15,14 @@
 namespace optcore {
 OPTCORE_ISA_BEGIN
 
-enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tanh = 4, sigmoid = 5, softplus = 6 };
+enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tanh = 4, sigmoid = 5, softplus = 6,
+                              quantized = 7 };
+
+/**
+ * The derivative the backward pass uses for the quantized activation (a straight-through estimator, RELATED.md
+ * 3.2): its true derivative is 0 almost everywhere, so backpropagation takes a proxy's.
+ */
+enum class Ste : int { clipped_relu = 0, relu = 1, identity = 2 };
 
 /** min(1, max(-1, z)), written out as std::min/std::max compute it (same result for every z, NaN included), so
  *  that it needs no <algorithm> on the GPU. */
@@ -32,6 +39,26 @@ struct ActivationFn {
   /// slopes of the two-slope activation h(z) = s_pos z (z > 0), s_neg z (z <= 0), any signs (relu: 1, 0); for
   /// s_pos, s_neg >= 0 this is the max(s+ z, 0) + min(s- z, 0) of THEORY.md 1.1 (see optcore.nn)
   T s_pos, s_neg;
+  /// The quantized activation (optcore.nn, RELATED.md 3.2): b bits, levels = 2^b - 1 = L steps of resolution
+  /// alpha, sigma(z) = 0 (z <= 0), alpha min(ceil(z / alpha), L) (z > 0); the backward pass multiplies by the
+  /// derivative of the proxy `ste` instead (clipped ReLU: 1{0 < z <= L alpha}; ReLU: 1{z > 0}; identity: 1).
+  T alpha = T(1);
+  T levels = T(1);
+  Ste ste = Ste::clipped_relu;
+
+  OPTCORE_HD T quantized_value(T z) const {
+    if (!(z > T(0))) return T(0);
+    const T steps = std::ceil(z / alpha);
+    return alpha * (steps < levels ? steps : levels);
+  }
+  OPTCORE_HD T ste_first(T z) const {
+    switch (ste) {
+      case Ste::clipped_relu: return (z > T(0) && z <= levels * alpha) ? T(1) : T(0);
+      case Ste::relu: return z > T(0) ? T(1) : T(0);
+      case Ste::identity: return T(1);
+    }
+    return T(1);
+  }
 
   OPTCORE_HD T value(T z) const {
     switch (kind) {
@@ -42,6 +69,7 @@ struct ActivationFn {
       case Activation::tanh: return std::tanh(z);
       case Activation::sigmoid: return T(1) / (T(1) + std::exp(-z));
       case Activation::softplus: return z > T(0) ? z + std::log1p(std::exp(-z)) : std::log1p(std::exp(z));
+      case Activation::quantized: return quantized_value(z);
     }
     return z;
   }
@@ -60,6 +88,7 @@ struct ActivationFn {
         const T s = T(1) / (T(1) + std::exp(-z));
         return kind == Activation::sigmoid ? s * (T(1) - s) : s;
       }
+      case Activation::quantized: return ste_first(z);  // the proxy's derivative (coarse gradient)
     }
     return T(1);
   }

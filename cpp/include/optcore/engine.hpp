@@ -53,6 +53,12 @@ template <class P>
 struct HasBatchObjective<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch_objective(
                                  nullptr, 0, nullptr, nullptr, {}, nullptr))>> : std::true_type {};
 
+/** Whether a problem has its own update x <- x + c * grad (quantized networks blend toward Q(x), mlp_quant.hpp). */
+template <class P, class = void>
+struct HasUpdate : std::false_type {};
+template <class P>
+struct HasUpdate<P, std::void_t<decltype(std::declval<const P&>().update(nullptr, nullptr, {}))>> : std::true_type {};
+
 /**
  * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
  * (mlp_lanes.hpp specializes it for networks): used when `pays(problem)` and at least kMinRuns runs of a group
@@ -156,7 +162,7 @@ class GroupRunner {
               } else {
                 for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
               }
-              axpy(-eta / static_cast<T>(static_cast<std::int64_t>(M_) * b), grad_.data(), x_of(r), d_);
+              update(x_of(r), grad_.data(), -eta / static_cast<T>(static_cast<std::int64_t>(M_) * b));
             }
           }
           if (fused_single_) pending_objective_ = -1;
@@ -456,7 +462,15 @@ class GroupRunner {
     }
     std::fill(grad_.begin(), grad_.end(), T(0));
     add_batch_grad(idx, b, m, x, grad_.data());
-    axpy(-eta / static_cast<T>(b), grad_.data(), x, d_);
+    update(x, grad_.data(), -eta / static_cast<T>(b));
+  }
+
+  /** x += c * grad, or the problem's own update of x with that gradient (HasUpdate). */
+  void update(T* x, const T* grad, T c) const {
+    if constexpr (HasUpdate<Problem>::value)
+      p_.update(x, grad, c);
+    else
+      axpy(c, grad, x, d_);
   }
 
   /** g += sum of the gradients of worker m's components idx[0..b): batched where the problem can (networks). */

@@ -10,10 +10,16 @@
  *      beta = w_1 (*) ... (*) w_L with (a (*) b)_i = sum_j a_j b_{(i - j) mod d}.
  *    - odeco (depth L, S in R^{m x d}, U_l in R^{k x m}): theta = v_1..v_L in R^k; z_l = U_l^T v_l,
  *      rho = z_1 * ... * z_L (coordinatewise), beta = S^T rho.
+ *    - hadamard (a reparametrized linear model; F = depth factor vectors, grouped into terms): theta = v_1..v_F in
+ *      R^d; beta = sum_t c_t prod_{f in term t} v_f^{p_f}, all products and integer powers p_f >= 1 coordinatewise.
+ *      w*w - u*u (Woodworth's diagonal net) is two terms of one factor each (c = +1, -1; p = 2); adding lambda v
+ *      is a third term (c = lambda, p = 1).
  *  Losses, averaged over the n examples: exponential exp(-y f), logistic log(1 + exp(-y f)), squared (f - y)^2 / 2.
  *
- *  One step is theta <- theta - eta_r * grad L(theta), all layers from the same theta. The arithmetic of a run does
- *  not depend on the other runs or on the thread count, so results are bitwise reproducible.
+ *  One step is theta <- theta - eta_r * grad L(theta), all layers from the same theta; with per-parameter step sizes
+ *  (TensorNetRuns::step_params, how Python gives each block of parameters its own step size) it is
+ *  theta_p <- theta_p - eta_{r,p} * grad_p. The arithmetic of a run does not depend on the other runs or on the
+ *  thread count, so results are bitwise reproducible.
  */
 #pragma once
 
@@ -30,7 +36,7 @@
 namespace optcore {
 
 /** The network families of linear_tensor_gd. */
-enum class TensorNetKind : int { fully_connected = 0, diagonal = 1, convolutional = 2, odeco = 3 };
+enum class TensorNetKind : int { fully_connected = 0, diagonal = 1, convolutional = 2, odeco = 3, hadamard = 4 };
 
 /** The losses of linear_tensor_gd. */
 enum class TensorLossKind : int { exponential = 0, logistic = 1, squared = 2 };
@@ -50,6 +56,10 @@ struct TensorNetSpec {
   const T* y = nullptr;       ///< (n,) labels or targets
   const T* S = nullptr;       ///< (m, d) (odeco only)
   const T* U = nullptr;       ///< (L, k, m) (odeco only)
+  std::int64_t terms = 0;                 ///< number of terms (hadamard only)
+  const std::int64_t* factor_term = nullptr;   ///< (F,) term of each factor, non-decreasing (hadamard only)
+  const std::int64_t* factor_power = nullptr;  ///< (F,) power p_f in [1, 64] of each factor (hadamard only)
+  const T* term_coef = nullptr;           ///< (terms,) coefficient c_t of each term (hadamard only)
   std::int64_t steps = 0;     ///< gradient steps per run
   const std::int64_t* record_at = nullptr;  ///< strictly increasing step counts in [0, steps]
   std::int64_t records = 0;   ///< length of record_at
@@ -75,6 +85,7 @@ struct TensorNetRuns {
   std::int64_t runs = 0;
   T* theta = nullptr;            ///< (R, P) initial parameters in, final parameters out
   const T* step = nullptr;       ///< (R,) step sizes
+  const T* step_params = nullptr;  ///< optional (R, P) per-parameter step sizes; replaces step when given
   T* beta = nullptr;             ///< (R, records, d) end-to-end predictor at each recorded step
   T* loss = nullptr;             ///< (R, records) average loss at each recorded step
   std::int64_t* diverged = nullptr;  ///< (R,) first step whose loss was not finite, -1 if none
@@ -134,6 +145,12 @@ class TensorNetStepper {
         right_.assign((L + 1) * std::max(d, s.width), T(0));
         left_.assign((L + 1) * std::max(d, s.width), T(0));
         break;
+      case TensorNetKind::hadamard:
+        // left_: v_f^{p_f}; right_: p_f v_f^{p_f - 1}; tmp_: one term's product
+        left_.assign(L * d, T(0));
+        right_.assign(L * d, T(0));
+        tmp_.assign(d, T(0));
+        break;
       case TensorNetKind::diagonal:
       case TensorNetKind::convolutional:
         left_.assign((L + 1) * d, T(0));
@@ -157,6 +174,7 @@ class TensorNetStepper {
     const std::int64_t d = s_.dim, L = s_.depth;
     switch (s_.kind) {
       case TensorNetKind::fully_connected: fc_forward(theta); break;
+      case TensorNetKind::hadamard: hadamard_forward(theta); break;
       case TensorNetKind::diagonal: {
         // left_[l] = v_1 * ... * v_l (left_[0] = 1), right_[l] = v_{l+1} * ... * v_L (right_[L] = 1)
         std::fill_n(left_.data(), d, T(1));
@@ -225,6 +243,7 @@ class TensorNetStepper {
     const std::int64_t d = s_.dim, L = s_.depth;
     switch (s_.kind) {
       case TensorNetKind::fully_connected: fc_gradient(theta); break;
+      case TensorNetKind::hadamard: hadamard_gradient(); break;
       case TensorNetKind::diagonal:
         for (std::int64_t l = 0; l < L; ++l)
           for (std::int64_t i = 0; i < d; ++i) grad_[l * d + i] = g_[i] * left_[l * d + i] * right_[(l + 1) * d + i];
@@ -265,6 +284,57 @@ class TensorNetStepper {
   }
 
  private:
+  // factors of term t are f = term_first(t) .. term_first(t + 1) - 1 (factor_term is non-decreasing)
+  std::int64_t term_first(std::int64_t t) const {
+    std::int64_t f = 0;
+    while (f < s_.depth && s_.factor_term[f] < t) ++f;
+    return f;
+  }
+
+  void hadamard_forward(const T* theta) {
+    const std::int64_t d = s_.dim, F = s_.depth;
+    // powers by repeated multiplication (exact for p = 1, the single rounding of v * v for p = 2), never std::pow
+    for (std::int64_t f = 0; f < F; ++f) {
+      const std::int64_t p = s_.factor_power[f];
+      const T* v = theta + f * d;
+      T* pw = left_.data() + f * d;
+      T* dpw = right_.data() + f * d;
+      for (std::int64_t i = 0; i < d; ++i) {
+        T below = T(1);  // v^{p-1}
+        for (std::int64_t k = 1; k < p; ++k) below *= v[i];
+        pw[i] = below * v[i];
+        dpw[i] = static_cast<T>(p) * below;
+      }
+    }
+    std::fill(beta_.begin(), beta_.end(), T(0));
+    for (std::int64_t t = 0; t < s_.terms; ++t) {
+      const std::int64_t first = term_first(t), last = term_first(t + 1);
+      std::copy_n(left_.data() + first * d, d, tmp_.data());
+      for (std::int64_t f = first + 1; f < last; ++f)
+        for (std::int64_t i = 0; i < d; ++i) tmp_[i] *= left_[f * d + i];
+      const T c = s_.term_coef[t];
+      for (std::int64_t i = 0; i < d; ++i) beta_[i] += c * tmp_[i];
+    }
+  }
+
+  void hadamard_gradient() {
+    const std::int64_t d = s_.dim;
+    // dbeta/dv_f = c_t p_f v_f^{p_f - 1} prod_{f' != f in t} v_f'^{p_f'}; dLoss/dv_f = that * g
+    for (std::int64_t t = 0; t < s_.terms; ++t) {
+      const std::int64_t first = term_first(t), last = term_first(t + 1);
+      const T c = s_.term_coef[t];
+      for (std::int64_t f = first; f < last; ++f) {
+        T* G = grad_.data() + f * d;
+        for (std::int64_t i = 0; i < d; ++i) G[i] = c * right_[f * d + i];
+        for (std::int64_t o = first; o < last; ++o) {
+          if (o == f) continue;
+          for (std::int64_t i = 0; i < d; ++i) G[i] *= left_[o * d + i];
+        }
+        for (std::int64_t i = 0; i < d; ++i) G[i] *= g_[i];
+      }
+    }
+  }
+
   // layer l (0-based) of a fully connected net maps dims in_l -> out_l: W_l is (in_l x out_l)
   std::int64_t fc_in(std::int64_t l) const { return l == 0 ? s_.dim : s_.width; }
   std::int64_t fc_out(std::int64_t l) const { return l == s_.depth - 1 ? 1 : s_.width; }
@@ -336,6 +406,21 @@ void check_tensor_net_spec(const TensorNetSpec<T>& s) {
     OPTCORE_CHECK(s.rank >= 1 && s.factor >= 1, "odeco needs rank m >= 1 and factor k >= 1, got " << s.rank << ", " << s.factor);
     OPTCORE_CHECK(s.S != nullptr && s.U != nullptr, "odeco needs S and U");
   }
+  if (s.kind == TensorNetKind::hadamard) {
+    OPTCORE_CHECK(s.terms >= 1 && s.terms <= s.depth,
+                  "a hadamard net needs 1 <= terms <= factors (" << s.depth << "), got " << s.terms);
+    OPTCORE_CHECK(s.factor_term != nullptr && s.factor_power != nullptr && s.term_coef != nullptr,
+                  "a hadamard net needs factor_term, factor_power and term_coef");
+    for (std::int64_t f = 0; f < s.depth; ++f) {
+      OPTCORE_CHECK(s.factor_power[f] >= 1 && s.factor_power[f] <= 64,
+                    "factor_power must be in [1, 64], got " << s.factor_power[f] << " for factor " << f);
+      OPTCORE_CHECK(s.factor_term[f] >= 0 && s.factor_term[f] < s.terms &&
+                        (f == 0 ? s.factor_term[f] == 0 : s.factor_term[f] - s.factor_term[f - 1] <= 1) &&
+                        (f == 0 || s.factor_term[f] >= s.factor_term[f - 1]),
+                    "factor_term must run 0, .., terms - 1 without gaps and never decrease");
+    }
+    OPTCORE_CHECK(s.factor_term[s.depth - 1] == s.terms - 1, "every term needs at least one factor");
+  }
   for (std::int64_t i = 0; i < s.records; ++i) {
     OPTCORE_CHECK(s.record_at[i] >= 0 && s.record_at[i] <= s.steps,
                   "record_at must hold steps in [0, " << s.steps << "], got " << s.record_at[i]);
@@ -353,6 +438,7 @@ void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs
     for (std::int64_t r = first; r < last; ++r) {
       T* theta = runs.theta + r * P;
       const T eta = runs.step[r];
+      const T* eta_p = runs.step_params == nullptr ? nullptr : runs.step_params + r * P;
       T* beta_out = runs.beta + r * K * d;
       T* loss_out = runs.loss + r * K;
       runs.diverged[r] = -1;
@@ -376,7 +462,11 @@ void linear_tensor_gd(const TensorNetSpec<T>& spec, const TensorNetRuns<T>& runs
         }
         if (t == spec.steps) break;
         const T* grad = st.gradient(theta);
-        for (std::int64_t p = 0; p < P; ++p) theta[p] -= eta * grad[p];
+        if (eta_p == nullptr) {
+          for (std::int64_t p = 0; p < P; ++p) theta[p] -= eta * grad[p];
+        } else {
+          for (std::int64_t p = 0; p < P; ++p) theta[p] -= eta_p[p] * grad[p];
+        }
       }
     }
   }, spec.stop);

@@ -9,6 +9,7 @@
 #include "optcore/isa.hpp"
 #include "optcore/mlp.hpp"
 #include "optcore/mlp_lanes.hpp"
+#include "optcore/mlp_quant.hpp"
 #include "optcore/problems.hpp"
 #include "optcore/types.hpp"
 
@@ -19,7 +20,8 @@ OPTCORE_ISA_BEGIN
 template <class T>
 MLP<T> make_mlp(const ProblemData<T>& data) {
   return MLP<T>{data.widths, data.layers, data.bias,
-                ActivationFn<T>{static_cast<Activation>(data.activation), data.s_pos, data.s_neg},
+                ActivationFn<T>{static_cast<Activation>(data.activation), data.s_pos, data.s_neg, data.act_alpha,
+                                data.act_levels, static_cast<Ste>(data.act_ste)},
                 static_cast<NetLoss>(data.net_loss), data.A, data.b, data.n, data.scale, data.d,
                 data.param_group, data.groups};
 }
@@ -45,6 +47,12 @@ void run_problem(const ProblemData<T>& data, const LoopSpec& spec, const RunArra
       run_sgd<T>(LowerBound1D<T>{data.b, data.n, data.L, data.mu, data.nu, data.z_mean}, spec, runs, rec);
       return;
     case ProblemKind::mlp:
+      if (data.weight_quant != 0) {  // quantized weights: coarse gradients at Q(w), BCGD updates (mlp_quant.hpp)
+        run_sgd<T>(QuantizedMLP<T>{make_mlp(data), static_cast<WeightQuant>(data.weight_quant), data.weight_bits,
+                                   data.rho, data.quant_layers},
+                   spec, runs, rec);
+        return;
+      }
       run_sgd<T>(make_mlp(data), spec, runs, rec);
       return;
     case ProblemKind::huber:

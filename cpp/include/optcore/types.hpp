@@ -114,6 +114,13 @@ struct ProblemData {
   T scale = T(1);                         ///< 1 for the mean reduction, n for the sum
   const std::int64_t* param_group = nullptr;  ///< structured networks: (d,) group per parameter, -1 = masked
   std::int64_t groups = 0;                    ///< number of tied groups (free parameters) of a structured network
+  // quantized networks (activations.hpp, mlp_quant.hpp)
+  T act_alpha = T(1), act_levels = T(1);      ///< quantized activation: resolution alpha, L = 2^bits - 1 levels
+  int act_ste = 0;                            ///< its straight-through estimator (Ste code)
+  int weight_quant = 0;                       ///< WeightQuant code; 0: full-precision weights (plain SGD)
+  int weight_bits = 0;                        ///< bits of the WeightQuant::bits quantizer
+  T rho = T(0);                               ///< BCGD blending weight in [0, 1] (0: BinaryConnect)
+  const std::uint8_t* quant_layers = nullptr; ///< (layers,) 1 where a layer's weights are quantized
 };
 
 /** What a network evaluation outside the training loop computes (mlp_eval.hpp). */

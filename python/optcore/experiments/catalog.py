@@ -15,6 +15,8 @@ from __future__ import annotations
 
 #: experiment name -> ``"module:attribute"`` of its Experiment (the same pairs as pyproject.toml's entry points)
 BUILTIN: dict[str, str] = {
+    "bw-deep-linear": "optcore.implicit_bias.bures_wasserstein.studies:BW_DEEP_LINEAR",
+    "coarse-gradient": "optcore.quantized.studies:COARSE_GRADIENT",
     "compositional-approximation": "optcore.approximation.studies:COMPOSITIONAL_APPROXIMATION",
     "dynamics-digits": "optcore.dynamics.digits:DIGITS",
     "dynamics-normalized": "optcore.dynamics.studies:DYNAMICS",
@@ -23,6 +25,7 @@ BUILTIN: dict[str, str] = {
     "implicit-bias-classification": "optcore.implicit_bias.studies_classification:CLASSIFICATION",
     "implicit-bias-regression": "optcore.implicit_bias.studies_regression:REGRESSION",
     "landscape-pca": "optcore.landscape.studies:PCA",
+    "last-iterate": "optcore.games.studies:LAST_ITERATE",
     "memorization-capacity": "optcore.memorization.studies:CAPACITY",
     "memorization-near-minimum": "optcore.memorization.studies:NEAR_MINIMUM",
     "shuffling-flipflop": "optcore.shuffling.studies_rates:FLIPFLOP",
@@ -32,6 +35,7 @@ BUILTIN: dict[str, str] = {
     "shuffling-noncommuting": "optcore.shuffling.studies_rates:NONCOMMUTING",
     "shuffling-rates": "optcore.shuffling.studies_rates:RATES",
     "shuffling-separations": "optcore.shuffling.studies_rates:SEPARATIONS",
+    "sparse-benign-overfitting": "optcore.implicit_bias.studies_sparse:SPARSE_BENIGN_OVERFITTING",
     "spurious-minima": "optcore.landscape.studies:SPURIOUS",
     "theorem1-path": "optcore.landscape.studies:THEOREM1_PATH",
     "theorem1-plateau": "optcore.landscape.studies:PLATEAU",

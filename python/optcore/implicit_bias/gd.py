@@ -69,6 +69,7 @@ def run_gd(
     step_size,
     alpha=None,
     theta0=None,
+    block_step_scale=None,
     record_at=None,
     runs: int | None = None,
     dtype=np.float64,
@@ -79,7 +80,7 @@ def run_gd(
 
     Parameters
     ----------
-    network : FullyConnected, Diagonal, Convolutional or Odeco
+    network : FullyConnected, Diagonal, Convolutional, Odeco or Reparametrized
     X : (n, d) array
         Inputs.
     y : (n,) array
@@ -90,6 +91,10 @@ def run_gd(
         Gradient steps per run.
     step_size : float or (R,) array
         Step size of each run.
+    block_step_scale : (B,) or (R, B) array, optional
+        Per-block step sizes: block b of run r (``network.block_slices()[b]``: a layer, or a factor of
+        :class:`Reparametrized`) moves with step size ``step_size[r] * block_step_scale[r, b]`` (values > 0).
+        Default: every block with the run's step size.
     alpha : float or (R,) array, optional
         Initialization scale(s): theta0 = network.init(alpha, runs=R, seed=seed). Give alpha or theta0.
     theta0 : (R, P) array, optional
@@ -126,6 +131,8 @@ def run_gd(
     if (alpha is None) == (theta0 is None):
         raise ValueError("give exactly one of alpha (initialization scale) and theta0 (initial parameters)")
     candidates = [np.size(v) for v in (alpha, step_size) if v is not None and np.ndim(v) == 1]
+    if block_step_scale is not None and np.ndim(block_step_scale) == 2:
+        candidates.append(np.shape(block_step_scale)[0])
     if theta0 is not None and np.ndim(theta0) == 2:
         candidates.append(np.shape(theta0)[0])
     R = integer(runs, "runs", minimum=1) if runs is not None else (max(candidates) if candidates else 1)
@@ -142,6 +149,21 @@ def run_gd(
         raise ValueError(f"step_size must be a scalar or have shape ({R},), got {eta.shape}")
     if np.any(eta <= 0):
         raise ValueError("step_size must be > 0")
+    step_params = None
+    if block_step_scale is not None:
+        blocks = net.block_slices()
+        scale = float_array(block_step_scale, "block_step_scale", np.float64, ndim=(1, 2))
+        scale = np.tile(scale, (R, 1)) if scale.ndim == 1 else scale
+        if scale.shape != (R, len(blocks)):
+            raise ValueError(
+                f"block_step_scale must have shape ({len(blocks)},) or ({R}, {len(blocks)}) (one value per block "
+                f"of the network), got {np.shape(block_step_scale)}"
+            )
+        if np.any(scale <= 0):
+            raise ValueError("block_step_scale must be > 0")
+        step_params = np.empty((R, net.params))
+        for b, sl in enumerate(blocks):
+            step_params[:, sl] = (eta * scale[:, b])[:, None]
     rec = log_schedule(steps) if record_at is None else np.asarray(record_at)
     if rec.dtype.kind not in "iu" or rec.ndim != 1 or rec.size == 0:
         raise TypeError("record_at must be a non-empty 1-D integer array")
@@ -152,6 +174,8 @@ def run_gd(
     if net.kind == "odeco":
         core_net["S"] = float_array(net.S, "network.S", dt)
         core_net["U"] = float_array(net.U, "network.U", dt)
+    if net.kind == "hadamard":
+        core_net["term_coef"] = float_array(net.coefficients, "network term coefficients", dt)
     data = {"X": float_array(net.transform_inputs(Xa), "X", dt), "y": float_array(ya, "y", dt)}
     # the kernel updates theta in place: always a fresh array, never the caller's theta0 (float_array returns its
     # argument itself when it already has the dtype and layout)
@@ -165,6 +189,10 @@ def run_gd(
     }
     if np.any(options["step_size"] <= 0):
         raise ValueError(f"step_size must be > 0 in {dt} (it underflows to 0)")
+    if step_params is not None:
+        options["step_params"] = float_array(step_params, "step_size * block_step_scale", dt)
+        if np.any(options["step_params"] <= 0):
+            raise ValueError(f"step_size * block_step_scale must be > 0 in {dt} (it underflows to 0)")
     out = _core.linear_tensor_gd(core_net, data, theta, options)
     return TensorGDResult(
         steps=options["record_at"],
@@ -173,5 +201,13 @@ def run_gd(
         theta=theta,
         diverged=out["diverged"],
         network=net,
-        meta={"loss": loss, "steps": steps, "step_size": eta.copy(), "dtype": dt.name, "seed": seed, "runs": R},
+        meta={
+            "loss": loss,
+            "steps": steps,
+            "step_size": eta.copy(),
+            "block_step_scale": None if step_params is None else scale.copy(),
+            "dtype": dt.name,
+            "seed": seed,
+            "runs": R,
+        },
     )

@@ -51,6 +51,17 @@ class LinearTensorNet:
         """The layers of one run's flat parameters (views)."""
         raise NotImplementedError
 
+    def block_slices(self) -> list[slice]:
+        """Where each block of parameters (a layer; a factor vector of :class:`Reparametrized`) lies in theta.
+
+        ``run_gd(..., block_step_scale=...)`` gives every block its own step size in this order.
+        """
+        out, off = [], 0
+        for layer in self.layers(np.zeros(self.params)):
+            out.append(slice(off, off + layer.size))
+            off += layer.size
+        return out
+
     def beta(self, theta) -> np.ndarray:
         """End-to-end predictor(s) on the original inputs, for theta of shape (P,) or (R, P)."""
         theta = np.asarray(theta, dtype=float)
@@ -306,10 +317,128 @@ class Odeco(LinearTensorNet):
         return np.tile(self.v_bar.reshape(-1), (runs, 1))
 
 
+@dataclass(frozen=True, eq=False)
+class Reparametrized(LinearTensorNet):
+    """A reparametrized linear model: beta = sum_t c_t prod_{f in term t} v_f^{p_f}, all operations coordinatewise.
+
+    Every factor v_f is a block of d parameters (``theta`` holds v_1, .., v_F in order); a term is a coefficient and
+    the powers of its factors. Woodworth et al.'s diagonal net w*w - u*u is ``terms=((1, (2,)), (-1, (2,)))``; the
+    composite w*w - u*u + lambda v of RELATED.md 1.2 adds ``(lambda, (1,))``; a Hadamard product u*v is
+    ``((1, (1, 1)),)``. Trained by :func:`~optcore.implicit_bias.run_gd` in the C++ core (float32 or float64),
+    each block with its own step size through ``block_step_scale``.
+
+    Parameters
+    ----------
+    dim : int
+        d, the input dimension.
+    terms : sequence of (coefficient, powers)
+        ``coefficient`` a finite float, ``powers`` a non-empty sequence of integers in [1, 64], one per factor.
+    init : sequence of float, optional
+        Initialization direction per factor: ``init(alpha)`` sets v_f = alpha * init[f] * 1 (default all 1).
+        A 0 starts that block at 0 (the linear block of the composite model).
+    """
+
+    terms: tuple = ()
+    init_direction: tuple | None = None
+    kind = "hadamard"
+
+    def __init__(self, dim, terms, *, init=None):
+        dim = integer(dim, "dim", minimum=1)
+        if isinstance(terms, (str, bytes)) or not hasattr(terms, "__len__") or len(terms) == 0:
+            raise ValueError("terms must be a non-empty sequence of (coefficient, powers) pairs")
+        checked = []
+        for t, term in enumerate(terms):
+            if not hasattr(term, "__len__") or len(term) != 2:
+                raise ValueError(f"terms[{t}] must be a (coefficient, powers) pair, got {term!r}")
+            coef = float(float_array(term[0], f"terms[{t}] coefficient", np.float64, ndim=0))
+            powers = np.atleast_1d(np.asarray(term[1]))
+            if powers.ndim != 1 or powers.size == 0 or powers.dtype.kind not in "iu":
+                raise ValueError(f"terms[{t}] powers must be a non-empty sequence of integers, got {term[1]!r}")
+            if np.any(powers < 1) or np.any(powers > 64):
+                raise ValueError(f"terms[{t}] powers must be integers in [1, 64], got {powers.tolist()}")
+            checked.append((coef, tuple(int(p) for p in powers)))
+        factors = sum(len(p) for _, p in checked)
+        if init is None:
+            direction = (1.0,) * factors
+        else:
+            arr = float_array(init, "init", np.float64, ndim=1)
+            if arr.shape != (factors,):
+                raise ValueError(f"init must have one value per factor ({factors}), got shape {arr.shape}")
+            direction = tuple(float(a) for a in arr)
+        object.__setattr__(self, "terms", tuple(checked))
+        object.__setattr__(self, "init_direction", direction)
+        object.__setattr__(self, "depth", factors)
+        object.__setattr__(self, "dim", dim)
+
+    @classmethod
+    def diagonal(cls, dim, power: int = 2) -> Reparametrized:
+        """Woodworth et al.'s diagonal net beta = w^p - u^p (p = 2: w*w - u*u), started at w = u = alpha 1."""
+        power = integer(power, "power", minimum=1, maximum=64)
+        return cls(dim, ((1.0, (power,)), (-1.0, (power,))))
+
+    @classmethod
+    def composite(cls, dim, lam) -> Reparametrized:
+        """beta = w*w - u*u + lam v with v(0) = 0 and w(0) = u(0) = alpha 1 (RELATED.md 1.2 (c), a research hook)."""
+        lam = float(float_array(lam, "lam", np.float64, ndim=0))
+        return cls(dim, ((1.0, (2,)), (-1.0, (2,)), (lam, (1,))), init=(1.0, 1.0, 0.0))
+
+    @classmethod
+    def linear(cls, dim) -> Reparametrized:
+        """beta = v: plain GD on beta (from 0: the min-l2 interpolant)."""
+        return cls(dim, ((1.0, (1,)),), init=(0.0,))
+
+    @property
+    def coefficients(self) -> np.ndarray:
+        """(terms,) the coefficient c_t of each term."""
+        return np.array([c for c, _ in self.terms])
+
+    @property
+    def factor_term(self) -> np.ndarray:
+        """(F,) the term of each factor."""
+        return np.concatenate([np.full(len(p), t, dtype=np.int64) for t, (_, p) in enumerate(self.terms)])
+
+    @property
+    def factor_power(self) -> np.ndarray:
+        """(F,) the power of each factor."""
+        return np.array([q for _, p in self.terms for q in p], dtype=np.int64)
+
+    @property
+    def params(self) -> int:
+        return self.depth * self.dim
+
+    def _core(self):
+        return {
+            **super()._core(),
+            "terms": len(self.terms),
+            "factor_term": self.factor_term,
+            "factor_power": self.factor_power,
+        }
+
+    def layers(self, theta):
+        return list(theta.reshape(self.depth, self.dim))
+
+    def _beta_kernel(self, theta):
+        V = theta.reshape(self.depth, self.dim)
+        beta, f = np.zeros(self.dim), 0
+        for coef, powers in self.terms:
+            prod = np.ones(self.dim)
+            for p in powers:
+                prod = prod * V[f] ** p
+                f += 1
+            beta += coef * prod
+        return beta
+
+    def _unit_init(self, runs, seed):
+        return np.tile(np.repeat(np.asarray(self.init_direction), self.dim), (runs, 1))
+
+
 def check_network(net) -> LinearTensorNet:
     """``net`` if it is a linear tensor network, else a TypeError."""
     if not isinstance(net, LinearTensorNet) or type(net) is LinearTensorNet:
-        raise TypeError(f"network must be FullyConnected, Diagonal, Convolutional or Odeco, got {type(net).__name__}")
+        raise TypeError(
+            "network must be FullyConnected, Diagonal, Convolutional, Odeco or Reparametrized, "
+            f"got {type(net).__name__}"
+        )
     return net
 
 

@@ -3,6 +3,8 @@
 Every routine takes a :class:`HessianOperator`, the Hessian as Hessian-vector products, from
 
 * :func:`from_mlp` -- an optcore :class:`~optcore.nn.MLP` (exact products in C++, blocks of vectors batched);
+  with R parameter rows a :class:`HessianBatch` of R networks, whose spectra are computed together (one C++ call
+  per round for all networks) and returned one per network;
 * :func:`from_torch` -- any PyTorch model, loss and data (tensors or a DataLoader, accumulated over batches;
   ``torch.func``; PyTorch is imported only here);
 * :func:`from_callable` -- a user function v -> H v.
@@ -22,6 +24,7 @@ wrong shape or an operator that fails the symmetry probe raises ``ValueError``. 
 
 from __future__ import annotations
 
+from .batch import HessianBatch
 from .density import Lanczos, SpectralDensity, density, lanczos
 from .eigen import Eigenpairs, eigenpairs, sharpness
 from .operator import DENSE_LIMIT, HessianOperator, from_callable, from_mlp
@@ -47,6 +50,7 @@ def mlp_to_torch(mlp, params):
 __all__ = [
     "DENSE_LIMIT",
     "Eigenpairs",
+    "HessianBatch",
     "HessianOperator",
     "Lanczos",
     "SpectralDensity",

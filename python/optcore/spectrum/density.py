@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import float_array, integer, positive_float
+from .batch import HessianBatch, Steps, drive
 from .operator import HessianOperator, as_operator
 
 
@@ -41,39 +42,69 @@ class Lanczos:
         return theta, S[0] ** 2
 
 
-def lanczos(op: HessianOperator, start, steps: int) -> Lanczos:
+def lanczos(op: HessianOperator | HessianBatch, start, steps: int) -> Lanczos | list[Lanczos]:
     """Lanczos tridiagonalization with full reorthogonalization from ``start``.
 
     Parameters
     ----------
-    op : HessianOperator
-    start : array (P,)
-        Start vector (normalized here; must be nonzero).
+    op : HessianOperator or HessianBatch
+    start : array (P,), or (R, P) for a batch
+        Start vector (normalized here; must be nonzero); for a batch one per network, or one for all.
     steps : int
         At most min(steps, P) products; fewer when the Krylov space is invariant.
 
     Returns
     -------
-    Lanczos
+    Lanczos, or a list of R for a HessianBatch
     """
-    op = as_operator(op)
+    op = as_operator(op, batch=True)
     P = op.dim
-    q = float_array(start, "start", np.float64, shape=(P,))
+    steps = integer(steps, "steps", minimum=1)
+    if isinstance(op, HessianBatch):
+        starts = float_array(start, "start", np.float64, ndim=(1, 2))
+        starts = np.broadcast_to(starts, (op.networks, P)) if starts.shape in ((P,), (1, P)) else starts
+        if starts.shape != (op.networks, P):
+            raise ValueError(f"start must have shape ({P},) or ({op.networks}, {P}), got {np.shape(start)}")
+        vectors = iter([_unit(q) for q in starts])
+        return drive(op, lambda: _lanczos_steps(next(vectors), steps))
+    return drive(op, lambda: _lanczos_steps(_unit(float_array(start, "start", np.float64, shape=(P,))), steps))
+
+
+def _unit(q: np.ndarray) -> np.ndarray:
     norm = np.linalg.norm(q)
     if norm == 0:
         raise ValueError("start must be a nonzero vector")
-    m = min(integer(steps, "steps", minimum=1), P)
+    return q / norm
+
+
+def orthogonalize(w: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """``w`` minus its components along the orthonormal columns of ``basis``, twice ("twice is enough"); in place."""
+    for _ in range(2):
+        w -= basis @ (basis.T @ w)
+    return w
+
+
+def lanczos_step(Q: np.ndarray, j: int, q: np.ndarray) -> Steps:
+    """One Lanczos step with full reorthogonalization, as steps for :func:`batch.drive`.
+
+    q becomes basis vector j and is yielded for its product H q; returns (alpha_j = q^T H q, H q orthogonalized
+    against basis vectors 0..j).
+    """
+    Q[:, j] = q
+    w = (yield q[:, None])[:, 0].copy()
+    return float(q @ w), orthogonalize(w, Q[:, : j + 1])
+
+
+def _lanczos_steps(q: np.ndarray, steps: int) -> Steps:
+    """Lanczos from the unit vector q for one operator: yields each basis vector, receives its product."""
+    P = q.size
+    m = min(steps, P)
     Q = np.zeros((P, m))
     alpha, beta = [], []
-    q = q / norm
     scale = 0.0
     for j in range(m):
-        Q[:, j] = q
-        w = op.matvec(q)
-        a = float(q @ w)
+        a, w = yield from lanczos_step(Q, j, q)
         alpha.append(a)
-        for _ in range(2):  # full reorthogonalization, twice ("twice is enough")
-            w -= Q[:, : j + 1] @ (Q[:, : j + 1].T @ w)
         b = float(np.linalg.norm(w))
         scale = max(scale, abs(a), b)
         if j == m - 1 or b <= 1e-10 * scale:  # done, or the Krylov space is invariant
@@ -152,7 +183,7 @@ class SpectralDensity:
 
 
 def density(
-    op: HessianOperator,
+    op: HessianOperator | HessianBatch,
     *,
     n_vectors: int = 10,
     steps: int = 80,
@@ -160,12 +191,14 @@ def density(
     grid=None,
     grid_points: int = 1000,
     seed: int = 0,
-) -> SpectralDensity:
+) -> SpectralDensity | list[SpectralDensity]:
     """The Hessian's spectral density by stochastic Lanczos quadrature with Gaussian broadening.
 
     Parameters
     ----------
-    op : HessianOperator
+    op : HessianOperator or HessianBatch
+        With a batch of R networks, each gets its own density (the same start vectors); the Lanczos steps of all
+        networks still running are one product call per step.
     n_vectors : int
         Rademacher start vectors (independent quadratures averaged); >= 2 gives moment standard errors.
     steps : int
@@ -179,30 +212,38 @@ def density(
 
     Returns
     -------
-    SpectralDensity
+    SpectralDensity, or a list of R for a HessianBatch
     """
-    op = as_operator(op)
+    op = as_operator(op, batch=True)
     n_vectors = integer(n_vectors, "n_vectors", minimum=1)
     steps = integer(steps, "steps", minimum=1)
+    grid_points = integer(grid_points, "grid_points", minimum=2)
+    if sigma is not None:
+        sigma = positive_float(sigma, "sigma")
+    if grid is not None:
+        grid = float_array(grid, "grid", np.float64, ndim=1)
+    return drive(op, lambda: _density_steps(op.dim, n_vectors, steps, sigma, grid, grid_points, seed))
+
+
+def _density_steps(P, n_vectors, steps, sigma, grid, grid_points, seed) -> Steps:
+    """SLQ for one operator: the start vectors' Lanczos runs one after the other, then the broadened density."""
     rng = np.random.default_rng([seed, 0x51C])
-    start = op.n_hvp
-    nodes, weights = [], []
+    nodes, weights, used = [], [], 0
     for _ in range(n_vectors):
-        z = rng.integers(0, 2, size=op.dim).astype(np.float64) * 2.0 - 1.0
-        t, w = lanczos(op, z, steps).quadrature()
+        z = rng.integers(0, 2, size=P).astype(np.float64) * 2.0 - 1.0
+        run = yield from _lanczos_steps(z / np.linalg.norm(z), steps)
+        t, w = run.quadrature()
         nodes.append(t)
         weights.append(w)
+        used += run.alpha.size
     allnodes = np.concatenate(nodes)
     lo, hi = float(allnodes.min()), float(allnodes.max())
     if sigma is None:
         sigma = 0.01 * (hi - lo) if hi > lo else 1e-3 * max(1.0, abs(lo))
-    sigma = positive_float(sigma, "sigma")
     if grid is None:
-        grid = np.linspace(lo - 5 * sigma, hi + 5 * sigma, integer(grid_points, "grid_points", minimum=2))
-    else:
-        grid = float_array(grid, "grid", np.float64, ndim=1)
+        grid = np.linspace(lo - 5 * sigma, hi + 5 * sigma, grid_points)
     dens = np.zeros_like(grid)
     for t, w in zip(nodes, weights, strict=True):
         dens += (w[None, :] * np.exp(-0.5 * ((grid[:, None] - t[None, :]) / sigma) ** 2)).sum(axis=1)
     dens /= n_vectors * sigma * np.sqrt(2 * np.pi)
-    return SpectralDensity(nodes, weights, grid, dens, sigma, op.dim, op.n_hvp - start)
+    return SpectralDensity(nodes, weights, grid, dens, sigma, P, used)

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import choice, integer, nonnegative_float
+from .batch import HessianBatch, drive
+from .batch_eigen import lanczos_eigen_steps
 from .operator import HessianOperator, as_operator
 
 WHICH = ("largest", "smallest", "magnitude")
@@ -45,16 +47,23 @@ def eigenpairs(
     tol: float = 0.0,
     seed: int = 0,
     maxiter: int | None = None,
-) -> Eigenpairs:
+    max_steps: int | None = None,
+) -> Eigenpairs | list[Eigenpairs]:
     """The k largest or smallest (algebraic) eigenvalues of a Hessian, or the k largest in magnitude.
 
     Lanczos with implicit restarts (scipy ``eigsh``, ARPACK) on Hessian-vector products. The smallest come from
     the largest of the shifted operator lambda_max I - H (the same eigenvectors; converges faster than asking
     ARPACK for the smallest directly), which costs one extra top-eigenvalue run.
 
+    For a :class:`HessianBatch` of R networks, every network runs its own Lanczos with full reorthogonalization
+    (no restarts; :func:`optcore.spectrum.batch_eigen.lanczos_eigen_steps`) from the same start vector, in
+    lockstep: one product call per step for all networks not yet converged. Each stops when the k wanted Ritz
+    pairs have residuals |H y - theta y| <= tol |theta|_max (tol = 0: 1e-12); the values are then the Rayleigh
+    quotients of the Ritz vectors. It keeps up to ``max_steps`` vectors of length P per network.
+
     Parameters
     ----------
-    op : HessianOperator
+    op : HessianOperator or HessianBatch
     k : int
         1 <= k < P (ARPACK's limit; for all P eigenvalues use ``numpy.linalg.eigh(op.dense())``).
     which : {"largest", "smallest", "magnitude"}
@@ -65,15 +74,18 @@ def eigenpairs(
     seed : int
         Seed of the Lanczos start vector (same seed, same answer).
     maxiter : int, optional
-        ARPACK's restart limit (default 10 P).
+        ARPACK's restart limit (default 10 P); single operators only.
+    max_steps : int, optional
+        Lanczos steps at most per network (default P; at least min(P, max(2k + 1, 20))); a batch only. A network
+        not converged by then raises ``ValueError`` naming it.
 
     Returns
     -------
-    Eigenpairs
+    Eigenpairs, or a list of R for a HessianBatch
     """
     from scipy.sparse.linalg import LinearOperator, eigsh
 
-    op = as_operator(op)
+    op = as_operator(op, batch=True)
     which = choice(which, "which", set(WHICH))
     P = op.dim
     if P < 2:
@@ -85,6 +97,11 @@ def eigenpairs(
             "numpy.linalg.eigh(op.dense())"
         )
     tol = nonnegative_float(tol, "tol")
+    if isinstance(op, HessianBatch):
+        fewest = min(P, max(2 * k + 1, 20))  # (the solver explores at least this much of the space)
+        max_steps = P if max_steps is None else integer(max_steps, "max_steps", minimum=fewest)
+        v0 = np.random.default_rng([seed, 0xE16]).standard_normal(P)
+        return drive(op, lambda: _pairs(lanczos_eigen_steps(v0, k, which, vectors, tol, max_steps), which))
     start = op.n_hvp
     v0 = np.random.default_rng([seed, 0xE16]).standard_normal(P)
     A = op.linear_operator()
@@ -117,6 +134,17 @@ def eigenpairs(
     return Eigenpairs(vals, vecs if vectors else None, which, op.n_hvp - start, residuals)
 
 
-def sharpness(op: HessianOperator, *, tol: float = 1e-8, seed: int = 0) -> float:
-    """The largest Hessian eigenvalue lambda_max (GD on a quadratic is stable for step sizes below 2 / lambda_max)."""
-    return float(eigenpairs(op, 1, which="largest", vectors=False, tol=tol, seed=seed).values[0])
+def _pairs(steps, which: str):
+    values, vectors, n_hvp, residuals = yield from steps
+    return Eigenpairs(values, vectors, which, n_hvp, residuals)
+
+
+def sharpness(op: HessianOperator | HessianBatch, *, tol: float = 1e-8, seed: int = 0):
+    """The largest Hessian eigenvalue lambda_max (GD on a quadratic is stable for step sizes below 2 / lambda_max).
+
+    A float, or an array (R,) for a :class:`HessianBatch`.
+    """
+    result = eigenpairs(op, 1, which="largest", vectors=False, tol=tol, seed=seed)
+    if isinstance(result, list):
+        return np.array([float(r.values[0]) for r in result])
+    return float(result.values[0])

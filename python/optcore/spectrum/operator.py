@@ -174,8 +174,9 @@ def from_callable(hvp: Callable, dim: int, *, symmetry_rtol: float | None = 1e-8
     return HessianOperator(hvp, dim, symmetry_rtol=symmetry_rtol, seed=seed)
 
 
-def from_mlp(mlp: MLP, params, X, Y, *, symmetry_rtol: float | None = 1e-8, seed: int = 0) -> HessianOperator:
-    """The Hessian of an optcore :class:`~optcore.nn.MLP`'s loss at ``params`` on (X, Y), by exact C++ products.
+def from_mlp(mlp: MLP, params, X, Y, *, symmetry_rtol: float | None = 1e-8, seed: int = 0, threads=None):
+    """The Hessian of an optcore :class:`~optcore.nn.MLP`'s loss at ``params`` on (X, Y), by exact C++ products;
+    for many networks at once with a 2-D ``params``.
 
     Products are Pearlmutter's R-operator in the C++ core; a block of m vectors is one call over m copies of the
     network (threaded), and the dense Hessian is :meth:`MLP.hessian`. The loss is the network's, with its
@@ -185,42 +186,66 @@ def from_mlp(mlp: MLP, params, X, Y, *, symmetry_rtol: float | None = 1e-8, seed
     ----------
     mlp : optcore.nn.MLP
         A float64 network (the spectral routines work in float64).
-    params : array (P,)
+    params : array (P,) or (R, P)
+        One network, or R networks (one row each: seeds, checkpoints, ...) on the same data. With R rows the
+        result is a :class:`HessianBatch`: every spectral routine then runs all R networks in lockstep, with the
+        products of each round in one C++ call, and returns one result per network, equal to the network's alone.
     X, Y : arrays
         Data as :meth:`MLP.loss_value` takes it.
     symmetry_rtol : float or None
         See :class:`HessianOperator`.
     seed : int
         Seed of the symmetry probe.
+    threads : int, optional
+        Threads of the C++ products (default: see :meth:`MLP.hvp`); results do not depend on it.
 
     Returns
     -------
-    HessianOperator
+    HessianOperator, or HessianBatch for a 2-D ``params``
     """
     if not isinstance(mlp, MLP):
         raise TypeError(f"mlp must be an optcore.nn.MLP, got {type(mlp).__name__}")
     if mlp.dtype != np.float64:
         raise ValueError(f"mlp must be float64 for spectra (got {mlp.dtype}); build it with dtype=np.float64")
-    theta = float_array(params, "params", np.float64, shape=(mlp.n_params,))
-    mlp.loss_value(theta, X, Y)  # validates X, Y (and structured parameters) once, with the network's messages
+    theta = float_array(params, "params", np.float64, ndim=(1, 2))
+    if theta.shape[-1] != mlp.n_params or theta.shape[0] == 0:
+        raise ValueError(
+            f"params must have shape ({mlp.n_params},) or (R, {mlp.n_params}) with R >= 1, got {theta.shape}"
+        )
+    mlp.loss_value(theta, X, Y, threads=threads)  # validates X, Y (and structured parameters) once
+
+    if theta.ndim == 2:
+        from .batch import HessianBatch
+
+        return HessianBatch(
+            lambda networks, V: mlp.hvp(theta[networks], X, Y, V, threads=threads),
+            mlp.n_params,
+            theta.shape[0],
+            dense=lambda: mlp.hessian(theta, X, Y, threads=threads),
+            symmetry_rtol=symmetry_rtol,
+            seed=seed,
+        )
 
     def matmat(V):
-        return mlp.hvp(np.broadcast_to(theta, (V.shape[1], theta.size)), X, Y, np.ascontiguousarray(V.T)).T
+        rows = np.broadcast_to(theta, (V.shape[1], theta.size))
+        return mlp.hvp(rows, X, Y, np.ascontiguousarray(V.T), threads=threads).T
 
     return HessianOperator(
-        lambda v: mlp.hvp(theta, X, Y, v),
+        lambda v: mlp.hvp(theta, X, Y, v, threads=threads),
         mlp.n_params,
         matmat=matmat,
-        dense=lambda: mlp.hessian(theta, X, Y),
+        dense=lambda: mlp.hessian(theta, X, Y, threads=threads),
         symmetry_rtol=symmetry_rtol,
         seed=seed,
     )
 
 
-def as_operator(op) -> HessianOperator:
-    """``op`` if it is a :class:`HessianOperator`; a ``TypeError`` naming the constructors otherwise."""
-    if not isinstance(op, HessianOperator):
-        raise TypeError(
-            f"op must be a HessianOperator (from_mlp, from_torch or from_callable), got {type(op).__name__}"
-        )
-    return op
+def as_operator(op, *, batch: bool = False):
+    """``op`` if it is a :class:`HessianOperator` (or, with ``batch``, a :class:`HessianBatch`); a ``TypeError``
+    naming the constructors otherwise."""
+    from .batch import HessianBatch
+
+    if isinstance(op, HessianOperator) or (batch and isinstance(op, HessianBatch)):
+        return op
+    kinds = "a HessianOperator or a HessianBatch" if batch else "a HessianOperator"
+    raise TypeError(f"op must be {kinds} (from_mlp, from_torch or from_callable), got {type(op).__name__}")

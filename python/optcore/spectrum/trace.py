@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import choice, integer, positive_float
+from .batch import HessianBatch, Steps, drive
 from .operator import HessianOperator, as_operator
 
 METHODS = ("hutch++", "hutchinson")
@@ -67,7 +68,7 @@ class TraceEstimate:
 
 
 def trace(
-    op: HessianOperator,
+    op: HessianOperator | HessianBatch,
     *,
     method: str = "hutch++",
     rtol: float = 0.01,
@@ -77,12 +78,14 @@ def trace(
     sketch: int | None = None,
     block: int = 10,
     seed: int = 0,
-) -> TraceEstimate:
+) -> TraceEstimate | list[TraceEstimate]:
     """Estimate tr H with a confidence interval, drawing samples until the interval is within ``rtol``.
 
     Parameters
     ----------
-    op : HessianOperator
+    op : HessianOperator or HessianBatch
+        With a batch of R networks, each gets its own estimate (the same probe vectors, its own stopping time);
+        the products of all networks still sampling are one call per round.
     method : {"hutch++", "hutchinson"}
     rtol : float
         Stop when the half-width of the interval is <= rtol |estimate|.
@@ -100,11 +103,9 @@ def trace(
 
     Returns
     -------
-    TraceEstimate
+    TraceEstimate, or a list of R for a HessianBatch
     """
-    from scipy.stats import t as student_t
-
-    op = as_operator(op)
+    op = as_operator(op, batch=True)
     method = choice(method, "method", set(METHODS))
     rtol = positive_float(rtol, "rtol")
     confidence = float(confidence)
@@ -114,28 +115,37 @@ def trace(
     block = integer(block, "block", minimum=1)
     max_hvp = integer(max_hvp, "max_hvp", minimum=1)
     P = op.dim
-    rng = np.random.default_rng([seed, 0x7A3E])
-    start = op.n_hvp
-
-    Q = np.zeros((P, 0))
-    exact = 0.0
+    s = 0
     if method == "hutch++":
         s = min(P, 20) if sketch is None else integer(sketch, "sketch", minimum=1)
         s = min(s, P)
         if 2 * s + min_samples > max_hvp and s < P:
             raise ValueError(f"max_hvp = {max_hvp} is below the sketch's 2 x {s} products plus min_samples = {min_samples}")
-        Y = op.matmat(_rademacher(rng, P, s))
-        Q, _ = np.linalg.qr(Y)
-        exact = float(np.einsum("pk,pk->", Q, op.matmat(Q)))
-        if s >= P:  # Q spans everything: the trace is exact
-            return TraceEstimate(exact, exact, exact, 0.0, confidence, np.zeros(0), exact, op.n_hvp - start, True, method)
     elif min_samples > max_hvp:
         raise ValueError(f"max_hvp = {max_hvp} is below min_samples = {min_samples}")
+    return drive(op, lambda: _trace_steps(P, method, s, rtol, confidence, min_samples, max_hvp, block, seed))
+
+
+def _trace_steps(P, method, s, rtol, confidence, min_samples, max_hvp, block, seed) -> Steps:
+    """The estimator for one operator: yields blocks of probe vectors, receives their products."""
+    from scipy.stats import t as student_t
+
+    rng = np.random.default_rng([seed, 0x7A3E])
+    used = 0
+    Q = np.zeros((P, 0))
+    exact = 0.0
+    if method == "hutch++":
+        Y = yield _rademacher(rng, P, s)
+        Q, _ = np.linalg.qr(Y)
+        exact = float(np.einsum("pk,pk->", Q, (yield Q)))
+        used = 2 * s
+        if s >= P:  # Q spans everything: the trace is exact
+            return TraceEstimate(exact, exact, exact, 0.0, confidence, np.zeros(0), exact, used, True, method)
 
     samples: list[float] = []
     converged = False
     while True:
-        room = max_hvp - (op.n_hvp - start)
+        room = max_hvp - used
         want = max(block, min_samples - len(samples))
         m = min(want, room)
         if m <= 0:
@@ -143,7 +153,8 @@ def trace(
         Z = _rademacher(rng, P, m)
         if Q.shape[1]:
             Z = Z - Q @ (Q.T @ Z)
-        samples.extend(np.einsum("pk,pk->k", Z, op.matmat(Z)).tolist())
+        samples.extend(np.einsum("pk,pk->k", Z, (yield Z)).tolist())
+        used += m
         n = len(samples)
         mean = exact + float(np.mean(samples))
         stderr = float(np.std(samples, ddof=1) / np.sqrt(n)) if n > 1 else np.inf
@@ -152,7 +163,7 @@ def trace(
             converged = True
             break
     return TraceEstimate(
-        mean, mean - half, mean + half, stderr, confidence, np.asarray(samples), exact, op.n_hvp - start, converged, method
+        mean, mean - half, mean + half, stderr, confidence, np.asarray(samples), exact, used, converged, method
     )
 
 
