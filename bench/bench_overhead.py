@@ -55,12 +55,16 @@ def _cases():
     sgd_args, eval_args = _captured(_core, "run_sgd", sgd), _captured(_core, "mlp_eval", grad)
     run_sgd_core, mlp_eval_core = _core.run_sgd, _core.mlp_eval
 
-    return {
-        "run_sgd (R = 1, 1 epoch, n = 10, d = 5, least squares)": sgd,
+    cases = {"run_sgd (R = 1, 1 epoch, n = 10, d = 5, least squares)": sgd}
+    if hasattr(optcore, "sgd_plan"):  # the same call with its arguments checked once (not in older trees)
+        plan = optcore.sgd_plan(problem, order="random_reshuffling", epochs=1, step_size=0.01, runs=1, threads=1)
+        cases["sgd_plan(...).run(seed=0), the same run"] = lambda: plan.run(seed=0)
+    cases.update({
         "MLP.loss_and_grad (3-4-1 tanh, n = 8)": grad,
         "_core.run_sgd alone (the wrapper's arguments)": lambda: run_sgd_core(*sgd_args),
         "_core.mlp_eval alone (the wrapper's arguments)": lambda: mlp_eval_core(*eval_args),
-    }
+    })
+    return cases
 
 
 def _captured(module, name, call):

@@ -30,7 +30,7 @@ from .problems import (
     QuadraticComponents,
     SquaredHinge,
 )
-from .sgd import DivergenceWarning, SGDResult, run_sgd
+from .sgd import DivergenceWarning, SGDPlan, SGDResult, run_sgd, sgd_plan
 from .user_problems import UserProblem
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "NonFiniteWarning",
     "PoissonRegression",
     "QuadraticComponents",
+    "SGDPlan",
     "SGDResult",
     "SquaredHinge",
     "UserProblem",
@@ -63,5 +64,6 @@ __all__ = [
     "run_sgd",
     "schedules",
     "set_default_threads",
+    "sgd_plan",
     "spectrum",
 ]

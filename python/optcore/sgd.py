@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
@@ -278,6 +279,66 @@ def run_sgd(
     KeyboardInterrupt
         On Ctrl-C during the run: the C++ loop stops within a fraction of a second and no thread is left running.
     """
+    plan = _plan(
+        problem, order=order, epochs=epochs, step_size=step_size, runs=runs, x0=x0, seed=seed, run_ids=run_ids,
+        batch_size=batch_size, remainder=remainder, workers=workers, mode=mode, sync_every=sync_every, record=record,
+        record_every=record_every, record_iterates=record_iterates, base_order=base_order, orders=orders,
+        threads=threads, backend=backend,
+    )
+    return plan._run(x0, seed, run_ids)
+
+
+def sgd_plan(
+    problem: Problem,
+    *,
+    order="random_reshuffling",
+    epochs: int,
+    step_size,
+    runs: int | None = None,
+    batch_size: int = 1,
+    remainder: str = "partial",
+    workers: int = 1,
+    mode: str = "minibatch",
+    sync_every: int | None = None,
+    record="auto",
+    record_every: int | None = None,
+    record_iterates: bool = False,
+    base_order=None,
+    orders=None,
+    threads: int | None = None,
+    backend: str | None = None,
+) -> SGDPlan:
+    """:func:`run_sgd`'s arguments checked once, for many calls that differ only in ``x0``, ``seed`` and ``run_ids``.
+
+    ``sgd_plan(problem, **options).run(x0=x0, seed=seed, run_ids=run_ids)`` returns exactly what
+    ``run_sgd(problem, **options, x0=x0, seed=seed, run_ids=run_ids)`` returns (the same bits and meta, but
+    ``elapsed_s``), without redoing the checks, order tables, step tables and the problem's fingerprint on every
+    call: for loops of short runs (one epoch at a time, a seed per call), where run_sgd's Python layer costs more
+    than the run. The arguments are those of :func:`run_sgd`; R comes from ``runs`` or ``step_size`` (default 1)
+    and every call's ``x0``, ``seed`` and ``run_ids`` must fit it. The plan keeps the problem's data as they were
+    when it was made (a problem's arrays must not be changed in place, see :class:`SGDResult`).
+
+    Examples
+    --------
+    >>> plan = optcore.sgd_plan(problem, order="rr", epochs=1, step_size=0.01)
+    >>> x = None
+    >>> for epoch in range(100):                    # one epoch per call, each with its own seed
+    ...     x = plan.run(x0=x, seed=epoch).x[0]
+    """
+    return _plan(
+        problem, order=order, epochs=epochs, step_size=step_size, runs=runs, x0=None, seed=None, run_ids=None,
+        batch_size=batch_size, remainder=remainder, workers=workers, mode=mode, sync_every=sync_every, record=record,
+        record_every=record_every, record_iterates=record_iterates, base_order=base_order, orders=orders,
+        threads=threads, backend=backend,
+    )
+
+
+def _plan(
+    problem, *, order, epochs, step_size, runs, x0, seed, run_ids, batch_size, remainder, workers, mode, sync_every,
+    record, record_every, record_iterates, base_order, orders, threads, backend,
+) -> SGDPlan:
+    """Check everything but the per-call arguments and build what the engine reads. ``x0``, ``seed`` and
+    ``run_ids`` (None from :func:`sgd_plan`) only enter the choice of the backend and of R here."""
     if not isinstance(problem, Problem):
         raise TypeError(f"problem must be an optcore.problems.Problem, got {type(problem).__name__}")
     callback = _user_loop.check_runnable(problem)  # a problem given by a Python gradient (optcore.UserProblem)
@@ -293,7 +354,7 @@ def run_sgd(
         if callback:
             raise ValueError(f"backend='cuda' runs the compiled problem kinds; {type(problem).__name__} is given by a "
                              f"Python gradient and runs on the CPU (backend='cpu', NumPy arrays)")
-        # validated on the host with the CPU path's checks; x0 goes back to the device below
+        # validated on the host with the CPU path's checks; x0 goes back to the device in SGDPlan._run
         x0, step_size, seed, run_ids, base_order, orders, order = (
             _backend.host_copy(a) for a in (x0, step_size, seed, run_ids, base_order, orders, order)
         )
@@ -330,28 +391,14 @@ def run_sgd(
     R = _count_runs(runs, x0, schedule, seed, run_ids)
     dtype = problem.dtype
     threads = resolve_threads(threads)
-    d = problem.dim
     what = _what_to_record(record, problem)
     n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
-    _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every)
+    _check_result_size(R, problem.dim, n_records, what, record_iterates, dtype, epochs, record_every)
     table, decay = schedule.compact_table(R, epochs, dtype)
-
-    if x0 is None:
-        x = np.zeros((R, d), dtype=dtype)
-    else:
-        x0 = float_array(x0, "x0", dtype, ndim=(1, 2))
-        if x0.shape[-1] != d or (x0.ndim == 2 and x0.shape[0] != R):
-            raise ValueError(f"x0 must have shape (d,) = ({d},) or (R, d) = ({R}, {d}), got {x0.shape}")
-        x = np.ascontiguousarray(np.broadcast_to(x0, (R, d)), dtype=dtype).copy()
-    problem._check_start(x)
-
-    x0_used = None if x0 is None else x0.copy()  # validated and in the problem's dtype: replays bit for bit
-    keys = resolve_keys(seed, R)
-    ids = resolve_run_ids(run_ids, R)
     spec, run_arrays = order_spec(
         name, workers=workers, per_worker=N, count=count, runs=R, epochs=epochs, base_order=base_order, orders=orders
     )
-    run_arrays.update(seeds=keys, run_ids=ids, step_table=table, decay=decay)
+    run_arrays.update(step_table=table, decay=decay)
     spec.update(
         epochs=epochs,
         batch_size=batch_size,
@@ -364,47 +411,15 @@ def run_sgd(
         # every copy gives the same bits
         isa=os.environ.get("OPTCORE_ISA", "auto"),
     )
-
     if callback:
         _user_loop.check_records(problem, what)
-    rec = {"diverged": np.zeros(R, dtype=np.uint8)}
-    if problem.x_star is not None:
-        rec["x_star"] = np.ascontiguousarray(problem.x_star, dtype=dtype)
-    if problem.hessian is not None:
-        rec["hessian"] = np.ascontiguousarray(problem.hessian, dtype=dtype)
-    if problem.f_star is not None:
-        rec["f_star"] = problem.f_star
-    for item in what:
-        rec[item] = np.full((R, n_records), np.nan, dtype=dtype)  # NaN until written: a gap can never hide
-    if record_iterates:
-        rec["iterates"] = np.full((R, n_records, d), np.nan, dtype=dtype)
-
-    start = time.perf_counter()
-    if backend == "cuda":
-        x, rec = _run_cuda(problem, x, run_arrays, spec, rec)
-    elif callback:
-        _user_loop.run(problem, x, run_arrays, spec, rec)
-    else:
-        _core.run_sgd(problem.kind, problem._data(), x, run_arrays, spec, rec)
-    elapsed = time.perf_counter() - start
-
-    _flag_non_finite_records(x, rec, what)
-    diverged = rec["diverged"].astype(bool)
-    x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
-    if bool(diverged.any()):
-        warnings.warn(
-            f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates, or a recorded value that overflowed); "
-            f"their records are NaN from that point on and their x is NaN. Reduce the step size.",
-            DivergenceWarning,
-            stacklevel=2,
-        )
-    steps = np.arange(n_records, dtype=np.int64) * (steps_per_epoch if record_every == 0 else record_every)
+    explicit = run_arrays.get("explicit_orders")
     meta = {
         "optcore_version": _version(),
         "problem": problem.kind,
         "order": name,
         "n": problem.n,
-        "dim": d,
+        "dim": problem.dim,
         "dtype": _DTYPE_NAMES.get(dtype) or str(dtype),
         "runs": R,
         "epochs": epochs,
@@ -417,33 +432,23 @@ def run_sgd(
         "mode": mode,
         "sync_every": sync_every,
         "record_every": record_every,
-        "seeds": [int(k) for k in keys],
-        "run_ids": [int(i) for i in ids],
+        "seeds": None,  # per call, from here on
+        "run_ids": None,
         "base_order": None if base_order is None else np.asarray(base_order).tolist(),
         "step_size": to_spec(schedule),
-        "x0": x0_used,
+        "x0": None,
         "record": list(what),
         "record_iterates": record_iterates,
         "problem_sha256": problem_fingerprint(problem),
-        "orders_sha256": _orders_digest(run_arrays.get("explicit_orders")),
+        "orders_sha256": _orders_digest(explicit),
         "threads": threads,
         "isa": _isa_used(spec["isa"]),
         "backend": backend,
-        "elapsed_s": elapsed,
+        "elapsed_s": None,
     }
-    return SGDResult(
-        x=x,
-        steps=steps,
-        epochs=steps / steps_per_epoch,
-        gap=rec.get("gap"),
-        dist=rec.get("dist"),
-        objective=rec.get("objective"),
-        iterates=rec.get("iterates"),
-        diverged=diverged,
-        accuracy=rec.get("accuracy"),
-        meta=meta,
-        _explicit_orders=_not_aliasing(run_arrays.get("explicit_orders"), orders),
-    )
+    data = problem._data() if backend == "cpu" and not callback else None  # what the compiled CPU engine reads
+    return SGDPlan(problem, data, bool(callback), backend, what, n_records, spec, run_arrays, meta,
+                   _not_aliasing(explicit, orders))
 
 
 _AUTO_ISA: list[str] = []
@@ -457,6 +462,106 @@ def _isa_used(requested: str) -> str:
         _AUTO_ISA.append(_core.isa_info()["auto"])
     return _AUTO_ISA[0]
 
+
+class SGDPlan:
+    """:func:`run_sgd` with every argument but ``x0``, ``seed`` and ``run_ids`` checked and prepared: see
+    :func:`sgd_plan`, which makes one. Attributes ``runs`` (R), ``dim`` (d) and ``meta`` (the plan's part of
+    every result's ``meta``) are read-only by convention."""
+
+    def __init__(self, problem, data, callback, backend, what, n_records, spec, run_arrays, meta, explicit_orders):
+        self._problem, self._data, self._callback, self.backend = problem, data, callback, backend
+        self._what, self._n_records, self._spec, self._run_arrays = what, n_records, spec, run_arrays
+        self.meta, self._explicit_orders = meta, explicit_orders
+        self.runs, self.dim, self._dtype = meta["runs"], meta["dim"], problem.dtype
+        self._record_iterates = meta["record_iterates"]
+        spe, every = meta["steps_per_epoch"], meta["record_every"]
+        self._steps = np.arange(n_records, dtype=np.int64) * (spe if every == 0 else every)
+        self._epochs = self._steps / spe
+        # the fixed record inputs; the arrays the engine writes are allocated per call
+        self._rec_inputs = {}
+        if problem.x_star is not None:
+            self._rec_inputs["x_star"] = np.ascontiguousarray(problem.x_star, dtype=self._dtype)
+        if problem.hessian is not None:
+            self._rec_inputs["hessian"] = np.ascontiguousarray(problem.hessian, dtype=self._dtype)
+        if problem.f_star is not None:
+            self._rec_inputs["f_star"] = problem.f_star
+
+    def __repr__(self) -> str:
+        m = self.meta
+        return (f"SGDPlan({m['problem']}, order={m['order']!r}, runs={m['runs']}, epochs={m['epochs']}, "
+                f"batch_size={m['batch_size']}, backend={m['backend']!r})")
+
+    def run(self, *, x0=None, seed=0, run_ids=None) -> SGDResult:
+        """The runs from ``x0`` (array (d,) or (R, d), default 0) with Philox keys ``seed`` and stream ids
+        ``run_ids``, as in :func:`run_sgd`; returns an :class:`SGDResult`."""
+        _backend.choose_backend(self.backend, {"x0": x0, "seed": seed, "run_ids": run_ids})
+        return self._run(x0, seed, run_ids)
+
+    def _run(self, x0, seed, run_ids) -> SGDResult:
+        R, d, dtype, what = self.runs, self.dim, self._dtype, self._what
+        if self.backend == "cuda":
+            x0, seed, run_ids = (_backend.host_copy(a) for a in (x0, seed, run_ids))
+        if x0 is None:
+            x = np.zeros((R, d), dtype=dtype)
+        else:
+            x0 = float_array(x0, "x0", dtype, ndim=(1, 2))
+            if x0.shape[-1] != d or (x0.ndim == 2 and x0.shape[0] != R):
+                raise ValueError(f"x0 must have shape (d,) = ({d},) or (R, d) = ({R}, {d}), got {x0.shape}")
+            x = np.ascontiguousarray(np.broadcast_to(x0, (R, d)), dtype=dtype).copy()
+        self._problem._check_start(x)
+        x0_used = None if x0 is None else x0.copy()  # validated and in the problem's dtype: replays bit for bit
+        keys = resolve_keys(seed, R)
+        ids = resolve_run_ids(run_ids, R)
+        run_arrays = {**self._run_arrays, "seeds": keys, "run_ids": ids}
+
+        rec = {"diverged": np.zeros(R, dtype=np.uint8), **self._rec_inputs}
+        for item in what:
+            rec[item] = np.full((R, self._n_records), np.nan, dtype=dtype)  # NaN until written: a gap never hides
+        if self._record_iterates:
+            rec["iterates"] = np.full((R, self._n_records, d), np.nan, dtype=dtype)
+
+        start = time.perf_counter()
+        if self.backend == "cuda":
+            x, rec = _run_cuda(self._problem, x, run_arrays, self._spec, rec)
+        elif self._callback:
+            _user_loop.run(self._problem, x, run_arrays, self._spec, rec)
+        else:
+            _core.run_sgd(self._problem.kind, self._data, x, run_arrays, self._spec, rec)
+        elapsed = time.perf_counter() - start
+
+        _flag_non_finite_records(x, rec, what)
+        diverged = rec["diverged"].astype(bool)
+        if diverged.any():
+            x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
+            warnings.warn(
+                f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates, or a recorded value that "
+                f"overflowed); their records are NaN from that point on and their x is NaN. Reduce the step size.",
+                DivergenceWarning,
+                stacklevel=3,
+            )
+        meta = dict(self.meta)  # the plan's entries, fresh copies of its lists, and this call's
+        meta.update(
+            seeds=keys.tolist(),  # Python ints
+            run_ids=ids.tolist(),
+            base_order=None if meta["base_order"] is None else list(meta["base_order"]),
+            step_size=copy.deepcopy(meta["step_size"]),  # a float, or the lists of a per-run or per-epoch schedule
+            x0=x0_used,
+            record=list(what),
+            elapsed_s=elapsed,
+        )
+        return SGDResult(
+            x=x,
+            steps=self._steps.copy(),
+            epochs=self._epochs.copy(),
+            gap=rec.get("gap"),
+            dist=rec.get("dist"),
+            objective=rec.get("objective"),
+            iterates=rec.get("iterates"),
+            diverged=diverged,
+            accuracy=rec.get("accuracy"),
+            meta=meta,
+            _explicit_orders=self._explicit_orders,
+        )
 
 def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every) -> None:
     """Refuse, naming the arguments, results that cannot fit in memory (before anything is allocated)."""
