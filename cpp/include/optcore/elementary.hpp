@@ -66,6 +66,21 @@ OPTCORE_HD constexpr double inverse_factorial(int j) {
 }
 
 /**
+ * p r^(J+1) + 1/J! r^J + ... + 1/0!, in Horner form: p * r + 1/J!, then down to j = 0. Each coefficient is a
+ * constant expression, so the compiler folds it (correctly rounded, as the run-time division would round it)
+ * instead of recomputing 1/j! on every call.
+ */
+template <class T, class V, int J>
+OPTCORE_HD inline V horner_exp(V p, V r) {
+  if constexpr (J < 0) {
+    return p;
+  } else {
+    constexpr T c = static_cast<T>(inverse_factorial(J));
+    return horner_exp<T, V, J - 1>(p * r + c, r);
+  }
+}
+
+/**
  * The shared middle of exp for a scalar or a vector V of T: x (already clamped) -> (p, k) with exp(x) = p 2^k.
  * k is returned as the T holding the integer, t as x / ln2 + shifter (whose low bits hold k, for the vector form).
  */
@@ -75,12 +90,8 @@ OPTCORE_HD inline V exp_reduced(V x, V& k, V& t) {
   t = x * C::log2e + C::shifter;
   k = t - C::shifter;
   const V r = (x - k * C::ln2_hi) - k * C::ln2_lo;
-  V p = V{} + static_cast<T>(inverse_factorial(C::degree));
-#ifndef __CUDACC__
-#pragma GCC unroll 16
-#endif
-  for (int j = C::degree - 1; j >= 0; --j) p = p * r + static_cast<T>(inverse_factorial(j));
-  return p;
+  constexpr T top = static_cast<T>(inverse_factorial(C::degree));
+  return horner_exp<T, V, C::degree - 1>(V{} + top, r);
 }
 
 /** 2^k for an integer k in the normal range, exactly. */

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #ifndef __CUDACC_RTC__
+#include <type_traits>
 #include <vector>
 #endif
 
@@ -131,26 +132,76 @@ struct MarginLoss {
                   T* objective) const {
     using V = typename detail::NativeVec<T>::type;
     constexpr int W = detail::NativeVec<T>::width;
-    thread_local std::vector<T> dots, coefs;  // per thread: the engine's threads each run their own chunk
+    thread_local std::vector<T> dots, alphas;  // per thread: the engine's threads each run their own chunk
+    thread_local std::vector<const T*> rows;
+    thread_local std::vector<double> phis;
     dots.resize(b);
-    coefs.resize(b);
-    for (std::uint32_t k = 0; k < b; ++k) dots[k] = dot(A + (offset + idx[k]) * d, x, d);
+    alphas.resize(b);
+    rows.resize(b);
+    for (std::uint32_t k = 0; k < b; ++k) rows[k] = A + (offset + idx[k]) * d;
+    // m = Z x: each row's dot(), four rows at a time
     std::uint32_t k = 0;
-    for (; k + W <= b; k += W) {
+    for (; k + 4 <= b; k += 4) detail::dot_vector_rows<T, 4>(rows.data() + k, x, d, dots.data() + k);
+    for (; k < b; ++k) dots[k] = dot(rows[k], x, d);
+    // alpha_k = s c_k, c_k = phi'(y m) y: add_grad()'s coefficient of row k. For the objective in double, phi
+    // comes from the same e^{-|z|} as phi' (objective()'s z = y m is the same double): one exp per component.
+    constexpr bool shared_exp = std::is_same_v<T, double>;
+    const bool with_phi = shared_exp && objective != nullptr;
+    if (with_phi) phis.resize(n);
+    for (k = 0; k + W <= b; k += W) {
       V yv, m;
       for (int l = 0; l < W; ++l) yv[l] = y[offset + idx[k + l]], m[l] = dots[k + l];
-      const V c = dphi_vec(yv * m) * yv;
-      std::memcpy(&coefs[k], &c, sizeof(c));
+      V c;
+      bool done = false;
+      if constexpr (shared_exp) {
+        if (with_phi) {
+          V phi_z;
+          c = dphi_phi_vec(yv * m, phi_z) * yv;
+          for (int l = 0; l < W; ++l) phis[idx[k + l]] = phi_z[l];
+          done = true;
+        }
+      }
+      if (!done) c = dphi_vec(yv * m) * yv;
+      const V alpha = s * c;
+      std::memcpy(&alphas[k], &alpha, sizeof(alpha));
     }
     for (; k < b; ++k) {
       const T yi = y[offset + idx[k]];
-      coefs[k] = dphi(yi * dots[k]) * yi;
+      alphas[k] = s * (dphi(yi * dots[k]) * yi);
+      if (with_phi) phis[idx[k]] = phi(static_cast<double>(yi) * static_cast<double>(dots[k]));
     }
-    for (k = 0; k < b; ++k) {
-      axpy(s * coefs[k], A + (offset + idx[k]) * d, g, d);
-      if (l2 != T(0)) axpy(s * l2, x, g, d);
+    // g += alpha_k a_k (+ s l2 x) row after row: axpy()'s bits, the columns' sums in registers
+    if (l2 != T(0))
+      detail::accumulate_rows<T, true>(rows.data(), alphas.data(), b, x, s * l2, g, d);
+    else
+      detail::accumulate_rows<T, false>(rows.data(), alphas.data(), b, x, T(0), g, d);
+    if (!objective) return;
+    if (with_phi)
+      *objective = objective_from_phis(phis.data(), x);
+    else
+      *objective = objective_from_dots(idx, dots.data(), x);
+  }
+
+  /** dphi_vec(z), and phi_vec(z) in *phi, from one exp: the bits of each (for T = double, z already in double). */
+  template <class V>
+  static V dphi_phi_vec(V z, V& phi_z) {
+    if (Exponential) {
+      const V e = exp_exact_vec<T>(-z);
+      phi_z = e;  // phi_vec(): exp_exact_vec(-z)
+      return -e;
     }
-    if (objective) *objective = objective_from_dots(idx, dots.data(), x);
+    const auto nonneg = z >= T(0);
+    const V e = exp_exact_vec<T>(nonneg ? -z : z);
+    const V l = log1p_exact_vec(e);  // softplus_neg_exact_vec()'s operations
+    phi_z = nonneg ? l : -z + l;
+    return nonneg ? -e / (T(1) + e) : T(-1) / (T(1) + e);
+  }
+
+  /** objective() from phi(y_i a_i'x) of every component i, in index order: the same sum. */
+  T objective_from_phis(const double* phis, const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += phis[i];
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
   }
 
   /** objective(x) from a_i'x of every component, dots[k] for component idx[k]: the same sum, in index order. */
