@@ -10,7 +10,9 @@ threads=--threads, recording the objective at epoch ends), for each variant:
 * ``2-bit activations``: activation="quantized" (2 bits, clipped-ReLU STE), float weights;
 * ``BinaryConnect 1-bit``: binary weights (mean |w| sign w) and 1-bit activations, rho = 0;
 * ``BCGD 1-bit``: the same with the blended update, rho = 0.01;
-* ``BCGD ternary 2-bit``: ternary weights and 2-bit activations, rho = 0.01.
+* ``BCGD ternary 2-bit``: ternary weights and 2-bit activations, rho = 0.01;
+* ``... learned alpha``: the two BCGD variants with the activation resolutions learned per hidden layer
+  (``learn_alpha=True``: one example at a time through MLP::forward / backward with the alphas).
 
 Metric: network-steps per second = R * steps / median wall time of --repeats calls (one call each), and the ratio
 to full precision.
@@ -42,6 +44,10 @@ def variants(width: int):
         ("BinaryConnect 1-bit", MLP(widths, loss="softmax_ce", **act1), {"weights": "binary", "rho": 0.0}),
         ("BCGD 1-bit", MLP(widths, loss="softmax_ce", **act1), {"weights": "binary", "rho": 0.01}),
         ("BCGD ternary 2-bit", MLP(widths, loss="softmax_ce", **act2), {"weights": "ternary", "rho": 0.01}),
+        ("BCGD 1-bit, learned alpha", MLP(widths, loss="softmax_ce", **act1),
+         {"weights": "binary", "rho": 0.01, "learn_alpha": True}),
+        ("BCGD ternary 2-bit, learned alpha", MLP(widths, loss="softmax_ce", **act2),
+         {"weights": "ternary", "rho": 0.01, "learn_alpha": True}),
     ]
 
 
@@ -59,7 +65,8 @@ def main() -> int:
     base = None
     for name, mlp, quant in variants(args.width):
         problem = NetworkProblem(mlp, X, y) if quant is None else QuantizedNetworkProblem(mlp, X, y, **quant)
-        x0 = mlp.init(args.nets, seed=0)
+        learned = quant is not None and quant.get("learn_alpha", False)
+        x0 = problem.init(args.nets, seed=0, alpha=mlp.act_alpha) if learned else mlp.init(args.nets, seed=0)
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()

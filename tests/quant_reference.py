@@ -136,3 +136,56 @@ def bcgd_update(theta, q, grad, coef, rho, mask):
         return plain
     blended = (dt(1 - dt(rho)) * theta + dt(rho) * q) + dt(coef) * grad
     return np.where(mask, blended, plain)
+
+
+# --- learned resolutions (one alpha per hidden layer) ------------------------------------------------------------
+
+
+def alpha_first(z, bits, alpha, rule):
+    """d sigma / d alpha at z: 0 (z <= 0), L (z > L alpha); inside (0, L alpha]: min(ceil(z / alpha), L) ('ae'),
+    0 ('pact'), (L + 1) / 2 ('mean') -- RELATED.md 3.2 / the paper code's gd_type."""
+    dt = z.dtype.type
+    alpha, L = dt(alpha), dt(2**bits - 1)
+    inside = (z > 0) & (z <= L * alpha)
+    value = {"ae": np.minimum(np.ceil(z / alpha), L), "pact": np.zeros_like(z),
+             "mean": np.full_like(z, (L + dt(1)) / dt(2))}[rule]
+    return np.where(z > L * alpha, L, np.where(inside, value, dt(0))).astype(z.dtype)
+
+
+def forward_alphas(widths, bias, theta, X, bits, alphas):
+    """forward() with hidden layer l's resolution alphas[l - 1]."""
+    a, zs, acts = X, [], [X]
+    layers = unpack(widths, bias, theta)
+    for idx, (W, b) in enumerate(layers):
+        z = lane_dot(a, W)
+        if b is not None:
+            z = z + b
+        zs.append(z)
+        a = quantized_act(z, bits, alphas[idx]) if idx < len(layers) - 1 else z
+        acts.append(a)
+    return a, zs, acts
+
+
+def squared_loss_and_alpha_grad(widths, bias, theta, X, Y, bits, alphas, ste, rule):
+    """Mean squared loss, its coarse gradient in theta and its gradient in each hidden layer's alpha (rule)."""
+    out, zs, acts = forward_alphas(widths, bias, theta, X, bits, alphas)
+    n = X.shape[0]
+    delta = (out - Y) / n
+    grads, g_alpha = [], np.zeros(len(alphas))
+    layers = unpack(widths, bias, theta)
+    for idx in range(len(layers) - 1, -1, -1):
+        W, _ = layers[idx]
+        grads.append((delta.T @ acts[idx], delta.sum(axis=0) if bias else None))
+        if idx > 0:
+            back = delta @ W  # d loss / d a of the hidden layer idx (1-based), before the STE
+            g_alpha[idx - 1] = np.sum(back * alpha_first(zs[idx - 1], bits, alphas[idx - 1], rule))
+            delta = back * ste_prime(zs[idx - 1], bits, alphas[idx - 1], ste)
+    grads.reverse()
+    flat = [part for gW, gb in grads for part in ((gW.ravel(), gb) if gb is not None else (gW.ravel(),))]
+    return float(np.mean(0.5 * np.sum((out - Y) ** 2, axis=1))), np.concatenate(flat), g_alpha
+
+
+def alpha_update(alphas, g_alpha_sum, eta, count, rate_factor):
+    """alpha <- clamp(alpha - eta clip(rate_factor g / count, -1, 1), 1e-3, 5) (the batch mean's gradient)."""
+    g = np.clip(rate_factor * (g_alpha_sum / count), -1.0, 1.0)
+    return np.clip(alphas - eta * g, 1e-3, 5.0)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "optcore/mlp.hpp"
@@ -31,10 +32,33 @@ void quantized_weights_from(const py::dict& data, int layers, ProblemData<T>& p)
                 "weight_bits must be in [2, 16], got " << p.weight_bits);
   p.rho = get_scalar<T>(data, "rho");
   OPTCORE_CHECK(p.rho >= T(0) && p.rho <= T(1), "rho must be in [0, 1], got " << p.rho);
+  p.rho_rate = get_scalar<T>(data, "rho_rate");
+  p.rho_max = get_scalar<T>(data, "rho_max");
+  OPTCORE_CHECK(std::isfinite(p.rho_rate) && p.rho_rate > T(0), "rho_rate must be finite and > 0, got " << p.rho_rate);
+  OPTCORE_CHECK(p.rho_max >= p.rho && p.rho_max <= T(1), "rho_max must be in [rho, 1], got " << p.rho_max);
   p.quant_layers = in_ptr<std::uint8_t>(data, "quant_layers", {layers});
 }
 
-/** Fills the network fields of p from `data`: X (n, d_0), Y (n, y_cols), widths, bias, activation, loss, ... */
+/** Whether `data` asks for learned activation resolutions (one per hidden layer, appended to the parameters). */
+inline bool learns_alpha(const py::dict& data) {
+  return data.contains("learn_alpha") && get_scalar<bool>(data, "learn_alpha");
+}
+
+/** The learned resolutions' rule and rate (mlp_alpha.hpp). */
+template <class T>
+void learned_alpha_from(const py::dict& data, ProblemData<T>& p) {
+  OPTCORE_CHECK(p.activation == 7, "learned resolutions need activation='quantized', got activation code " << p.activation);
+  p.learn_alpha = true;
+  p.alpha_grad = get_scalar<int>(data, "alpha_grad");
+  OPTCORE_CHECK(p.alpha_grad >= 0 && p.alpha_grad <= 2, "unknown alpha-gradient rule code " << p.alpha_grad);
+  p.rate_factor = get_scalar<T>(data, "rate_factor");
+  OPTCORE_CHECK(std::isfinite(p.rate_factor) && p.rate_factor > T(0),
+                "rate_factor must be finite and > 0, got " << p.rate_factor);
+}
+
+/** Fills the network fields of p from `data`: X (n, d_0), Y (n, y_cols), widths, bias, activation, loss, ...
+ *  d is the iterate's length: the network's parameters, and one resolution per hidden layer when they are
+ *  learned (p.d is then the network's part). */
 template <class T>
 void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, ProblemData<T>& p) {
   py::array w = checked_array<std::int64_t>(data, "widths", {-1});
@@ -51,12 +75,15 @@ void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, Problem
   OPTCORE_CHECK(p.activation >= 0 && p.activation <= 7, "unknown activation code " << p.activation);
   if (p.activation == 7) quantized_activation_from<T>(data, p);
   if (data.contains("weight_quant")) quantized_weights_from<T>(data, layers, p);
+  if (learns_alpha(data)) learned_alpha_from<T>(data, p);
   OPTCORE_CHECK(p.net_loss >= 0 && p.net_loss <= 3, "unknown loss code " << p.net_loss);
   p.s_pos = get_scalar<T>(data, "s_pos");
   p.s_neg = get_scalar<T>(data, "s_neg");
   p.scale = get_scalar<T>(data, "scale");
   const std::int64_t params = MLP<T>::count_params(widths, layers, p.bias);
-  OPTCORE_CHECK(d == params, "the parameter vectors have " << d << " entries, the network has " << params);
+  const std::int64_t alphas = p.learn_alpha ? layers - 1 : 0;
+  OPTCORE_CHECK(d == params + alphas, "the parameter vectors have " << d << " entries, the network has " << params
+                                          << (alphas ? " and " + std::to_string(alphas) + " learned resolutions" : ""));
   const std::int64_t y_cols = p.net_loss == 0 ? widths[layers] : 1;
   OPTCORE_CHECK(p.net_loss == 0 || p.net_loss == 3 || widths[layers] == 1,
                 "logistic and exponential losses need one output, got " << widths[layers]);
@@ -75,7 +102,7 @@ void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, Problem
   p.A = in_ptr<T>(data, "X", {n, widths[0]});
   p.b = in_ptr<T>(data, "Y", {n, y_cols});
   p.n = n;
-  p.d = d;
+  p.d = params;
 }
 
 }  // namespace optcore::bindings

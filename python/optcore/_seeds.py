@@ -18,6 +18,10 @@ _U32 = 2**32
 
 def resolve_keys(seed, runs: int) -> np.ndarray:
     """Return the (runs,) uint64 Philox keys for ``seed``."""
+    if type(seed) is int and 0 <= seed < _U64:  # the usual call, without the ABC checks below (per-call cost)
+        keys = np.empty(runs, dtype=np.uint64)
+        keys.fill(seed)
+        return keys
     if seed is None:
         key = int(np.random.SeedSequence().entropy) % _U64
         return np.full(runs, key, dtype=np.uint64)

@@ -23,7 +23,9 @@ Conventions
   binary a 1{x > 0}). Its derivative is 0 almost everywhere, so gradients are *coarse gradients*: the backward
   pass multiplies by the derivative of a proxy (straight-through estimator ``ste``): ``clipped_relu``
   1{0 < x <= L a} (the default, the paper code's), ``relu`` 1{x > 0} or ``identity`` 1. Hessians are refused
-  (piecewise constant). Quantized weights: :class:`optcore.quantized.QuantizedNetworkProblem`.
+  (piecewise constant). Quantized weights: :class:`optcore.quantized.QuantizedNetworkProblem`. The gradient in
+  the resolution, one per hidden layer, is :meth:`MLP.alpha_gradient` (sigma is piecewise constant in x but not
+  in a: its derivative in a is a count of steps; ``alpha_grad`` chooses the rule, see there).
 * Losses: ``squared`` 1/2 |f - y|^2 (targets (n, d_out)); ``logistic`` log(1 + e^{-y f}) and ``exponential``
   e^{-y f} (one output, labels +-1); ``softmax_ce`` (class indices 0..d_out-1).
 * Reduction: ``mean`` (F = average loss) or ``sum`` (F = total loss). As a finite sum, f_i = loss_i (mean) or
@@ -61,6 +63,10 @@ ACTIVATIONS = {"relu": 0, "leaky": 1, "linear": 2, "hardtanh": 3, "tanh": 4, "si
 #: straight-through estimators of the quantized activation: the proxy whose derivative the backward pass uses
 STES = {"clipped_relu": 0, "relu": 1, "identity": 2}
 MAX_ACT_BITS = 24  # 2^bits - 1 levels stay exact integers in float32
+#: rules for d sigma / d alpha of the quantized activation (learned resolutions, optcore.quantized; RELATED.md 3.2)
+ALPHA_GRADS = {"ae": 0, "pact": 1, "mean": 2}
+#: the range learned resolutions are kept in (the paper code's clamp)
+ALPHA_RANGE = (1e-3, 5.0)
 LOSSES = {"squared": 0, "logistic": 1, "exponential": 2, "softmax_ce": 3}
 PURPOSE_INIT = 4  # the Philox stream purpose of initializations (docs/randomness.md)
 
@@ -72,6 +78,7 @@ _METHOD_OF = {  # the public method behind each evaluation, for messages
     "per_example": "per_example_grads",
     "hvp": "hvp",
     "hessian": "hessian",
+    "alpha_grad": "alpha_gradient",
 }
 
 
@@ -357,8 +364,14 @@ class MLP:
     # optcore._threads.MAX_THREADS; default optcore.default_threads() (OPTCORE_NUM_THREADS, else the usable CPUs).
     # Results do not depend on it. A result with inf or NaN (an overflow) comes with a NonFiniteWarning naming the
     # networks; Ctrl-C stops a long evaluation within a fraction of a second (KeyboardInterrupt).
-    def forward(self, params, X, *, threads=None, backend=None) -> np.ndarray:
-        """Network outputs, (n, d_out) or (R, n, d_out). ``threads``: see the note above these methods."""
+    def forward(self, params, X, *, alpha=None, threads=None, backend=None) -> np.ndarray:
+        """Network outputs, (n, d_out) or (R, n, d_out). ``threads``: see the note above these methods.
+        ``alpha``: ``activation="quantized"`` only, per-hidden-layer resolutions as in :meth:`alpha_gradient`."""
+        if alpha is not None:
+            if backend not in (None, "cpu"):
+                raise ValueError(f"per-layer resolutions (alpha=) run on the CPU only; use backend='cpu', got "
+                                 f"backend={backend!r}")
+            return self._alpha_pass(params, X, self._placeholder_targets(len(X)), alpha, "mean", grad=False)[3]
         return self._eval(params, X, None, "forward", threads=threads, backend=backend)["outputs"]
 
     def loss_value(self, params, X, Y, *, threads=None, backend=None):
@@ -373,6 +386,65 @@ class MLP:
     def accuracy(self, params, X, Y, *, threads=None, backend=None):
         """Fraction of correctly classified examples (sign, or argmax)."""
         return self._eval(params, X, Y, "accuracy", threads=threads, backend=backend)["accuracy"]
+
+    def alpha_gradient(self, params, X, Y, *, alpha=None, alpha_grad: str = "mean"):
+        """The loss and its coarse gradient in the weights and in each hidden layer's resolution alpha_l.
+
+        ``activation="quantized"`` only. Hidden layer l uses the resolution ``alpha[..., l - 1]``; the gradient in
+        alpha_l is the sum over examples (averaged as the loss is) and units of (d loss / d a) (d sigma / d alpha)
+        with the rule ``alpha_grad`` for d sigma / d alpha at a pre-activation x (L = 2^bits - 1): 0 for x <= 0 and
+        L for x > L alpha under every rule; inside (0, L alpha] ``"ae"`` min(ceil(x / alpha), L) (exact almost
+        everywhere: sigma = alpha times it), ``"pact"`` 0 (only the clipped part, as PACT) or ``"mean"`` (L + 1) / 2
+        (the paper code's default). The weights' gradient is the coarse gradient at these resolutions (the STE
+        ``ste``). This is the raw gradient: training (``QuantizedNetworkProblem(learn_alpha=True)``) scales it by
+        ``rate_factor`` and clips it.
+
+        Parameters
+        ----------
+        params : array (P,) or (R, P)
+        X, Y : arrays
+            Data, as for :meth:`loss_and_grad`.
+        alpha : float or array (H,) or (R, H), optional
+            Resolutions of the H hidden layers, each in [1e-3, 5] (the range training keeps them in); default the
+            network's ``act_alpha`` in every layer.
+        alpha_grad : {"ae", "pact", "mean"}
+
+        Returns
+        -------
+        loss : () or (R,)
+        grad : (P,) or (R, P)
+            Coarse gradient in the parameters.
+        grad_alpha : (H,) or (R, H)
+            d F / d alpha_l under the rule.
+        """
+        loss, grad, grad_alpha, _ = self._alpha_pass(params, X, Y, alpha, alpha_grad, grad=True)
+        return loss, grad, grad_alpha
+
+    def _alpha_pass(self, params, X, Y, alpha, alpha_grad, *, grad):
+        """(loss, grad, grad_alpha, outputs) at per-hidden-layer resolutions (grad: with the two gradients, else
+        with the outputs)."""
+        if self.activation != "quantized":
+            raise ValueError(f"per-layer resolutions (alpha=) need activation='quantized', got "
+                             f"activation={self.activation!r}")
+        hidden = len(self.shapes) - 1
+        if hidden < 1:
+            raise ValueError("per-layer resolutions (alpha=) need a hidden layer (a network of widths "
+                             "[d_in, ..., d_out] with at least three entries)")
+        code = ALPHA_GRADS[choice(alpha_grad, "alpha_grad", set(ALPHA_GRADS))]
+        p, single = self._params(params)
+        R = p.shape[0]
+        a = check_alphas(self.act_alpha if alpha is None else alpha, "alpha", self.dtype)
+        if a.ndim == 2 and a.shape[0] != R or a.ndim >= 1 and a.shape[-1] != hidden:
+            raise ValueError(f"alpha must be a float, ({hidden},) (one per hidden layer) or ({R}, {hidden}) "
+                             f"(per network), got shape {a.shape}")
+        a = np.broadcast_to(a, (R, hidden))
+        data = {**self._data(X, Y), "learn_alpha": True, "alpha_grad": code, "rate_factor": 1.0}
+        out = _core.alpha_eval(data, np.ascontiguousarray(np.concatenate([p, a], axis=1)), grad, not grad)
+        _warn_non_finite("alpha_grad" if grad else "forward", out)
+        P, pick = self.n_params, (lambda v: v[0] if single else v)
+        if grad:
+            return pick(out["loss"]), pick(out["grad"][:, :P]), pick(out["grad"][:, P:]), None
+        return pick(out["loss"]), None, None, pick(out["outputs"])
 
     def per_example_grads(self, params, X, Y, *, threads=None, backend=None) -> np.ndarray:
         """Gradients of the components f_i, (n, P) or (R, n, P) (f_i = loss_i, or n loss_i with reduction sum)."""
@@ -400,6 +472,17 @@ def _quantized_activation(activation: str, act_bits, act_alpha, ste):
     alpha = positive_float(1.0 if act_alpha is None else act_alpha, "act_alpha")
     ste = choice("clipped_relu" if ste is None else ste, "ste", set(STES))
     return bits, alpha, ste
+
+
+def check_alphas(value, name: str, dtype) -> np.ndarray:
+    """Resolutions as an array of ``dtype``, each in ALPHA_RANGE (the range learned ones are kept in), else
+    ValueError naming ``name``."""
+    a = float_array(value, name, dtype, ndim=(0, 1, 2))
+    lo, hi = ALPHA_RANGE
+    if not np.all((a >= lo) & (a <= hi)):  # NaN fails too
+        raise ValueError(f"{name} must hold resolutions in [{lo:g}, {hi:g}] (the range learned resolutions are kept "
+                         f"in), got {np.asarray(value).tolist()}")
+    return a
 
 
 def _warn_non_finite(what: str, out: dict) -> None:

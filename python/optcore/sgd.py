@@ -516,9 +516,9 @@ class SGDPlan:
 
         rec = {"diverged": np.zeros(R, dtype=np.uint8), **self._rec_inputs}
         for item in what:
-            rec[item] = np.full((R, self._n_records), np.nan, dtype=dtype)  # NaN until written: a gap never hides
+            rec[item] = _nans((R, self._n_records), dtype)  # NaN until written: a gap can never hide
         if self._record_iterates:
-            rec["iterates"] = np.full((R, self._n_records, d), np.nan, dtype=dtype)
+            rec["iterates"] = _nans((R, self._n_records, d), dtype)
 
         start = time.perf_counter()
         if self.backend == "cuda":
@@ -530,7 +530,7 @@ class SGDPlan:
         elapsed = time.perf_counter() - start
 
         _flag_non_finite_records(x, rec, what)
-        diverged = rec["diverged"].astype(bool)
+        diverged = rec["diverged"] != 0
         if diverged.any():
             x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
             warnings.warn(
@@ -563,6 +563,13 @@ class SGDPlan:
             _explicit_orders=self._explicit_orders,
         )
 
+def _nans(shape, dtype) -> np.ndarray:
+    """A new array of NaN (np.full's cost is mostly its Python layer; this is a per-call path)."""
+    out = np.empty(shape, dtype=dtype)
+    out.fill(np.nan)
+    return out
+
+
 def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every) -> None:
     """Refuse, naming the arguments, results that cannot fit in memory (before anything is allocated)."""
     itemsize = np.dtype(dtype).itemsize
@@ -590,9 +597,9 @@ def _flag_non_finite_records(x, rec: dict, what) -> None:
     names = [n for n in (*what, "iterates") if n in rec and n != "accuracy"]
     if not names:
         return
+    if not _backend.is_cupy_array(x) and all(np.isfinite(rec[name]).all() for name in names):
+        return  # the usual case, at the cost of one pass
     values = [_backend.host_copy(rec[name]) for name in names]  # CuPy records: decided on the host
-    if all(np.isfinite(v).all() for v in values):  # the usual case, at the cost of one pass
-        return
     bad = None
     for v in values:
         finite = np.isfinite(v)

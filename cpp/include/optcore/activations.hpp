@@ -24,6 +24,14 @@ enum class Activation : int { relu = 0, leaky = 1, linear = 2, hardtanh = 3, tan
  */
 enum class Ste : int { clipped_relu = 0, relu = 1, identity = 2 };
 
+/**
+ * The derivative in alpha of the quantized activation that trains a learned resolution (RELATED.md 3.2, the
+ * paper code's gd_type). sigma is piecewise constant in x but not in alpha: at fixed x it is alpha times a count
+ * of steps, so 'ae' is its exact derivative almost everywhere; 'pact' keeps only the saturated part (as PACT's
+ * clipping level); 'mean' replaces the count inside (0, L alpha] by its average (L + 1) / 2 (the code's default).
+ */
+enum class AlphaGrad : int { ae = 0, pact = 1, mean = 2 };
+
 /** min(1, max(-1, z)), written out as std::min/std::max compute it (same result for every z, NaN included), so
  *  that it needs no <algorithm> on the GPU. */
 template <class T>
@@ -50,6 +58,21 @@ struct ActivationFn {
     if (!(z > T(0))) return T(0);
     const T steps = std::ceil(z / alpha);
     return alpha * (steps < levels ? steps : levels);
+  }
+  /** d sigma / d alpha at z: 0 for z <= 0 and L for z > L alpha under every rule; inside (0, L alpha]
+   *  min(ceil(z / alpha), L) ('ae', so sigma = alpha ae exactly), 0 ('pact') or (L + 1) / 2 ('mean'). */
+  OPTCORE_HD T alpha_first(T z, AlphaGrad rule) const {
+    if (!(z > T(0))) return T(0);
+    if (z > levels * alpha) return levels;
+    switch (rule) {
+      case AlphaGrad::ae: {
+        const T steps = std::ceil(z / alpha);
+        return steps < levels ? steps : levels;
+      }
+      case AlphaGrad::pact: return T(0);
+      case AlphaGrad::mean: return (levels + T(1)) / T(2);
+    }
+    return T(0);
   }
   OPTCORE_HD T ste_first(T z) const {
     switch (ste) {

@@ -85,17 +85,26 @@ struct GeneratorRuns {
 
 namespace detail {
 
-/** C = A B, A m x k, B k x n, all row-major. */
+/** C = op(A) B, B k x n and C m x n row-major, op(A)[i][l] = A[i * a_row + l * a_col]: A B for an m x k A
+ *  (strides k, 1), A^T B for a k x m A (strides 1, m). Every entry sums over l in increasing order from 0, so
+ *  both uses round alike. */
 template <class T>
-inline void mat_mul(std::int64_t m, std::int64_t k, std::int64_t n, const T* A, const T* B, T* C) {
+inline void mat_mul_strided(std::int64_t m, std::int64_t k, std::int64_t n, const T* A, std::int64_t a_row,
+                            std::int64_t a_col, const T* B, T* C) {
   std::fill_n(C, m * n, T(0));
   for (std::int64_t i = 0; i < m; ++i)
     for (std::int64_t l = 0; l < k; ++l) {
-      const T a = A[i * k + l];
+      const T a = A[i * a_row + l * a_col];
       const T* b = B + l * n;
       T* c = C + i * n;
       for (std::int64_t j = 0; j < n; ++j) c[j] += a * b[j];
     }
+}
+
+/** C = A B, A m x k, B k x n, all row-major. */
+template <class T>
+inline void mat_mul(std::int64_t m, std::int64_t k, std::int64_t n, const T* A, const T* B, T* C) {
+  mat_mul_strided(m, k, n, A, k, 1, B, C);
 }
 
 /** C = A B^T, A m x k, B n x k. */
@@ -112,14 +121,7 @@ inline void mat_mul_nt(std::int64_t m, std::int64_t k, std::int64_t n, const T* 
 /** C = A^T B, A k x m, B k x n. */
 template <class T>
 inline void mat_mul_tn(std::int64_t m, std::int64_t k, std::int64_t n, const T* A, const T* B, T* C) {
-  std::fill_n(C, m * n, T(0));
-  for (std::int64_t l = 0; l < k; ++l)
-    for (std::int64_t i = 0; i < m; ++i) {
-      const T a = A[l * m + i];
-      const T* b = B + l * n;
-      T* c = C + i * n;
-      for (std::int64_t j = 0; j < n; ++j) c[j] += a * b[j];
-    }
+  mat_mul_strided(m, k, n, A, 1, m, B, C);
 }
 
 /** One run's workspace: loss and gradient of a generator at any parameters. */

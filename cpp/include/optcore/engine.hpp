@@ -53,7 +53,12 @@ template <class P>
 struct HasBatchObjective<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch_objective(
                                  nullptr, 0, nullptr, nullptr, {}, nullptr))>> : std::true_type {};
 
-/** Whether a problem has its own update x <- x + c * grad (quantized networks blend toward Q(x), mlp_quant.hpp). */
+/**
+ * Whether a problem has its own update of x with a summed gradient (UpdateStep: step size, count, epoch) instead
+ * of x <- x - (eta / count) grad: quantized networks blend toward Q(x) with a per-epoch rho and clip the learned
+ * resolutions' steps (mlp_quant.hpp, mlp_alpha.hpp). Such a problem needs no step(): every step, batch 1
+ * included, is its gradient and then its update.
+ */
 template <class P, class = void>
 struct HasUpdate : std::false_type {};
 template <class P>
@@ -132,10 +137,12 @@ class GroupRunner {
     for (std::int64_t k = 0; k < K; ++k) {
       checkpoint(spec_.stop);
       next_orders(first, count, k);
-      if (!local && M_ == 1 && B == 1) {
-        plain_epoch(first, count, k, t, rec_index, alive);
-        end_epoch(first, count, alive, rec_index, local);
-        continue;
+      if constexpr (!HasUpdate<Problem>::value) {
+        if (!local && M_ == 1 && B == 1) {
+          plain_epoch(first, count, k, t, rec_index, alive);
+          end_epoch(first, count, alive, rec_index, local);
+          continue;
+        }
       }
       for (std::int64_t s = 0; s < steps; ++s) {
         checkpoint(spec_.stop);  // a batch step of the group is a chunk of work
@@ -149,10 +156,10 @@ class GroupRunner {
             const std::int64_t r = first + g;
             const T eta = step_size(r, k, t);
             if (local) {
-              for (std::uint32_t m = 0; m < M_; ++m) batch_step(order_row(g, m) + lo, b, m, worker_x(g, m), eta);
+              for (std::uint32_t m = 0; m < M_; ++m) batch_step(order_row(g, m) + lo, b, m, worker_x(g, m), eta, k);
               if (sync) average_workers(g, x_of(r), true);
             } else if (M_ == 1 && b == 1) {
-              p_.step(order_row(g, 0)[lo], x_of(r), eta, tmp_.data());
+              single_step(order_row(g, 0)[lo], x_of(r), eta, k);
             } else {
               std::fill(grad_.begin(), grad_.end(), T(0));
               if (fused_single_ && pending_objective_ >= 0) {
@@ -162,7 +169,7 @@ class GroupRunner {
               } else {
                 for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
               }
-              update(x_of(r), grad_.data(), -eta / static_cast<T>(static_cast<std::int64_t>(M_) * b));
+              update(x_of(r), grad_.data(), eta, static_cast<std::int64_t>(M_) * b, k);
             }
           }
           if (fused_single_) pending_objective_ = -1;
@@ -454,23 +461,38 @@ class GroupRunner {
     return decay == T(0) ? base : base / (T(1) + decay * static_cast<T>(t));
   }
 
-  /** One local step of worker m on its own copy: batch of b local indices. */
-  void batch_step(const std::uint32_t* idx, std::uint32_t b, std::uint32_t m, T* x, T eta) {
+  /** One local step of worker m on its own copy, in epoch k: batch of b local indices. */
+  void batch_step(const std::uint32_t* idx, std::uint32_t b, std::uint32_t m, T* x, T eta, std::int64_t k) {
     if (b == 1) {
-      p_.step(global_index(m, idx[0]), x, eta, tmp_.data());
+      single_step(global_index(m, idx[0]), x, eta, k);
       return;
     }
     std::fill(grad_.begin(), grad_.end(), T(0));
     add_batch_grad(idx, b, m, x, grad_.data());
-    update(x, grad_.data(), -eta / static_cast<T>(b));
+    update(x, grad_.data(), eta, b, k);
   }
 
-  /** x += c * grad, or the problem's own update of x with that gradient (HasUpdate). */
-  void update(T* x, const T* grad, T c) const {
-    if constexpr (HasUpdate<Problem>::value)
-      p_.update(x, grad, c);
-    else
-      axpy(c, grad, x, d_);
+  /** One step on component i in epoch k: the problem's step(), or its gradient and then its update (HasUpdate). */
+  void single_step(std::int64_t i, T* x, T eta, std::int64_t k) {
+    if constexpr (HasUpdate<Problem>::value) {
+      std::fill(grad_.begin(), grad_.end(), T(0));
+      p_.add_grad(i, x, grad_.data(), T(1));
+      p_.update(x, grad_.data(), UpdateStep<T>{eta, T(1), k});
+    } else {
+      (void)k;
+      p_.step(i, x, eta, tmp_.data());
+    }
+  }
+
+  /** x -= (eta / count) grad for the sum `grad` of count component gradients, or the problem's own update of x
+   *  with it in epoch k (HasUpdate). */
+  void update(T* x, const T* grad, T eta, std::int64_t count, std::int64_t k) const {
+    if constexpr (HasUpdate<Problem>::value) {
+      p_.update(x, grad, UpdateStep<T>{eta, static_cast<T>(count), k});
+    } else {
+      (void)k;
+      axpy(-eta / static_cast<T>(count), grad, x, d_);
+    }
   }
 
   /** g += sum of the gradients of worker m's components idx[0..b): batched where the problem can (networks). */

@@ -91,8 +91,17 @@ struct MLP {
     return s;
   }
 
-  /** Forward pass of example i: fills z and a of every layer; returns a pointer to the output (z_L). */
-  const T* forward(std::int64_t i, const T* theta, Scratch& s) const {
+  /** The activation of hidden layer l (1-based): `act`, with the resolution alphas[l - 1] of a quantized
+   *  activation whose resolutions are learned per layer (mlp_alpha.hpp) when `alphas` is given. */
+  ActivationFn<T> activation_of(int l, const T* alphas) const {
+    ActivationFn<T> h = act;
+    if (alphas) h.alpha = alphas[l - 1];
+    return h;
+  }
+
+  /** Forward pass of example i: fills z and a of every layer; returns a pointer to the output (z_L). `alphas`:
+   *  per-hidden-layer resolutions of the quantized activation (learned alpha), else act.alpha everywhere. */
+  const T* forward(std::int64_t i, const T* theta, Scratch& s, const T* alphas = nullptr) const {
     const std::int64_t d0 = widths[0];
     std::copy_n(X + i * d0, d0, s.a.data());
     std::copy_n(X + i * d0, d0, s.z.data());
@@ -104,9 +113,10 @@ struct MLP {
       const T* in = s.a.data() + s.offsets[l - 1];
       T* z = s.z.data() + s.offsets[l];
       T* a = s.a.data() + s.offsets[l];
+      const ActivationFn<T> h = activation_of(l, l < layers ? alphas : nullptr);
       for (std::int64_t r = 0; r < rows; ++r) {
         z[r] = dot(W + r * cols, in, cols) + (bias ? b[r] : T(0));
-        a[r] = l < layers ? act.value(z[r]) : z[r];
+        a[r] = l < layers ? h.value(z[r]) : z[r];
       }
       off += rows * cols + (bias ? rows : 0);
     }
@@ -193,8 +203,13 @@ struct MLP {
     }
   }
 
-  /** Backpropagation from delta of the output layer: g += s * grad. Leaves the deltas of every layer in s.delta. */
-  void backward(const T* theta, Scratch& sc, T* g, T s) const {
+  /**
+   * Backpropagation from delta of the output layer: g += s * grad. Leaves the deltas of every layer in s.delta.
+   * With per-layer resolutions `alphas` (learned alpha, see forward()) also g_alpha[l - 1] += s * d/d alpha_l,
+   * where d sigma / d alpha is the rule's (ActivationFn::alpha_first).
+   */
+  void backward(const T* theta, Scratch& sc, T* g, T s, const T* alphas = nullptr, T* g_alpha = nullptr,
+                AlphaGrad rule = AlphaGrad::mean) const {
     for (int l = layers; l >= 1; --l) {
       const std::int64_t rows = widths[l], cols = widths[l - 1], off = w_offset(l - 1);
       const T* W = theta + off;
@@ -209,7 +224,13 @@ struct MLP {
         const T* zprev = sc.z.data() + sc.offsets[l - 1];
         for (std::int64_t c = 0; c < cols; ++c) prev[c] = T(0);
         for (std::int64_t r = 0; r < rows; ++r) axpy(delta[r], W + r * cols, prev, cols);
-        for (std::int64_t c = 0; c < cols; ++c) prev[c] *= act.first(zprev[c]);
+        const ActivationFn<T> h = activation_of(l - 1, alphas);
+        if (g_alpha) {  // prev is d loss / d a_{l-1} here, before the STE's derivative
+          T total = T(0);
+          for (std::int64_t c = 0; c < cols; ++c) total += prev[c] * h.alpha_first(zprev[c], rule);
+          g_alpha[l - 2] += s * total;
+        }
+        for (std::int64_t c = 0; c < cols; ++c) prev[c] *= h.first(zprev[c]);
       }
     }
   }

@@ -5,9 +5,10 @@
  *  The iterate is the float ("latent") parameter vector w. Each step quantizes the weight matrices of the chosen
  *  layers, q = Q(w) (biases and the other layers are copied as they are), computes the batch gradient g at q with
  *  the network's usual passes (the coarse gradient when the activations are quantized too), and updates
- *      quantized entries:  w <- ((1 - rho) w + rho q) + c g      (BCGD; rho = 0 is BinaryConnect: w <- w + c g)
+ *      quantized entries:  w <- ((1 - rho_k) w + rho_k q) + c g  (BCGD; rho = 0 is BinaryConnect: w <- w + c g)
  *      other entries:      w <- w + c g
- *  with c = -eta / b, the engine's coefficient. The objective and accuracy of an iterate are those of the network
+ *  with c = -eta / b, the engine's coefficient, and rho_k the blending weight of epoch k: rho_0 = rho,
+ *  rho_k = min(rho_rate rho_{k-1}, rho_max) (the paper code's per-epoch growth, with rho_max = 0.01 there). The objective and accuracy of an iterate are those of the network
  *  at Q(w): the quantized network is the one that is used.
  *
  *  Weight quantizers, per weight matrix of n entries (the penhunt/full-quantization-DNN code's, util/quant.py):
@@ -30,6 +31,7 @@
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
 #include "optcore/mlp.hpp"
+#include "optcore/types.hpp"
 
 namespace optcore {
 OPTCORE_ISA_BEGIN
@@ -109,8 +111,19 @@ struct QuantizedMLP {
   MLP<T> net;
   WeightQuant kind;
   int bits;
-  T rho;                             ///< BCGD blending weight; 0 is BinaryConnect
+  T rho;                             ///< BCGD blending weight of epoch 0; 0 is BinaryConnect
   const std::uint8_t* quant_layers;  ///< (layers,) 1 where the layer's weight matrix is quantized
+  T rho_rate = T(1);                 ///< per-epoch growth of rho (1: constant)
+  T rho_max = T(1);                  ///< its cap
+
+  /** rho_k: rho_0 = rho, rho_k = min(rho_rate rho_{k-1}, rho_max), in T, one product per epoch (so a NumPy loop
+   *  gives the same bits; k is at most the number of epochs, small next to a gradient pass). */
+  T rho_at(std::int64_t k) const {
+    T r = rho;
+    if (rho_rate == T(1)) return r;
+    for (std::int64_t j = 0; j < k; ++j) r = std::min(rho_rate * r, rho_max);
+    return r;
+  }
 
   /** q = Q(theta): the quantized layers' weight matrices quantized, everything else copied. */
   void quantize(const T* theta, T* q) const {
@@ -144,26 +157,22 @@ struct QuantizedMLP {
   T objective(const T* theta) const { return net.objective(quantized(theta)); }
   T accuracy(const T* theta) const { return net.accuracy(quantized(theta)); }
 
-  void step(std::int64_t i, T* theta, T eta, T* tmp) const {
-    std::fill(tmp, tmp + net.d, T(0));
-    add_grad(i, theta, tmp, T(1));
-    update(theta, tmp, -eta);
-  }
-
   /**
-   * theta <- ((1 - rho) theta + rho Q(theta)) + c grad on the quantized layers' weights, theta + c grad elsewhere
-   * (and everywhere when rho = 0: BinaryConnect is exactly SGD on the latent weights with the gradient at Q).
+   * theta <- ((1 - rho_k) theta + rho_k Q(theta)) + c grad on the quantized layers' weights, theta + c grad
+   * elsewhere, c = -eta / count (and everywhere when rho_k = 0: BinaryConnect is exactly SGD on the latent weights
+   * with the gradient at Q). The engine's hook (engine.hpp HasUpdate); the network's first net.d entries only.
    */
-  void update(T* theta, const T* grad, T c) const {
-    if (rho == T(0)) return axpy(c, grad, theta, net.d);
+  void update(T* theta, const T* grad, const UpdateStep<T>& step) const {
+    const T c = step.coef(), blend = rho_at(step.epoch);
+    if (blend == T(0)) return axpy(c, grad, theta, net.d);
     const T* q = quantized(theta);
-    const T keep = T(1) - rho;
+    const T keep = T(1) - blend;
     std::int64_t done = 0;  // entries before `done` are updated
     for (int l = 0; l < net.layers; ++l) {
       if (!quant_layers[l]) continue;
       const std::int64_t off = net.w_offset(l), size = net.widths[l + 1] * net.widths[l];
       axpy(c, grad + done, theta + done, off - done);
-      for (std::int64_t j = off; j < off + size; ++j) theta[j] = (keep * theta[j] + rho * q[j]) + c * grad[j];
+      for (std::int64_t j = off; j < off + size; ++j) theta[j] = (keep * theta[j] + blend * q[j]) + c * grad[j];
       done = off + size;
     }
     axpy(c, grad + done, theta + done, net.d - done);

@@ -8,6 +8,7 @@
 #include "optcore/engine.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/mlp.hpp"
+#include "optcore/mlp_alpha.hpp"
 #include "optcore/mlp_lanes.hpp"
 #include "optcore/mlp_quant.hpp"
 #include "optcore/problems.hpp"
@@ -24,6 +25,13 @@ MLP<T> make_mlp(const ProblemData<T>& data) {
                                 data.act_levels, static_cast<Ste>(data.act_ste)},
                 static_cast<NetLoss>(data.net_loss), data.A, data.b, data.n, data.scale, data.d,
                 data.param_group, data.groups};
+}
+
+/** The quantized-weights view of `data` (kind mlp with a weight quantizer; mlp_quant.hpp). */
+template <class T>
+QuantizedMLP<T> make_quantized_mlp(const ProblemData<T>& data) {
+  return QuantizedMLP<T>{make_mlp(data), static_cast<WeightQuant>(data.weight_quant), data.weight_bits, data.rho,
+                         data.quant_layers, data.rho_rate, data.rho_max};
 }
 
 /** Runs the loop on the problem described by `data`; the caller has checked every array's shape. */
@@ -47,10 +55,15 @@ void run_problem(const ProblemData<T>& data, const LoopSpec& spec, const RunArra
       run_sgd<T>(LowerBound1D<T>{data.b, data.n, data.L, data.mu, data.nu, data.z_mean}, spec, runs, rec);
       return;
     case ProblemKind::mlp:
-      if (data.weight_quant != 0) {  // quantized weights: coarse gradients at Q(w), BCGD updates (mlp_quant.hpp)
-        run_sgd<T>(QuantizedMLP<T>{make_mlp(data), static_cast<WeightQuant>(data.weight_quant), data.weight_bits,
-                                   data.rho, data.quant_layers},
+      if (data.learn_alpha) {  // ... and learned activation resolutions (mlp_alpha.hpp)
+        OPTCORE_CHECK(data.weight_quant != 0, "learned resolutions are trained with a weight quantizer");
+        run_sgd<T>(LearnedAlphaMLP<T>{make_quantized_mlp(data), static_cast<AlphaGrad>(data.alpha_grad),
+                                      data.rate_factor},
                    spec, runs, rec);
+        return;
+      }
+      if (data.weight_quant != 0) {  // quantized weights: coarse gradients at Q(w), BCGD updates (mlp_quant.hpp)
+        run_sgd<T>(make_quantized_mlp(data), spec, runs, rec);
         return;
       }
       run_sgd<T>(make_mlp(data), spec, runs, rec);

@@ -60,6 +60,20 @@ struct LoopSpec {
   std::int64_t records() const { return record_every == 0 ? epochs + 1 : total_steps() / record_every + 1; }
 };
 
+/**
+ * What a problem's own update (the engine's `update` hook, engine.hpp HasUpdate) is given besides the summed
+ * gradient: the step size, how many component gradients were summed (so the plain step is x - (eta / count) g)
+ * and the epoch (for per-epoch schedules such as BCGD's growing rho).
+ */
+template <class T>
+struct UpdateStep {
+  T eta = T(0);
+  T count = T(1);
+  std::int64_t epoch = 0;
+  /** The plain step's coefficient, -eta / count (the engine's own x += c g). */
+  T coef() const { return -eta / count; }
+};
+
 /** Per-run inputs and the in/out iterates; all arrays are caller-owned and row-major. */
 template <class T>
 struct RunArrays {
@@ -119,7 +133,11 @@ struct ProblemData {
   int act_ste = 0;                            ///< its straight-through estimator (Ste code)
   int weight_quant = 0;                       ///< WeightQuant code; 0: full-precision weights (plain SGD)
   int weight_bits = 0;                        ///< bits of the WeightQuant::bits quantizer
-  T rho = T(0);                               ///< BCGD blending weight in [0, 1] (0: BinaryConnect)
+  T rho = T(0);                               ///< BCGD blending weight of epoch 0, in [0, 1] (0: BinaryConnect)
+  T rho_rate = T(1), rho_max = T(1);          ///< per-epoch growth rho <- min(rho_rate rho, rho_max) (mlp_quant.hpp)
+  bool learn_alpha = false;                   ///< the activations' resolutions are trained (mlp_alpha.hpp)
+  int alpha_grad = 2;                         ///< their AlphaGrad rule
+  T rate_factor = T(0.01);                    ///< their gradient's factor before the clip to [-1, 1]
   const std::uint8_t* quant_layers = nullptr; ///< (layers,) 1 where a layer's weights are quantized
 };
 

@@ -10,10 +10,13 @@ Two parts (``part``: both by default, or one of them):
   Rows every ``every`` steps: the angle theta(t) to the teacher's w* (mean, median, and the fractions of students
   within ``near`` of w* and of -w*) and the population loss f(t).
 * ``digits``: MLPs on scikit-learn's bundled digits (no download) with b-bit weights and b-bit activations, b in
-  ``bits``, trained by BinaryConnect (rho = 0) and by BCGD (rho = ``rho``), ``runs`` networks per variant in one
-  ``run_sgd`` call, against the full-precision ReLU network. Rows per variant and epoch: training loss and test
-  accuracy of the quantized network (at Q(w)), and the weight sign flips between consecutive epoch ends (mean over
-  the networks, and their standard deviation).
+  ``bits``, trained by BinaryConnect (rho = 0) and by BCGD (rho_0 = ``rho``, growing per epoch by ``rho_rate`` up
+  to ``rho_max``), ``runs`` networks per variant in one ``run_sgd`` call, against the full-precision ReLU network;
+  with ``alpha`` = ``learned`` or ``both``, also with the activation resolutions learned per hidden layer
+  (``alpha_grad``, ``rate_factor``; starting from ``alpha1`` / ``alpha2``). Rows per variant and epoch: training
+  loss and test accuracy of the quantized network (at Q(w)), the weight sign flips between consecutive epoch ends
+  (mean over the networks, and their standard deviation), BCGD's rho of the epoch, and the learned resolutions
+  (mean over the networks, per hidden layer).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .network import QuantizedNetworkProblem
 
 PARTS = ("both", "gaussian", "digits")
 BIT_CHOICES = ("1", "2", "1,2")
+ALPHA_CHOICES = ("fixed", "learned", "both")
 #: the weight quantizer of b-bit weights (the paper code's quant_dict: 1 -> binary, 2 -> ternary, 4 -> 4-bit)
 WEIGHTS_OF_BITS = {1: ("binary", None), 2: ("ternary", None)}
 
@@ -83,37 +87,49 @@ def _act(bits: int | None, config: dict) -> dict:
 
 
 def run_digits(config: dict, seed: int) -> list[dict]:
-    """Full precision, then BinaryConnect and BCGD at each bit width: ``runs`` networks each, one run_sgd call."""
+    """Full precision, then BinaryConnect and BCGD at each bit width (with fixed and / or learned resolutions):
+    ``runs`` networks each, one run_sgd call."""
     X, y, X_test, y_test = digits_split(0.2, config["instance"])
     width = config["width"]
     widths = [64, width, width, 10]
-    variants = [("full_precision", None, None)]
+    variants = [("full_precision", None, None, "-")]
+    alphas = ("fixed", "learned") if config["alpha"] == "both" else (config["alpha"],)
     for bits in (int(b) for b in config["bits"].split(",")):
-        variants += [("binaryconnect", bits, 0.0), ("bcgd", bits, config["rho"])]
+        for alpha in alphas:
+            variants += [("binaryconnect", bits, 0.0, alpha), ("bcgd", bits, config["rho"], alpha)]
     rows = []
-    for method, bits, rho in variants:
+    for method, bits, rho, alpha in variants:
         mlp = MLP(widths, loss="softmax_ce", **_act(bits, config))
         if bits is None:
             problem = NetworkProblem(mlp, X, y)
+            x0 = mlp.init(config["runs"], seed=seed)  # the same starting networks for every variant
         else:
             weights, weight_bits = WEIGHTS_OF_BITS[bits]
+            growth = {"rho_rate": config["rho_rate"], "rho_max": config["rho_max"]} if rho else {}
+            learned = ({"learn_alpha": True, "alpha_grad": config["alpha_grad"], "rate_factor": config["rate_factor"]}
+                       if alpha == "learned" else {})
             problem = QuantizedNetworkProblem(
                 mlp, X, y, weights=weights, weight_bits=weight_bits, rho=rho,
-                quantize_layers="inner" if config["full_precision_ends"] else "all",
+                quantize_layers="inner" if config["full_precision_ends"] else "all", **growth, **learned,
             )
-        x0 = mlp.init(config["runs"], seed=seed)  # the same starting networks for every variant
+            x0 = problem.init(config["runs"], seed=seed, **({"alpha": mlp.act_alpha} if learned else {}))
         res = run_sgd(problem, order="random_reshuffling", epochs=config["epochs"], step_size=config["lr"],
                       batch_size=config["batch"], x0=x0, seed=seed, record=("objective",), record_iterates=True)
         its = res.iterates
         if bits is None:
             flips = np.sum(np.sign(its[:, 1:]) != np.sign(its[:, :-1]), axis=-1)
             test = np.stack([mlp.accuracy(its[:, t], X_test, y_test) for t in range(its.shape[1])], axis=1)
+            blend = np.zeros(its.shape[1])
         else:
             flips = problem.sign_flips(its)
             test = np.stack([problem.accuracy(its[:, t], X_test, y_test) for t in range(its.shape[1])], axis=1)
+            blend = np.concatenate([[np.nan], problem.rho_schedule(config["epochs"])])  # rho of epoch t - 1 -> t
+        learned_alpha = problem.alphas(its) if alpha == "learned" else np.full(its.shape[:2] + (2,), np.nan)
         for t in range(its.shape[1]):
             rows.append({
-                "method": method, "bit_width": 32 if bits is None else bits, "blend": float(rho or 0.0), "epoch": t,
+                "method": method, "bit_width": 32 if bits is None else bits, "resolution": alpha,
+                "blend": float(rho or 0.0), "rho_epoch": float(blend[t]), "epoch": t,
+                "alpha_1": float(np.mean(learned_alpha[:, t, 0])), "alpha_2": float(np.mean(learned_alpha[:, t, 1])),
                 "train_loss": float(np.mean(res.objective[:, t])), "train_loss_std": float(np.std(res.objective[:, t])),
                 "test_accuracy": float(np.mean(test[:, t])), "test_accuracy_std": float(np.std(test[:, t])),
                 "flips": float(np.mean(flips[:, t - 1])) if t > 0 else float("nan"),
@@ -140,11 +156,13 @@ def summarize_coarse_gradient(table: pd.DataFrame) -> pd.DataFrame:
     if len(d):
         K = d["epoch"].max()
         rows = []
-        for (method, bits), grp in d.groupby(["method", "bit_width"], sort=False):
+        for (method, bits, alpha), grp in d.groupby(["method", "bit_width", "resolution"], sort=False):
             final = grp[grp["epoch"] == K]
             late = grp[grp["epoch"] > K - max(1, K // 4)]
             rows.append({
-                "part": "digits", "method": method, "bit_width": int(bits), "rho": float(grp["blend"].iloc[0]),
+                "part": "digits", "method": method, "bit_width": int(bits), "resolution": alpha,
+                "rho": float(grp["blend"].iloc[0]), "final_rho": float(final["rho_epoch"].mean()),
+                "final_alpha_1": float(final["alpha_1"].mean()), "final_alpha_2": float(final["alpha_2"].mean()),
                 "final_train_loss": float(final["train_loss"].mean()),
                 "final_test_accuracy": float(final["test_accuracy"].mean()),
                 "best_test_accuracy": float(grp.groupby("epoch")["test_accuracy"].mean().max()),
@@ -159,21 +177,22 @@ def figure_coarse_gradient(table: pd.DataFrame, axes) -> None:
     quantized digits networks vs epochs. Right: weight sign flips per epoch."""
     ax_theta, ax_loss, ax_flips = axes
     g = table[table["section"] == "gaussian"]
-    for i, ste in enumerate(STES):
+    for i, ste in enumerate(STES if len(g) else ()):  # the part may not have run (--part digits)
         for method, style in (("closed_form", "-"), ("sampled", "--")):
             s = g[(g["v"] == "trained") & (g["proxy"] == ste) & (g["method"] == method)]
             s = s.groupby("step")["near_teacher"].mean()
             if len(s):
                 ax_theta.plot(s.index, s.to_numpy(), style, color=f"C{i}", label=f"{ste} ({method})")
     ax_theta.set_xlabel("coarse-gradient step")
-    ax_theta.set_ylabel(f"fraction of students within {g['near'].iloc[0] if 'near' in g else 0.1:g} rad of w*")
+    ax_theta.set_ylabel(f"fraction of students within {g['near'].iloc[0] if len(g) else 0.1:g} rad of w*")
     ax_theta.set_title("Gaussian model, v and w trained")
     d = table[table["section"] == "digits"]
     styles = {"full_precision": "-", "binaryconnect": ":", "bcgd": "-"}
-    groups = d.groupby(["method", "bit_width"], sort=False) if len(d) else []
-    for i, ((method, bits), grp) in enumerate(groups):
+    groups = d.groupby(["method", "bit_width", "resolution"], sort=False) if len(d) else []
+    for i, ((method, bits, alpha), grp) in enumerate(groups):
         s = grp.groupby("epoch")[["train_loss", "flips"]].mean()
         label = "full precision" if method == "full_precision" else f"{method} {int(bits)}-bit"
+        label += ", learned alpha" if alpha == "learned" else ""
         ax_loss.semilogy(s.index, s["train_loss"], styles[method], color=f"C{i}", label=label)
         if method != "full_precision":
             ax_flips.plot(s.index[1:], s["flips"].iloc[1:], styles[method], color=f"C{i}", label=label)
@@ -203,7 +222,11 @@ COARSE_GRADIENT = Experiment(
               lt=1.5),
         Param("bits", str, "1,2", "digits: bit widths of weights and activations (1: binary, 2: ternary weights)",
               choices=BIT_CHOICES),
-        Param("rho", float, 0.01, "digits: BCGD blending weight rho (BinaryConnect: 0)", gt=0, le=1),
+        Param("rho", float, 1e-5, "digits: BCGD blending weight rho of epoch 0 (BinaryConnect: 0; the paper's "
+              "1e-5: rho >= about eta |g| freezes the weights, docs/quantized.md)", gt=0, le=1),
+        Param("rho_rate", float, 1.0, "digits: BCGD's per-epoch growth of rho, rho <- min(rho_rate rho, rho_max)",
+              gt=0, le=100),
+        Param("rho_max", float, 0.01, "digits: the cap of BCGD's growing rho (the paper code's 0.01)", gt=0, le=1),
         Param("lr", float, 0.05, "digits: SGD step size", gt=0, le=100),
         Param("batch", int, 32, "digits: batch size", ge=1, le=1437),
         Param("epochs", int, 30, "digits: epochs", ge=1, le=10_000),
@@ -211,12 +234,18 @@ COARSE_GRADIENT = Experiment(
         Param("ste", str, "clipped_relu", "digits: straight-through estimator", choices=STES),
         Param("alpha1", float, 0.5, "digits: resolution of 1-bit activations", gt=0, le=100),
         Param("alpha2", float, 0.25, "digits: resolution of 2-bit activations", gt=0, le=100),
+        Param("alpha", str, "both", "digits: activation resolutions fixed (alpha1, alpha2), learned per hidden "
+              "layer from there, or both variants", choices=ALPHA_CHOICES),
+        Param("alpha_grad", str, "mean", "digits, learned resolutions: the rule for d sigma / d alpha",
+              choices=("ae", "pact", "mean")),
+        Param("rate_factor", float, 0.01, "digits, learned resolutions: factor of their gradient before the clip "
+              "to [-1, 1]", gt=0, le=100),
         Param("full_precision_ends", bool, False, "digits: keep the first and last layers' weights in full precision"),
         Param("instance", int, 0, "digits: seed of the train/test split", ge=0),
     ),
-    timing=Timing(seconds=121.0, cpu_seconds=47.0,
-                  machine="2-core x86-64 AVX2 shared with other jobs (load average about 20), no cache"),
-    version="1",
+    timing=Timing(seconds=85.0, cpu_seconds=102.0,
+                  machine="2-core x86-64 AVX2 shared with other jobs (load average about 2-3), no cache"),
+    version="2",
     seeds=1,
     figure=figure_coarse_gradient,
     panels=3,
