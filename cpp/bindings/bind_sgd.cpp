@@ -128,22 +128,52 @@ void run_sgd_py(const std::string& kind, const py::dict& data, py::array_t<T> x,
   });
 }
 
+/** exp_exact(), log1p_exact() or softplus_neg_exact() of every element, in the chosen copy (tests). */
+template <class T>
+py::array_t<T> elementary_py(const std::string& name, py::array_t<T, py::array::c_style> x, const std::string& isa_name) {
+  const int f = name == "exp" ? 0 : name == "log1p" ? 1 : name == "softplus_neg" ? 2 : -1;
+  OPTCORE_CHECK(f >= 0, "function must be exp, log1p or softplus_neg, got '" << name << "'");
+  OPTCORE_CHECK((f == 0 || std::is_same_v<T, double>), "log1p and softplus_neg are float64 only");
+  const std::string isa = resolve_isa(isa_name);
+  py::array_t<T> out(x.request().shape);
+  const T* in = x.data();
+  T* o = out.mutable_data();
+  const std::int64_t count = x.size();
+  {
+    py::gil_scoped_release release;
+    [&] {
+#define OPTCORE_ELEMENTARY_ON_COPY(name, cpu_check) \
+  if (isa == #name) {                               \
+    elementary_##name(f, in, o, count);             \
+    return;                                         \
+  }
+      OPTCORE_ISA_COPIES(OPTCORE_ELEMENTARY_ON_COPY)
+#undef OPTCORE_ELEMENTARY_ON_COPY
+      apply_elementary<T>(static_cast<Elementary>(f), in, o, count);  // the portable copy
+    }();
+  }
+  return out;
+}
+
 }  // namespace
 
 void bind_sgd(py::module_& m) {
+  m.def("elementary", &elementary_py<float>, py::arg("function"), py::arg("x").noconvert(), py::arg("isa") = "auto");
+  m.def("elementary", &elementary_py<double>, py::arg("function"), py::arg("x").noconvert(), py::arg("isa") = "auto",
+        "exp, log1p (x >= 0) or log(1 + e^-x) of every element with the engine's own reproducible functions "
+        "(cpp/include/optcore/elementary.hpp), in the compiled copy `isa` (auto, portable, avx2, avx512).");
   m.def("isa_info", [] {
     py::dict info;
-#ifdef OPTCORE_HAVE_AVX2_COPY
-    info["avx2_copy_built"] = true;
-#else
-    info["avx2_copy_built"] = false;
-#endif
+    info["avx2_copy_built"] = isa_copies_built().find("avx2") != std::string::npos;
+    info["avx512_copy_built"] = isa_copies_built().find("avx512") != std::string::npos;
+    info["avx2_supported"] = avx2_available();  // built, and this CPU runs it
+    info["avx512_supported"] = avx512_available();
     info["avx2_used"] = avx2_available();
-    info["built"] = isa_copies_built();    // "portable,avx2,...": the copies this build has
+    info["built"] = isa_copies_built();    // "portable,avx512,avx2": the copies this build has
     info["usable"] = isa_copies_usable();  // those this CPU runs
     info["auto"] = resolve_isa("auto");    // the one run_sgd and mlp_eval take unless told otherwise
     return info;
-  }, "Which instruction-set copy of the loops this build has and uses.");
+  }, "Which instruction-set copies of the loops this build has, which this CPU runs, and which 'auto' picks.");
   // float32 first, both without conversion: the iterate array is updated in place, so a silent copy would be a bug.
   m.def("run_sgd", &run_sgd_py<float>, py::arg("kind"), py::arg("data"), py::arg("x").noconvert(), py::arg("runs"),
         py::arg("spec"), py::arg("recording"));

@@ -33,5 +33,5 @@
 #pragma GCC target("avx2")  // no FMA: the AVX2 copy must give the same bits as the portable one
 #define OPTCORE_ISA_NAME avx2
 #define OPTCORE_TARGET_AVX2 1  // the pragma does not define __AVX2__ in C++; the headers read this instead
-#include "isa_copy.inc"  // run_problem_avx2, mlp_eval_avx2
+#include "isa_copy.inc"  // run_problem_avx2, mlp_eval_avx2, elementary_avx2
 #pragma GCC pop_options

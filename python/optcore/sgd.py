@@ -71,8 +71,9 @@ class SGDResult:
         schedule's arguments), ``x0`` (None for the default zeros, else a copy of the (d,) or (R, d) starting
         point(s) as given, in the problem's dtype), what was recorded, ``problem_sha256`` (a SHA-256 of the
         problem's kind, dtype and data arrays, computed on the problem's first run and kept on it: a problem's
-        arrays must not be changed in place), dtype, threads, ISA, backend, time, optcore version. Explicit
-        orders are kept with the result (``order_indices``); ``meta["orders_sha256"]`` names them.
+        arrays must not be changed in place), dtype, threads, ISA (the compiled copy that ran: "portable", "avx2"
+        or "avx512"; all give the same bits), backend, time, optcore version. Explicit orders are kept with the
+        result (``order_indices``); ``meta["orders_sha256"]`` names them.
     """
 
     x: np.ndarray
@@ -405,7 +406,9 @@ def _plan(
         sync_every=sync_every,
         record_every=record_every,
         threads=threads,
-        # which compiled copy of the loops: "auto" (AVX2 where the CPU has it), or forced for tests and benchmarks
+        # which compiled copy of the loops: "auto" (the widest the CPU runs: AVX-512, AVX2, portable), or one forced
+        # with OPTCORE_ISA=portable|avx2|avx512 for tests and benchmarks (a copy the CPU lacks raises ValueError);
+        # every copy gives the same bits
         isa=os.environ.get("OPTCORE_ISA", "auto"),
     )
     if callback:
@@ -439,13 +442,25 @@ def _plan(
         "problem_sha256": problem_fingerprint(problem),
         "orders_sha256": _orders_digest(explicit),
         "threads": threads,
-        "isa": spec["isa"],
+        "isa": _isa_used(spec["isa"]),
         "backend": backend,
         "elapsed_s": None,
     }
     data = problem._data() if backend == "cpu" and not callback else None  # what the compiled CPU engine reads
     return SGDPlan(problem, data, bool(callback), backend, what, n_records, spec, run_arrays, meta,
                    _not_aliasing(explicit, orders))
+
+
+_AUTO_ISA: list[str] = []
+
+
+def _isa_used(requested: str) -> str:
+    """The compiled copy a run used: the one requested, or for "auto" the one the core picks on this CPU."""
+    if requested != "auto":
+        return requested
+    if not _AUTO_ISA:
+        _AUTO_ISA.append(_core.isa_info()["auto"])
+    return _AUTO_ISA[0]
 
 
 class SGDPlan:

@@ -318,14 +318,58 @@ class GroupRunner {
    */
   static constexpr int kMaxFixedDim = 32;
 
-  /** The kernel of one dimension: lanes when the runs share their order, else one run at a time. */
+  /** The kernel of one dimension: lanes when the runs share their order, else runs interleaved in fours. */
   template <bool Shared, int D>
   static void steps_kernel(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas,
                            int count, std::int64_t s0, std::int64_t s1, T* tmp) {
-    if constexpr (Shared)
+    if constexpr (Shared) {
       lane_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
-    else
+    } else if constexpr (D > 0) {
+      int g = 0;
+      for (; g + kInterleave <= count; g += kInterleave)
+        interleaved_steps<D, kInterleave>(p, rows + g, xs + g, etas + g, s0, s1);
+      if (g < count) plain_steps<D>(p, rows + g, xs + g, etas + g, count - g, s0, s1, tmp);
+    } else {
       plain_steps<D>(p, rows, xs, etas, count, s0, s1, tmp);
+    }
+  }
+
+  /// Runs with orders of their own that interleaved_steps() advances together.
+  static constexpr int kInterleave = 4;
+
+  /**
+   * Steps [s0, s1) of C runs with orders of their own (random orders), d = D known at compile time: each step
+   * gathers the C rows, then does the C dot products, the C coefficients and the C updates, so the runs'
+   * independent chains (dot product, coefficient, update) overlap. The iterates live in a local copy for the
+   * stretch: the compiler then knows they alias neither the data nor each other and keeps the chains interleaved.
+   * Each run's arithmetic is step_d()'s -- the same dot(), step_coef(), scale() and axpy() -- so the bits are
+   * those of one run at a time.
+   */
+  template <int D, int C>
+  static void interleaved_steps(const Problem& p, const std::uint32_t* const* rows, T* const* xs, const T* etas,
+                                std::int64_t s0, std::int64_t s1) {
+    alignas(64) T x[C][D];
+    T eta[C], shrink[C];
+    for (int c = 0; c < C; ++c) {
+      std::copy_n(xs[c], D, x[c]);
+      eta[c] = etas[c];
+      shrink[c] = T(1) - eta[c] * p.l2;  // step_d()'s ridge factor
+    }
+    const bool ridge = p.l2 != T(0);
+    for (std::int64_t s = s0; s < s1; ++s) {
+      const T* a[C];
+      std::int64_t i[C];
+      T coef[C];
+      for (int c = 0; c < C; ++c) {
+        i[c] = rows[c][s];
+        a[c] = p.A + i[c] * D;
+      }
+      for (int c = 0; c < C; ++c) coef[c] = p.step_coef(i[c], dot(a[c], x[c], D), eta[c]);
+      if (ridge)
+        for (int c = 0; c < C; ++c) scale(shrink[c], x[c], D);
+      for (int c = 0; c < C; ++c) axpy(coef[c], a[c], x[c], D);
+    }
+    for (int c = 0; c < C; ++c) std::copy_n(x[c], D, xs[c]);
   }
 
   template <bool Shared, std::size_t... D>

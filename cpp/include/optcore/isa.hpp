@@ -1,7 +1,9 @@
 /** @file isa.hpp
- *  The loops are compiled twice: portably (baseline x86-64 or any other CPU) and, on x86-64, a second time for
- *  AVX2 (cpp/bindings/sgd_avx2.cpp), chosen at run time. Each copy lives in its own inline namespace so the two
- *  never share a symbol. Neither copy uses FMA and all reductions have a fixed order, so both give the same bits.
+ *  The loops are compiled three times: portably (baseline x86-64 or any other CPU) and, on x86-64, for AVX2
+ *  (cpp/bindings/sgd_avx2.cpp) and for AVX-512 (cpp/bindings/sgd_avx512.cpp); the widest copy the CPU runs is
+ *  chosen at run time (cpp/bindings/sgd_dispatch.hpp; OPTCORE_ISA=portable|avx2|avx512 forces one). Each copy lives
+ *  in its own inline namespace so they never share a symbol. No copy fuses a multiply and an add (-ffp-contract=off,
+ *  no FMA target) and every reduction has a fixed order whatever the vector width, so all give the same bits.
  */
 #pragma once
 

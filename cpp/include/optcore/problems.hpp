@@ -10,8 +10,13 @@
 
 #include <cmath>
 #include <cstdint>
+#ifndef __CUDACC_RTC__
+#include <type_traits>
+#include <vector>
+#endif
 
 #include "optcore/config.hpp"
+#include "optcore/elementary.hpp"
 #include "optcore/isa.hpp"
 #include "optcore/kernels.hpp"
 #include "optcore/lanes.hpp"
@@ -40,11 +45,13 @@ struct LeastSquares {
   OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
     const std::int64_t dd = D > 0 ? D : d;
     const T* a = A + i * dd;
-    const T r = dot(a, x, dd) - b[i];
+    const T coef = step_coef(i, dot(a, x, dd), eta);
     if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);  // both terms use the old x: (1 - eta l2) x - eta r a
-    axpy(-eta * r, a, x, dd);
+    axpy(coef, a, x, dd);
   }
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+  /** The coefficient -eta r_i of a_i in a step, from z = a_i'x (step_d(), the interleaved kernels). */
+  OPTCORE_HD T step_coef(std::int64_t i, T z, T eta) const { return -eta * (z - b[i]); }
 
 #ifdef OPTCORE_HAVE_LANES
   /** step_d()'s coefficient -eta r_i of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
@@ -68,20 +75,156 @@ struct MarginLoss {
   std::int64_t n, d;
   T l2;
 
-  /** phi'(z) for phi(z) = log(1 + e^{-z}) or e^{-z}. */
+  /**
+   * phi'(z) for phi(z) = log(1 + e^{-z}) or e^{-z}, with exp_exact() (elementary.hpp): the same bits in every
+   * compiled copy and in dphi_vec().
+   */
   OPTCORE_HD static T dphi(T z) {
-    if (Exponential) return -std::exp(-z);
-    // -1/(1 + e^z), written so that neither branch overflows
-    if (z >= T(0)) {
-      const T e = std::exp(-z);
-      return -e / (T(1) + e);
-    }
-    return T(-1) / (T(1) + std::exp(z));
+    if (Exponential) return -exp_exact(-z);
+    // -1/(1 + e^z), written so that neither branch overflows: e = e^{-|z|}
+    const T e = exp_exact(z >= T(0) ? -z : z);
+    return z >= T(0) ? -e / (T(1) + e) : T(-1) / (T(1) + e);
   }
+  /** phi(z) in double, with exp_exact() and log1p_exact(); the same bits as phi_vec(). */
   OPTCORE_HD static double phi(double z) {
-    if (Exponential) return std::exp(-z);
-    return z >= 0 ? std::log1p(std::exp(-z)) : -z + std::log1p(std::exp(z));
+    if (Exponential) return exp_exact(-z);
+    return softplus_neg_exact(z);
   }
+#ifdef OPTCORE_VECTOR_EXTENSIONS
+  /** dphi() on each element of a vector of T (the same bits). */
+  template <class V>
+  static V dphi_vec(V z) {
+    if (Exponential) return -exp_exact_vec<T>(-z);
+    const auto nonneg = z >= T(0);
+    const V e = exp_exact_vec<T>(nonneg ? -z : z);
+    return nonneg ? -e / (T(1) + e) : T(-1) / (T(1) + e);
+  }
+  /** phi() on each element of a vector of doubles (the same bits). */
+  template <class V>
+  static V phi_vec(V z) {
+    if (Exponential) return exp_exact_vec<double>(-z);
+    return softplus_neg_exact_vec(z);
+  }
+
+  /**
+   * g += s * sum_k grad f_{offset + idx[k]}(x): a batch's gradient as two passes over its rows, m = Z x (each
+   * row's dot()), c = phi'(y m) y for the whole batch in vectors, then g += s c_k a_k (and s l2 x) row by row in
+   * batch order -- add_grad()'s arithmetic for each row, so the bits of one add_grad() per row.
+   */
+  void add_grad_batch(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset, const T* x, T* g, T s) const {
+    batch_pass(idx, b, offset, x, g, s, nullptr);
+  }
+  /** The objective comes out of a full batch's gradient pass with objective()'s bits (engine.hpp). */
+  bool batch_objective_matches() const { return true; }
+  /**
+   * add_grad_batch() of a full batch (every component once, in any order) that also sets *objective = objective(x)
+   * from the same products a_i'x, with objective()'s bits. Returns false, doing nothing, for any other batch.
+   */
+  bool add_grad_batch_objective(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T s,
+                                T* objective) const {
+    if (static_cast<std::int64_t>(b) != n) return false;
+    batch_pass(idx, b, 0, x, g, s, objective);
+    return true;
+  }
+
+ private:
+  void batch_pass(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset, const T* x, T* g, T s,
+                  T* objective) const {
+    using V = typename detail::NativeVec<T>::type;
+    constexpr int W = detail::NativeVec<T>::width;
+    thread_local std::vector<T> dots, alphas;  // per thread: the engine's threads each run their own chunk
+    thread_local std::vector<const T*> rows;
+    thread_local std::vector<double> phis;
+    dots.resize(b);
+    alphas.resize(b);
+    rows.resize(b);
+    for (std::uint32_t k = 0; k < b; ++k) rows[k] = A + (offset + idx[k]) * d;
+    // m = Z x: each row's dot(), four rows at a time
+    std::uint32_t k = 0;
+    for (; k + 4 <= b; k += 4) detail::dot_vector_rows<T, 4>(rows.data() + k, x, d, dots.data() + k);
+    for (; k < b; ++k) dots[k] = dot(rows[k], x, d);
+    // alpha_k = s c_k, c_k = phi'(y m) y: add_grad()'s coefficient of row k. For the objective in double, phi
+    // comes from the same e^{-|z|} as phi' (objective()'s z = y m is the same double): one exp per component.
+    constexpr bool shared_exp = std::is_same_v<T, double>;
+    const bool with_phi = shared_exp && objective != nullptr;
+    if (with_phi) phis.resize(n);
+    for (k = 0; k + W <= b; k += W) {
+      V yv, m;
+      for (int l = 0; l < W; ++l) yv[l] = y[offset + idx[k + l]], m[l] = dots[k + l];
+      V c;
+      bool done = false;
+      if constexpr (shared_exp) {
+        if (with_phi) {
+          V phi_z;
+          c = dphi_phi_vec(yv * m, phi_z) * yv;
+          for (int l = 0; l < W; ++l) phis[idx[k + l]] = phi_z[l];
+          done = true;
+        }
+      }
+      if (!done) c = dphi_vec(yv * m) * yv;
+      const V alpha = s * c;
+      std::memcpy(&alphas[k], &alpha, sizeof(alpha));
+    }
+    for (; k < b; ++k) {
+      const T yi = y[offset + idx[k]];
+      alphas[k] = s * (dphi(yi * dots[k]) * yi);
+      if (with_phi) phis[idx[k]] = phi(static_cast<double>(yi) * static_cast<double>(dots[k]));
+    }
+    // g += alpha_k a_k (+ s l2 x) row after row: axpy()'s bits, the columns' sums in registers
+    if (l2 != T(0))
+      detail::accumulate_rows<T, true>(rows.data(), alphas.data(), b, x, s * l2, g, d);
+    else
+      detail::accumulate_rows<T, false>(rows.data(), alphas.data(), b, x, T(0), g, d);
+    if (!objective) return;
+    if (with_phi)
+      *objective = objective_from_phis(phis.data(), x);
+    else
+      *objective = objective_from_dots(idx, dots.data(), x);
+  }
+
+  /** dphi_vec(z), and phi_vec(z) in *phi, from one exp: the bits of each (for T = double, z already in double). */
+  template <class V>
+  static V dphi_phi_vec(V z, V& phi_z) {
+    if (Exponential) {
+      const V e = exp_exact_vec<T>(-z);
+      phi_z = e;  // phi_vec(): exp_exact_vec(-z)
+      return -e;
+    }
+    const auto nonneg = z >= T(0);
+    const V e = exp_exact_vec<T>(nonneg ? -z : z);
+    const V l = log1p_exact_vec(e);  // softplus_neg_exact_vec()'s operations
+    phi_z = nonneg ? l : -z + l;
+    return nonneg ? -e / (T(1) + e) : T(-1) / (T(1) + e);
+  }
+
+  /** objective() from phi(y_i a_i'x) of every component i, in index order: the same sum. */
+  T objective_from_phis(const double* phis, const T* x) const {
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += phis[i];
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
+  }
+
+  /** objective(x) from a_i'x of every component, dots[k] for component idx[k]: the same sum, in index order. */
+  T objective_from_dots(const std::uint32_t* idx, const T* dots, const T* x) const {
+    using VD = typename detail::NativeVec<double>::type;
+    constexpr int W = detail::NativeVec<double>::width;
+    thread_local std::vector<double> phis;
+    phis.resize(n);
+    std::int64_t k = 0;
+    for (; k + W <= n; k += W) {
+      VD z;
+      for (int l = 0; l < W; ++l) z[l] = static_cast<double>(y[idx[k + l]]) * static_cast<double>(dots[k + l]);
+      const VD v = phi_vec(z);
+      for (int l = 0; l < W; ++l) phis[idx[k + l]] = v[l];
+    }
+    for (; k < n; ++k) phis[idx[k]] = phi(static_cast<double>(y[idx[k]]) * static_cast<double>(dots[k]));
+    double total = 0;
+    for (std::int64_t i = 0; i < n; ++i) total += phis[i];
+    return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
+  }
+
+ public:
+#endif
   OPTCORE_HD void add_grad(std::int64_t i, const T* x, T* g, T s) const {
     const T* a = A + i * d;
     const T c = dphi(y[i] * dot(a, x, d)) * y[i];
@@ -95,18 +238,18 @@ struct MarginLoss {
   OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
     const std::int64_t dd = D > 0 ? D : d;
     const T* a = A + i * dd;
-    const T c = dphi(y[i] * dot(a, x, dd)) * y[i];
+    const T coef = step_coef(i, dot(a, x, dd), eta);
     if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);
-    axpy(-eta * c, a, x, dd);
+    axpy(coef, a, x, dd);
   }
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+  /** The coefficient -eta phi'(y_i z) y_i of a_i in a step, from z = a_i'x (step_d(), the interleaved kernels). */
+  OPTCORE_HD T step_coef(std::int64_t i, T z, T eta) const { return -eta * (dphi(y[i] * z) * y[i]); }
 
 #ifdef OPTCORE_HAVE_LANES
   /** step_d()'s coefficient -eta c_i of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
   LaneVec<T> lanes_coef(std::int64_t i, LaneVec<T> z, LaneVec<T> eta) const {
-    LaneVec<T> c = z;
-    for (int l = 0; l < kLaneWidth<T>; ++l) c[l] = dphi(y[i] * z[l]) * y[i];  // scalar: exp has no vector form here
-    return -eta * c;
+    return -eta * (dphi_vec(y[i] * z) * y[i]);  // dphi()'s bits in every lane
   }
 #endif
   OPTCORE_HD T objective(const T* x) const {
@@ -146,11 +289,13 @@ struct LinearLoss {
   OPTCORE_HD void step_d(std::int64_t i, T* x, T eta) const {
     const std::int64_t dd = D > 0 ? D : d;
     const T* a = A + i * dd;
-    const T coef = Loss::coef(dot(a, x, dd), c[i], param);
+    const T coef = step_coef(i, dot(a, x, dd), eta);
     if (l2 != T(0)) scale(T(1) - eta * l2, x, dd);
-    axpy(-eta * coef, a, x, dd);
+    axpy(coef, a, x, dd);
   }
   OPTCORE_HD void step(std::int64_t i, T* x, T eta, T* /*tmp*/) const { step_d<0>(i, x, eta); }
+  /** The coefficient -eta loss'(z; c_i) of a_i in a step, from z = a_i'x (step_d(), the interleaved kernels). */
+  OPTCORE_HD T step_coef(std::int64_t i, T z, T eta) const { return -eta * Loss::coef(z, c[i], param); }
 
 #ifdef OPTCORE_HAVE_LANES
   /** step_d()'s coefficient -eta loss'(z; c_i) of a_i, per lane, from z = a_i'x (lanes_steps() in lanes.hpp). */
