@@ -46,16 +46,7 @@ def unpack(widths, bias, theta):
 
 def forward(widths, bias, theta, X, bits, alpha):
     """Outputs and the pre-activations of every layer (the core's bits for networks of width <= 64)."""
-    a, zs, acts = X, [], [X]
-    layers = unpack(widths, bias, theta)
-    for idx, (W, b) in enumerate(layers):
-        z = lane_dot(a, W)
-        if b is not None:
-            z = z + b
-        zs.append(z)
-        a = quantized_act(z, bits, alpha) if idx < len(layers) - 1 else z
-        acts.append(a)
-    return a, zs, acts
+    return forward_alphas(widths, bias, theta, X, bits, [alpha] * (len(widths) - 2))
 
 
 def squared_loss_and_coarse_grad(widths, bias, theta, X, Y, bits, alpha, ste):
