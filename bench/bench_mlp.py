@@ -25,13 +25,14 @@ What is measured
     MLP::add_grad_batch_objective, and from one extra forward pass after the last step; PyTorch keeps the loss
     tensors; JAX returns/carries the loss).
 
-(b) Many networks: R=--nets (256) one-hidden-layer nets (10, 16, 1), ReLU, squared loss, float32, n=100 shared
-    examples, full-batch GD for --steps (1000) steps of size 0.05 from optcore's He initialization. Metric:
+(b) Many networks: R=--nets (256) one-hidden-layer nets (10, 16, 1), ReLU, squared loss, --many-dtype (float32),
+    n=100 shared examples, full-batch GD for --steps (1000) steps of size 0.05 from optcore's He initialization. Metric:
     run-steps per second = R * steps / median wall time of --repeats calls.
 
     * optcore: one run_sgd call, runs=R, epochs=steps, batch_size=n, order="incremental", record=("objective",),
-      threads=T for T in --threads (1 2); plus, at threads=1, the same call with record_every=steps (objective
-      recorded at the start and the end only) to show what the per-step recording costs.
+      threads=T for T in --threads (1 2); plus, at threads=1, the same call recording ("objective", "accuracy")
+      every step (what recording the accuracy costs) and with record_every=steps (objective recorded at the start
+      and the end only) to show what the per-step recording costs.
     * PyTorch eager: stacked parameters (R, out, in) with requires_grad, X @ W^T broadcast as a bmm over the nets,
       autograd of the sum of the per-net losses, in-place update; one eager loop of `steps` iterations;
       torch.set_num_threads(T).
@@ -92,6 +93,7 @@ from _mlp_baselines import (
 import _native
 
 import optcore
+from optcore import _blas
 from optcore.nn import MLP, NetworkProblem
 
 IMPLEMENTATIONS = ("optcore", "torch", "jax")
@@ -131,7 +133,7 @@ def parse_args(argv=None):
         nargs="+",
         choices=("float32", "float64"),
         default=None,
-        help="dtypes of (a) (default float32 float64; (b) is float32)",
+        help="dtypes of (a) (default float32 float64; (b): --many-dtype)",
     )
     p.add_argument("--repeats", type=int, default=None, help="timed blocks/calls per measurement, median (5)")
     p.add_argument("--min-time", type=float, default=None, help="(a): seconds per timed block (default 0.05)")
@@ -149,6 +151,9 @@ def parse_args(argv=None):
         help="(b): nets whose final losses must match optcore's to 1e-3 (default 8, the first ones)",
     )
     p.add_argument("--many-step", type=float, default=0.05, help="(b): step size (default 0.05)")
+    p.add_argument(
+        "--many-dtype", choices=("float32", "float64"), default="float32", help="(b): dtype (default float32)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the initializations")
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     args = p.parse_args(argv)
@@ -194,8 +199,8 @@ def single_cases(args):
 
 def many_case(args) -> ManyCase:
     widths = (D_IN, args.hidden, 1)
-    X, Y = make_data(args.seed, args.n, np.float32)
-    theta = MLP(list(widths), dtype=np.float32).init(args.nets, scheme="he", seed=args.seed)
+    X, Y = make_data(args.seed, args.n, np.dtype(args.many_dtype))
+    theta = MLP(list(widths), dtype=args.many_dtype).init(args.nets, scheme="he", seed=args.seed)
     return ManyCase(widths, X, Y, theta, args.steps, args.many_step)
 
 
@@ -290,8 +295,13 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
     rows = []
     if "optcore" in impls:
         prob = NetworkProblem(mlp_of(case), case.X, case.Y)
-        variants = [(T, None) for T in args.threads] + ([(1, case.steps)] if 1 in args.threads else [])
-        for T, record_every in variants:
+        # (threads, record_every, record): the primary rows record the objective every step; on 1 thread also the
+        # objective and the accuracy every step (what recording the accuracy costs) and the objective at the start
+        # and the end only (what recording costs at all).
+        variants = [(T, None, ("objective",)) for T in args.threads]
+        if 1 in args.threads:
+            variants += [(1, None, ("objective", "accuracy")), (1, case.steps, ("objective",))]
+        for T, record_every, record in variants:
             optcore.run_sgd(
                 prob,
                 order="incremental",
@@ -315,11 +325,17 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
                     x0=case.theta,
                     runs=case.R,
                     threads=T,
-                    record=("objective",),
+                    record=record,
                     record_every=record_every,
                 )
                 times.append(time.perf_counter() - start)
-            label = "optcore" if record_every is None else "optcore (objective at start/end only)"
+            label = (
+                "optcore (objective at start/end only)"
+                if record_every is not None
+                else "optcore (objective + accuracy each step)"
+                if "accuracy" in record
+                else "optcore"
+            )
             rows.append(
                 {
                     "impl": "optcore",
@@ -329,7 +345,7 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
                     "final": res.objective[:, -1].astype(np.float64),
                     "initial": res.objective[:, 0],
                     "x": res.x,
-                    "primary": record_every is None,
+                    "primary": record_every is None and record == ("objective",),
                 }
             )
             print(f"  (b) {label:40s} threads={T} {median(times):8.3f} s", flush=True)
@@ -604,12 +620,19 @@ def many_table(rows) -> str:
     return "\n".join(lines)
 
 
+def blas_text() -> str:
+    """Which BLAS the wide-layer pass uses (without the scipy-openblas32 wheel W = 256 runs the portable loop)."""
+    info = _blas.info()
+    return info["library"] if info["backend"] == "openblas" else f"none, portable loop ({info['reason']})"
+
+
 def assumptions(args, versions, skipped, jax_info, many, many_rows) -> str:
     lines = [
         f"- machine: {platform.processor() or platform.machine()}, {usable_cpus()} usable CPUs, "
         f"Python {platform.python_version()}; other work may share the machine, medians of {args.repeats} repeats",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",
         f"- optcore loops: {optcore._core.isa_info()} (OPTCORE_ISA={os.environ.get('OPTCORE_ISA', 'auto')})",
+        f"- optcore wide-layer BLAS (layers wider than 64): {blas_text()}",
     ]
     if "single" in args.cases:
         lines += [
@@ -632,7 +655,7 @@ def assumptions(args, versions, skipped, jax_info, many, many_rows) -> str:
         if init is not None and ref is not None:
             loss_txt = f"; mean loss {float(np.mean(init)):.3g} -> {float(np.mean(ref['final'])):.3g} (optcore)"
         lines += [
-            f"- (b) {many.R} nets (10, {args.hidden}, 1), ReLU, squared loss (mean), float32, n={args.n}, "
+            f"- (b) {many.R} nets (10, {args.hidden}, 1), ReLU, squared loss (mean), {args.many_dtype}, n={args.n}, "
             f"full-batch GD, {many.steps} steps of {many.step}, from MLP.init({many.R}, scheme='he', "
             f"seed={args.seed}){loss_txt}",
             f"- (b) run-steps/s = R x steps / median wall time of {args.repeats} calls; check: final losses vs "
