@@ -201,24 +201,28 @@ def test_the_prepared_core_call_checks_its_arguments():
 # --- MLP evaluations: the checks done by the core on the usual call ---------------------------------------------
 
 
-def _general(net, method, params, X, Y):
+def _general(net, method, params, X, Y, *more):
     """The same evaluation through the general path (a list of params is converted there)."""
     args = (list(params) if params.ndim == 1 else [list(p) for p in params], X) + (() if Y is None else (Y,))
-    return getattr(net, method)(*args, threads=1)
+    return getattr(net, method)(*args, *more, threads=1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("loss", ["squared", "logistic", "softmax_ce"])
-@pytest.mark.parametrize("method", ["loss_and_grad", "loss_value", "accuracy", "forward", "per_example_grads"])
+@pytest.mark.parametrize("method", ["loss_and_grad", "loss_value", "accuracy", "forward", "per_example_grads", "hvp",
+                                    "hessian"])
 def test_mlp_usual_call_gives_the_general_paths_bits(dtype, loss, method):
     rng = np.random.default_rng(1)
     net = MLP([3, 4, 2 if loss == "softmax_ce" else 1], activation="tanh", loss=loss, dtype=dtype)
     X = rng.standard_normal((8, 3)).astype(dtype)
     Y = {"squared": rng.standard_normal(8), "logistic": np.sign(rng.standard_normal(8)),
          "softmax_ce": rng.integers(0, 2, 8).astype(float)}[loss].astype(dtype)
-    for params in (net.init(1, seed=0)[0], net.init(3, seed=0)):
-        got = getattr(net, method)(params, X, *(() if method == "forward" else (Y,)), threads=1)
-        expected = _general(net, method, params, X, None if method == "forward" else Y)
+    v = rng.standard_normal((3, net.n_params)).astype(dtype)
+    for params, more in [(net.init(1, seed=0)[0], (v[0],)), (net.init(3, seed=0), (v,)),
+                         (net.init(3, seed=0), (v[1],))]:  # hvp: a direction, one per network, one for all
+        more = more if method == "hvp" else ()
+        got = getattr(net, method)(params, X, *(() if method == "forward" else (Y,)), *more, threads=1)
+        expected = _general(net, method, params, X, None if method == "forward" else Y, *more)
         for a, b in zip(got if isinstance(got, tuple) else (got,), expected if isinstance(expected, tuple) else
                         (expected,), strict=True):
             assert type(a) is type(b) and np.asarray(a).dtype == np.asarray(b).dtype
@@ -242,6 +246,10 @@ def test_mlp_usual_call_keeps_every_check():
         MLP([3, 4, 2], loss="softmax_ce").loss_value(MLP([3, 4, 2]).init(1)[0], X, np.full(8, 0.5))
     with pytest.raises(ValueError, match="threads must be >= 1"):
         net.loss_and_grad(params, X, Y, threads=0)
+    with pytest.raises(ValueError, match="v must be finite"):
+        net.hvp(params, X, Y, np.full_like(params, np.nan))
+    with pytest.raises(ValueError, match="v must have shape"):
+        net.hvp(params, X, Y, params[:-1].copy())
     with pytest.warns(NonFiniteWarning, match=r"MLP\.loss_and_grad: the result is not finite .* 1 of 1 networks"):
         loss, _ = net.loss_and_grad(params * 1e160, X, Y)
     assert not np.isfinite(loss)

@@ -159,22 +159,26 @@ bool valid_targets(const ProblemData<T>& pd, std::int64_t n, std::int64_t k) {
 
 /**
  * mlp_eval with the checks of the Python layer's usual call done here, in one pass each: returns (0, outputs);
- * (1, None), evaluating nothing, when params, X or Y hold a non-finite value or Y a target the loss does not take
- * (the Python layer then raises its error); (2, outputs) when an output other than the accuracy is not finite
- * (it then warns).
+ * (1, None), evaluating nothing, when params, X, Y or the direction v (hvp) hold a non-finite value or Y a target
+ * the loss does not take (the Python layer then raises its error); (2, outputs) when an output other than the
+ * accuracy is not finite (it then warns).
  */
 template <class T>
-py::tuple mlp_eval_checked_py(const py::dict& data, py::array_t<T> params, const std::string& what, int threads,
-                              const std::string& isa_requested) {
+py::tuple mlp_eval_checked_py(const py::dict& data, py::array_t<T> params, const std::string& what,
+                              const py::object& v_obj, int threads, const std::string& isa_requested) {
   const EvalCall<T> c = read_eval<T>(data, params, what, isa_requested);
-  OPTCORE_CHECK(c.kind != MlpEvalKind::hvp, "mlp_eval_checked takes no direction: use mlp_eval for 'hvp'");
+  OPTCORE_CHECK((c.kind == MlpEvalKind::hvp) != v_obj.is_none(), "a direction v is given for 'hvp' and only then");
   const std::int64_t y_cols = c.pd.net_loss == 0 ? c.k : 1;
-  if (!(all_finite(params.data(), c.R * c.P) && all_finite(c.pd.A, c.n * c.pd.widths[0]) &&
-        all_finite(c.pd.b, c.n * y_cols) && valid_targets(c.pd, c.n, c.k)))
-    return py::make_tuple(1, py::none());
-  py::dict out = evaluate<T>(c, params, py::none(), threads);
+  bool valid = all_finite(params.data(), c.R * c.P) && all_finite(c.pd.A, c.n * c.pd.widths[0]) &&
+               all_finite(c.pd.b, c.n * y_cols) && valid_targets(c.pd, c.n, c.k);
+  if (valid && c.kind == MlpEvalKind::hvp) {
+    const py::array v = checked_array_object<T>(v_obj, "v", {c.R, c.P});
+    valid = all_finite(static_cast<const T*>(v.data()), c.R * c.P);
+  }
+  if (!valid) return py::make_tuple(1, py::none());
+  py::dict out = evaluate<T>(c, params, v_obj, threads);
   int status = 0;
-  for (const char* name : {"outputs", "loss", "grad", "grads", "hessian"}) {  // every output but the accuracy
+  for (const char* name : {"outputs", "loss", "grad", "grads", "hvp", "hessian"}) {  // all but the accuracy
     if (PyObject* a = dict_item(out, name)) {
       const auto array = py::reinterpret_borrow<py::array_t<T>>(a);
       if (!all_finite(array.data(), array.size())) status = 2;
@@ -193,11 +197,11 @@ void bind_nn(py::module_& m) {
         "Evaluate R networks: what in {forward, loss, grad, accuracy, per_example, hvp, hessian}, on the "
         "instruction-set copy `isa` (auto, or one of isa_info()['usable']).");
   m.def("mlp_eval_checked", &mlp_eval_checked_py<float>, py::arg("data"), py::arg("params").noconvert(),
-        py::arg("what"), py::arg("threads") = 1, py::arg("isa") = "auto");
+        py::arg("what"), py::arg("v") = py::none(), py::arg("threads") = 1, py::arg("isa") = "auto");
   m.def("mlp_eval_checked", &mlp_eval_checked_py<double>, py::arg("data"), py::arg("params").noconvert(),
-        py::arg("what"), py::arg("threads") = 1, py::arg("isa") = "auto",
-        "mlp_eval (not hvp) with the inputs checked first and the outputs after: (status, outputs), status 0 (all "
-        "finite), 1 (a non-finite or invalid input: nothing evaluated, outputs None) or 2 (a non-finite output).");
+        py::arg("what"), py::arg("v") = py::none(), py::arg("threads") = 1, py::arg("isa") = "auto",
+        "mlp_eval with the inputs checked first and the outputs after: (status, outputs), status 0 (all finite), "
+        "1 (a non-finite or invalid input: nothing evaluated, outputs None) or 2 (a non-finite output).");
 }
 
 }  // namespace optcore::bindings

@@ -57,6 +57,7 @@ def mlp_eval_checked(
     data: dict[str, Any],
     params: npt.NDArray[np.float32] | npt.NDArray[np.float64],
     what: str,
+    v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
     threads: int = 1,
     isa: str = "auto",
 ) -> tuple[int, dict[str, np.ndarray] | None]: ...

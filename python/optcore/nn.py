@@ -306,8 +306,8 @@ class MLP:
             _structure.check_structured(params, self._group, self.n_free_params, name)
 
     def _eval(self, params, X, Y, what, v=None, threads=None, backend=None):
-        if v is None and (backend is None or backend == "cpu") and not _backend.cupy_imported():
-            fast = self._eval_prepared(params, X, Y, what, threads)
+        if (backend is None or backend == "cpu") and not _backend.cupy_imported():
+            fast = self._eval_prepared(params, X, Y, what, v, threads)
             if fast is not None:  # else the general path below, which raises or warns as it always did
                 status, out, single = fast
                 if status == 2:
@@ -351,17 +351,17 @@ class MLP:
         _warn_non_finite(what, out)
         return {k: (a[0] if single else a) for k, a in out.items()}
 
-    def _eval_prepared(self, params, X, Y, what, threads):
-        """_eval's usual call -- NumPy params, X and Y already in the network's dtype and layout, an unstructured
-        network, on the CPU -- with the checks of params, X and Y (finite, valid targets) and of the outputs
-        (finite) done by the core, one pass each. Returns (status, outputs, single), status as
+    def _eval_prepared(self, params, X, Y, what, v, threads):
+        """_eval's usual call -- NumPy params, X, Y (and v) already in the network's dtype and layout, an
+        unstructured network, on the CPU -- with the checks of params, X, Y and v (finite, valid targets) and of the
+        outputs (finite) done by the core, one pass each. Returns (status, outputs, single), status as
         ``_core.mlp_eval_checked`` gives it (0, or 2: some output is not finite), or None where the general path
         must run: other inputs, a check that fails (the general path raises its error), a bad ``threads``.
         """
         dt = self.dtype
         if (type(params) is not np.ndarray or type(X) is not np.ndarray or params.dtype is not dt
                 or X.dtype is not dt or not params.flags.c_contiguous or not X.flags.c_contiguous or X.ndim != 2
-                or what == "hvp"):
+                or (v is None) == (what == "hvp")):
             return None
         cache = self.__dict__.get(_call_cache.ATTRIBUTE)
         fixed = None if cache is None else cache.get(self, "eval")
@@ -389,6 +389,13 @@ class MLP:
             Y = Y[:, None]
         p = params.reshape(1, -1) if single else params
         R = p.shape[0]
+        if v is not None:  # hvp: one direction per network, or one for all (broadcast, as the general path does)
+            if type(v) is not np.ndarray or v.dtype is not dt or not v.flags.c_contiguous:
+                return None
+            if v.shape == (P,):
+                v = v.reshape(1, -1) if R == 1 else np.ascontiguousarray(np.broadcast_to(v, (R, P)))
+            elif v.shape != (R, P):
+                return None
         if type(threads) is int and 1 <= threads <= MAX_THREADS:
             threads = max(1, min(threads, R))  # resolve_threads(threads, R) without its calls
         else:
@@ -403,7 +410,7 @@ class MLP:
                 return None
         try:  # a refusal of the core (a bad OPTCORE_ISA) comes after the general path's own checks too
             status, out = _core.mlp_eval_checked(
-                {**data, "X": X, "Y": Y, "scale": float(n if self.reduction == "sum" else 1)}, p, what, threads,
+                {**data, "X": X, "Y": Y, "scale": float(n if self.reduction == "sum" else 1)}, p, what, v, threads,
                 _isa_requested(),
             )
         except (TypeError, ValueError):

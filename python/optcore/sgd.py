@@ -291,6 +291,7 @@ def run_sgd(
     if key is not None:
         cache = problem.__dict__.get(_call_cache.ATTRIBUTE)
         plan = None if cache is None else cache.get(problem, key)
+        threads = key[_KEY_THREADS]  # resolved for the key (threads=None: the default, read once per call)
     if plan is None:
         plan = _plan(
             problem, order=order, epochs=epochs, step_size=step_size, runs=runs, x0=x0, seed=seed, run_ids=run_ids,
@@ -348,6 +349,9 @@ def _cache_key(problem, order, epochs, step_size, runs, x0, seed, run_ids, batch
             return None
     return (order, epochs, step_size, runs, rows, batch_size, remainder, workers, mode, sync_every, record,
             record_every, record_iterates, threads, backend, _isa_requested())
+
+
+_KEY_THREADS = 13  # where _cache_key's key holds the thread count
 
 
 def sgd_plan(
