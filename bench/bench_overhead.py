@@ -58,8 +58,9 @@ def _cases():
     eval_name = "mlp_eval_checked" if hasattr(_core, "mlp_eval_checked") else "mlp_eval"
     eval_args, mlp_eval_core = _captured(_core, eval_name, grad), getattr(_core, eval_name)
     if hasattr(_core, "prepare_sgd"):
-        prepared = optcore.sgd_plan(problem, order="random_reshuffling", epochs=1, step_size=0.01, runs=1,
-                                    threads=1)._prepared
+        planned = optcore.sgd_plan(problem, order="random_reshuffling", epochs=1, step_size=0.01, runs=1, threads=1)
+        planned.run(seed=0)  # prepares the compiled call
+        prepared = planned._prepared
         x, keys, ids = np.zeros((1, problem.dim)), np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.uint32)
         core_sgd = ("the plan's compiled run(x, keys, run_ids) alone", lambda: prepared.run(x, keys, ids))
     else:

@@ -162,6 +162,17 @@ def test_the_environment_is_read_on_every_call(monkeypatch):
         optcore.run_sgd(problem, epochs=1, step_size=0.01, runs=3)
 
 
+def test_the_core_refuses_what_it_refused_after_the_per_call_checks(monkeypatch):
+    problem = optcore.LeastSquares.random(10, 3, seed=0)
+    monkeypatch.setenv("OPTCORE_ISA", "no_such_copy")
+    plan = optcore.sgd_plan(problem, epochs=1, step_size=0.01)  # planned: the copy is looked up when it runs
+    for run in (plan.run, lambda **kw: optcore.run_sgd(problem, epochs=1, step_size=0.01, **kw)):
+        with pytest.raises(ValueError, match="x0 must be finite"):
+            run(x0=[np.nan, 0.0, 0.0])
+        with pytest.raises(ValueError, match="isa='no_such_copy'"):
+            run()
+
+
 def test_a_problem_pickles_and_copies_without_its_plans():
     import copy
     import pickle
@@ -179,8 +190,9 @@ def test_a_problem_pickles_and_copies_without_its_plans():
 def test_the_prepared_core_call_checks_its_arguments():
     from optcore import _core
 
-    prepared = optcore.sgd_plan(optcore.LeastSquares.random(10, 3, seed=0), epochs=1, step_size=0.01,
-                                runs=2)._prepared
+    plan = optcore.sgd_plan(optcore.LeastSquares.random(10, 3, seed=0), epochs=1, step_size=0.01, runs=2)
+    plan.run()  # prepares the compiled call
+    prepared = plan._prepared
     keys, ids = np.zeros(2, np.uint64), np.arange(2, dtype=np.uint32)
     with pytest.raises(ValueError, match=r"'x' must have shape \(2, 3\)"):
         prepared.run(np.zeros((1, 3)), keys, ids)

@@ -557,12 +557,10 @@ class SGDPlan:
             self._rec_inputs["hessian"] = np.ascontiguousarray(problem.hessian, dtype=self._dtype)
         if problem.f_star is not None:
             self._rec_inputs["f_star"] = problem.f_star
-        # the compiled CPU engine reads every argument of the plan once, here; a call hands it x, the keys and the
-        # run ids, and gets the records back allocated and checked for non-finite values
+        # the compiled CPU engine reads every argument of the plan once, at the first run (where _core.run_sgd
+        # read them, so that its refusals, e.g. of OPTCORE_ISA, come after the checks of x0 and the seeds, as they
+        # did); a call hands it x, the keys and the run ids, and gets the records back allocated and checked
         self._prepared = None
-        if data is not None:
-            self._prepared = _core.prepare_sgd(problem.kind, data, run_arrays, spec, self._rec_inputs, list(what),
-                                               self._record_iterates, self.runs, self.dim, meta["dtype"])
         self._default_ids = np.arange(self.runs, dtype=np.uint32)  # run_ids=None; read only by the engine
         self._default_id_list = self._default_ids.tolist()
         self._step_size_is_float = type(meta["step_size"]) is float  # a float: no copy per result
@@ -600,7 +598,11 @@ class SGDPlan:
             id_list = ids.tolist()
 
         start = time.perf_counter()
-        if self._prepared is not None:  # the compiled CPU engine: records allocated, filled and checked there
+        if self._data is not None:  # the compiled CPU engine: records allocated, filled and checked there
+            if self._prepared is None:
+                self._prepared = _core.prepare_sgd(self._problem.kind, self._data, self._run_arrays, self._spec,
+                                                   self._rec_inputs, list(what), self._record_iterates, R, d,
+                                                   self.meta["dtype"])
             rec, status = self._prepared.run(x, keys, ids)
         else:
             rec = {"diverged": np.zeros(R, dtype=np.uint8), **self._rec_inputs}
@@ -619,7 +621,7 @@ class SGDPlan:
         if status & 2:  # a recorded value is not finite (status 0 and 1: all are)
             _flag_non_finite_records(x, rec, what)
         # the prepared run's flags are a new bool array already (nobody else holds it); the others' are uint8
-        diverged = rec["diverged"] if self._prepared is not None else rec["diverged"] != 0
+        diverged = rec["diverged"] if self._data is not None else rec["diverged"] != 0
         if status and diverged.any():
             x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
             warnings.warn(
