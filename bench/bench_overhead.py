@@ -8,8 +8,9 @@
 Each repeat times `calls` back-to-back calls and reports the mean time per call, in thread CPU time (the load of a
 shared machine does not enter) and wall time; the table shows the medians over repeats, interleaved (run_sgd
 repeat, loss_and_grad repeat, core repeat, ...) so that a change of the machine's load hits every row alike. The
-rows "_core ... alone" call optcore._core directly with the arguments the wrapper built, prepared once: the
-difference to the full call is what the Python wrapper costs. 1 thread, pinned to one CPU. With --trees, each
+rows "... alone" call the compiled core directly with the arguments the wrapper built, prepared once (the plan's
+compiled run and _core.mlp_eval_checked; in older trees _core.run_sgd and _core.mlp_eval): the difference to the
+full call is what the Python wrapper costs. 1 thread, pinned to one CPU. With --trees, each
 repeat runs once per tree (a fresh process with that tree on PYTHONPATH), alternating, so the trees are compared
 side by side.
 """
