@@ -8,8 +8,9 @@
 Each repeat times `calls` back-to-back calls and reports the mean time per call, in thread CPU time (the load of a
 shared machine does not enter) and wall time; the table shows the medians over repeats, interleaved (run_sgd
 repeat, loss_and_grad repeat, core repeat, ...) so that a change of the machine's load hits every row alike. The
-rows "_core ... alone" call optcore._core directly with the arguments the wrapper built, prepared once: the
-difference to the full call is what the Python wrapper costs. 1 thread, pinned to one CPU. With --trees, each
+rows "... alone" call the compiled core directly with the arguments the wrapper built, prepared once (the plan's
+compiled run and _core.mlp_eval_checked; in older trees _core.run_sgd and _core.mlp_eval): the difference to the
+full call is what the Python wrapper costs. 1 thread, pinned to one CPU. With --trees, each
 repeat runs once per tree (a fresh process with that tree on PYTHONPATH), alternating, so the trees are compared
 side by side.
 """
@@ -52,8 +53,20 @@ def _cases():
     def grad():
         return net.loss_and_grad(params, X, Y, threads=1)
 
-    sgd_args, eval_args = _captured(_core, "run_sgd", sgd), _captured(_core, "mlp_eval", grad)
-    run_sgd_core, mlp_eval_core = _core.run_sgd, _core.mlp_eval
+    # the core calls the wrappers make: in trees with prepared plans (_core.prepare_sgd), the plan's run(x, keys,
+    # run ids), which also allocates and checks the records, and mlp_eval_checked, which also checks the inputs
+    # and outputs; in older trees _core.run_sgd and _core.mlp_eval with the arguments the wrapper built
+    eval_name = "mlp_eval_checked" if hasattr(_core, "mlp_eval_checked") else "mlp_eval"
+    eval_args, mlp_eval_core = _captured(_core, eval_name, grad), getattr(_core, eval_name)
+    if hasattr(_core, "prepare_sgd"):
+        planned = optcore.sgd_plan(problem, order="random_reshuffling", epochs=1, step_size=0.01, runs=1, threads=1)
+        planned.run(seed=0)  # prepares the compiled call
+        prepared = planned._prepared
+        x, keys, ids = np.zeros((1, problem.dim)), np.zeros(1, dtype=np.uint64), np.zeros(1, dtype=np.uint32)
+        core_sgd = ("the plan's compiled run(x, keys, run_ids) alone", lambda: prepared.run(x, keys, ids))
+    else:
+        sgd_args, run_sgd_core = _captured(_core, "run_sgd", sgd), _core.run_sgd
+        core_sgd = ("_core.run_sgd alone (the wrapper's arguments)", lambda: run_sgd_core(*sgd_args))
 
     cases = {"run_sgd (R = 1, 1 epoch, n = 10, d = 5, least squares)": sgd}
     if hasattr(optcore, "sgd_plan"):  # the same call with its arguments checked once (not in older trees)
@@ -61,8 +74,8 @@ def _cases():
         cases["sgd_plan(...).run(seed=0), the same run"] = lambda: plan.run(seed=0)
     cases.update({
         "MLP.loss_and_grad (3-4-1 tanh, n = 8)": grad,
-        "_core.run_sgd alone (the wrapper's arguments)": lambda: run_sgd_core(*sgd_args),
-        "_core.mlp_eval alone (the wrapper's arguments)": lambda: mlp_eval_core(*eval_args),
+        core_sgd[0]: core_sgd[1],
+        f"_core.{eval_name} alone (the wrapper's arguments)": lambda: mlp_eval_core(*eval_args),
     })
     return cases
 
@@ -149,7 +162,8 @@ def main(argv=None) -> int:
             origin[tree] = f"{got['from']} (isa {got['isa']})"
             for name, ts in got["times"].items():
                 times.setdefault((name, tree), []).extend(ts)
-    times = dict(sorted(times.items(), key=lambda item: list(got["times"]).index(item[0][0])))
+    names = list(dict.fromkeys(name for name, _ in times))  # the cases in the order measured (trees may differ)
+    times = dict(sorted(times.items(), key=lambda item: names.index(item[0][0])))
 
     load = os.getloadavg()
     lines = ["| call | optcore from | median CPU us/call | min | max | median wall us/call |",

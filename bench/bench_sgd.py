@@ -130,6 +130,13 @@ def parse_args(argv=None):
     p.add_argument("--step", type=float, default=0.01, help="constant step size (default 0.01)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the orders")
     p.add_argument("--gap-factor", type=float, default=10.0, help="allowed ratio of mean final gaps to optcore's")
+    p.add_argument(
+        "--warm",
+        action="store_true",
+        help="time each in-process call right after an untimed identical one on the same CPU (a loop of calls:\n"
+        "data and code in the caches, as the reference's loop has them after reading its input); without it\n"
+        "each timed call follows the other implementations' calls and starts with cold caches",
+    )
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     args = p.parse_args(argv)
     args.runs = args.runs or ([1, 8] if args.quick else [1, 64, 1024])
@@ -172,12 +179,15 @@ def available_baselines(impls):
 # ---------------------------------------------------------------------------------------------------- timing
 
 
-def time_call(fn, threads: int):
+def time_call(fn, threads: int, warm: bool = False):
     """One call of fn(): (wall seconds, thread CPU seconds or None, result). threads = 1 runs pinned to one CPU,
-    and its CPU time is the call's (optcore's single-threaded loop runs on the calling thread)."""
+    and its CPU time is the call's (optcore's single-threaded loop runs on the calling thread). With `warm`, an
+    untimed call with the same arguments on the same CPU comes right before (--warm)."""
     if threads == 1:
         pin_to_one_cpu()
     try:
+        if warm:
+            fn()
         cpu0, start = time.thread_time(), time.perf_counter()
         out = fn()
         wall, cpu = time.perf_counter() - start, time.thread_time() - cpu0
@@ -280,7 +290,7 @@ def run_all(args, prob, task: Task, impls, skipped, exes, tmp: Path):
                         wall, cpu, gap = runner()
                         last[impl, threads] = (None, np.full((R, 1), gap))
                     else:
-                        wall, cpu, last[impl, threads] = time_call(runner, threads)
+                        wall, cpu, last[impl, threads] = time_call(runner, threads, args.warm)
                     walls[impl, threads].append(wall)
                     if cpu is not None:
                         cpus[impl, threads].append(cpu)
@@ -435,7 +445,9 @@ def assumptions(args, task: Task, peak, versions, skipped) -> str:
         f"- problem: least squares, n={task.n}, d={task.d}, K={task.epochs} epochs, batch 1, step {task.step} "
         f"(constant), float64, x0=0, gap recorded at epoch ends; seed {task.seed}",
         f"- steps/s = R * n * K / median wall time of {args.repeats} interleaved call(s), order generation included;"
-        f" threads = 1 rows pinned to one CPU, also timed in thread CPU time",
+        f" threads = 1 rows pinned to one CPU, also timed in thread CPU time; "
+        + ("each in-process call right after an untimed identical one (--warm)" if args.warm else
+           "each call after the other implementations' (caches cold; --warm for a loop of calls)"),
         f"- machine: {platform.processor() or platform.machine()}, {usable_cpus()} usable CPUs, "
         f"Python {platform.python_version()}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",

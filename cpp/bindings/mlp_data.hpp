@@ -41,7 +41,7 @@ void quantized_weights_from(const py::dict& data, int layers, ProblemData<T>& p)
 
 /** Whether `data` asks for learned activation resolutions (one per hidden layer, appended to the parameters). */
 inline bool learns_alpha(const py::dict& data) {
-  return data.contains("learn_alpha") && get_scalar<bool>(data, "learn_alpha");
+  return dict_item(data, "learn_alpha") && get_scalar<bool>(data, "learn_alpha");
 }
 
 /** The learned resolutions' rule and rate (mlp_alpha.hpp). */
@@ -74,7 +74,7 @@ void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, Problem
   p.net_loss = get_scalar<int>(data, "loss");
   OPTCORE_CHECK(p.activation >= 0 && p.activation <= 7, "unknown activation code " << p.activation);
   if (p.activation == 7) quantized_activation_from<T>(data, p);
-  if (data.contains("weight_quant")) quantized_weights_from<T>(data, layers, p);
+  if (dict_item(data, "weight_quant")) quantized_weights_from<T>(data, layers, p);
   if (learns_alpha(data)) learned_alpha_from<T>(data, p);
   OPTCORE_CHECK(p.net_loss >= 0 && p.net_loss <= 3, "unknown loss code " << p.net_loss);
   p.s_pos = get_scalar<T>(data, "s_pos");
@@ -87,7 +87,7 @@ void mlp_data_from(const py::dict& data, std::int64_t n, std::int64_t d, Problem
   const std::int64_t y_cols = p.net_loss == 0 ? widths[layers] : 1;
   OPTCORE_CHECK(p.net_loss == 0 || p.net_loss == 3 || widths[layers] == 1,
                 "logistic and exponential losses need one output, got " << widths[layers]);
-  if (data.contains("param_group") && !data["param_group"].is_none()) {  // a structured (masked / tied) network
+  if (has_entry(data, "param_group")) {  // a structured (masked / tied) network
     p.groups = get_scalar<std::int64_t>(data, "groups");
     OPTCORE_CHECK(p.groups >= 1, "a structured network needs at least one free parameter, got groups = " << p.groups);
     p.param_group = in_ptr<std::int64_t>(data, "param_group", {d});

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "optcore/config.hpp"
@@ -30,15 +31,48 @@ inline std::string shape_string(const py::array& a) {
   return os.str();
 }
 
-/** The array `name` of dict `d` as a checked C-contiguous array of T with the given shape (-1: any extent). */
+/**
+ * The interned Python string of a key name, made once: the dicts below are read many times per call, and a key
+ * made afresh from a C string is decoded and hashed on every lookup (most of a short call's cost). Callers pass
+ * string literals, so the pointer finds the key; the text is compared as well, so that a pointer that came to hold
+ * another name gets that name's key. Call with the GIL held; the strings live as long as the process.
+ */
+inline PyObject* interned_key(const char* name) {
+  struct Key {
+    std::string text;
+    PyObject* key;
+  };
+  static std::unordered_map<const char*, Key> keys;
+  auto it = keys.find(name);
+  if (it != keys.end() && it->second.text == name) return it->second.key;
+  PyObject* key = PyUnicode_InternFromString(name);
+  if (!key) throw py::error_already_set();
+  keys[name] = Key{name, key};
+  return key;
+}
+
+/** d[name] as a borrowed reference, or nullptr when `d` has no such key. */
+inline PyObject* dict_item(const py::dict& d, const char* name) {
+  PyObject* item = PyDict_GetItemWithError(d.ptr(), interned_key(name));
+  if (!item && PyErr_Occurred()) throw py::error_already_set();
+  return item;
+}
+
+/** Whether `d` has the entry `name` and it is not None. */
+inline bool has_entry(const py::dict& d, const char* name) {
+  PyObject* item = dict_item(d, name);
+  return item && item != Py_None;
+}
+
+/** The array `obj` (named `name` in the messages) checked to be a C-contiguous array of T with the given shape
+ *  (-1: any extent). */
 template <class T>
-py::array checked_array(const py::dict& d, const char* name, const std::vector<std::int64_t>& shape,
+py::array checked_array_object(py::handle obj, const char* name, const std::vector<std::int64_t>& shape,
                         bool writeable = false) {
-  OPTCORE_CHECK(d.contains(name), "missing array '" << name << "'");
-  py::object obj = d[name];
   if (!py::isinstance<py::array>(obj)) throw py::type_error(std::string("'") + name + "' must be a numpy array");
   py::array a = py::reinterpret_borrow<py::array>(obj);
-  if (!a.dtype().is(py::dtype::of<T>()))
+  // equivalent dtypes, not the same dtype object: an unpickled problem's arrays carry dtype objects of their own
+  if (!py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), py::dtype::of<T>().ptr()))
     throw py::type_error(std::string("'") + name + "' must have dtype " + std::string(py::str(py::dtype::of<T>())) +
                          ", got " + std::string(py::str(a.dtype())));
   OPTCORE_CHECK(a.flags() & py::array::c_style, "'" << name << "' must be C-contiguous");
@@ -47,6 +81,15 @@ py::array checked_array(const py::dict& d, const char* name, const std::vector<s
   for (std::size_t i = 0; ok && i < shape.size(); ++i) ok = shape[i] < 0 || a.shape(i) == shape[i];
   OPTCORE_CHECK(ok, "'" << name << "' has shape " << shape_string(a) << ", expected ndim " << shape.size());
   return a;
+}
+
+/** The array `name` of dict `d` as a checked C-contiguous array of T with the given shape (-1: any extent). */
+template <class T>
+py::array checked_array(const py::dict& d, const char* name, const std::vector<std::int64_t>& shape,
+                        bool writeable = false) {
+  PyObject* item = dict_item(d, name);
+  OPTCORE_CHECK(item, "missing array '" << name << "'");
+  return checked_array_object<T>(py::handle(item), name, shape, writeable);
 }
 
 template <class T>
@@ -62,19 +105,20 @@ T* out_ptr(const py::dict& d, const char* name, const std::vector<std::int64_t>&
 /** Like in_ptr/out_ptr, but the entry may be absent or None (then nullptr). */
 template <class T>
 const T* optional_in(const py::dict& d, const char* name, const std::vector<std::int64_t>& shape) {
-  if (!d.contains(name) || d[name].is_none()) return nullptr;
+  if (!has_entry(d, name)) return nullptr;
   return in_ptr<T>(d, name, shape);
 }
 template <class T>
 T* optional_out(const py::dict& d, const char* name, const std::vector<std::int64_t>& shape) {
-  if (!d.contains(name) || d[name].is_none()) return nullptr;
+  if (!has_entry(d, name)) return nullptr;
   return out_ptr<T>(d, name, shape);
 }
 
 template <class V>
 V get_scalar(const py::dict& d, const char* name) {
-  OPTCORE_CHECK(d.contains(name), "missing option '" << name << "'");
-  return d[name].cast<V>();
+  PyObject* item = dict_item(d, name);
+  OPTCORE_CHECK(item, "missing option '" << name << "'");
+  return py::handle(item).cast<V>();
 }
 
 void bind_random(py::module_& m);

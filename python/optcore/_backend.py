@@ -96,6 +96,11 @@ def _cupy_module():
     return sys.modules.get("cupy")
 
 
+def cupy_imported() -> bool:
+    """Whether CuPy was imported in this process: only then can an argument be a device array."""
+    return sys.modules.get("cupy") is not None
+
+
 def is_cupy_array(x) -> bool:
     """Whether ``x`` is a ``cupy.ndarray`` (False without importing CuPy when it was never imported)."""
     cupy = _cupy_module()

@@ -21,6 +21,28 @@ def run_sgd(
     spec: dict[str, Any],
     recording: dict[str, Any],
 ) -> None: ...
+class PreparedRunF32:
+    def run(
+        self, x: npt.NDArray[np.float32], seeds: npt.NDArray[np.uint64], run_ids: npt.NDArray[np.uint32]
+    ) -> tuple[dict[str, np.ndarray], int]: ...
+
+class PreparedRunF64:
+    def run(
+        self, x: npt.NDArray[np.float64], seeds: npt.NDArray[np.uint64], run_ids: npt.NDArray[np.uint32]
+    ) -> tuple[dict[str, np.ndarray], int]: ...
+
+def prepare_sgd(
+    kind: str,
+    data: dict[str, Any],
+    run_arrays: dict[str, Any],
+    spec: dict[str, Any],
+    rec_inputs: dict[str, Any],
+    record: list[str],
+    iterates: bool,
+    runs: int,
+    dim: int,
+    dtype: str,
+) -> PreparedRunF32 | PreparedRunF64: ...
 def isa_info() -> dict[str, bool | str]: ...
 def elementary(function: str, x: np.ndarray, isa: str = ...) -> np.ndarray: ...
 def mlp_eval(
@@ -31,6 +53,14 @@ def mlp_eval(
     threads: int = 1,
     isa: str = "auto",
 ) -> dict[str, np.ndarray]: ...
+def mlp_eval_checked(
+    data: dict[str, Any],
+    params: npt.NDArray[np.float32] | npt.NDArray[np.float64],
+    what: str,
+    v: npt.NDArray[np.float32] | npt.NDArray[np.float64] | None = None,
+    threads: int = 1,
+    isa: str = "auto",
+) -> tuple[int, dict[str, np.ndarray] | None]: ...
 def linear_tensor_gd(
     net: dict[str, Any], data: dict[str, Any], theta: npt.NDArray[np.floating], options: dict[str, Any]
 ) -> dict[str, npt.NDArray[Any]]: ...

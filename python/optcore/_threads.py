@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+from . import _environment
 from ._validation import integer
 
 #: The most threads one call may start (the C++ core's ``optcore::kMaxThreads``). More threads than CPUs never
@@ -16,6 +17,7 @@ MAX_THREADS = 1024
 #: Environment variable that sets the default thread count (e.g. ``OPTCORE_NUM_THREADS=1`` in worker processes
 #: that already run one task per CPU).
 ENV_VAR = "OPTCORE_NUM_THREADS"
+_env_threads = _environment.reader(ENV_VAR, "")  # os.environ.get(ENV_VAR, ""), on every call
 
 _default: int | None = None  # set_default_threads(); None: the environment variable or the usable CPUs
 
@@ -42,7 +44,7 @@ def default_threads() -> int:
     """
     if _default is not None:
         return _default
-    env = os.environ.get(ENV_VAR, "").strip()
+    env = _env_threads().strip()
     if env:
         try:
             value = int(env)

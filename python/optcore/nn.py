@@ -46,14 +46,13 @@ Conventions
 
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
 
-from . import _backend, _core, _structure
+from . import _backend, _call_cache, _core, _environment, _structure
 from ._memory import check_fits
-from ._threads import resolve_threads
+from ._threads import MAX_THREADS, resolve_threads
 from ._validation import as_dtype, choice, float_array, integer, positive_float
 from .problems import Problem
 from .reference import Stream
@@ -68,6 +67,8 @@ ALPHA_GRADS = {"ae": 0, "pact": 1, "mean": 2}
 #: the range learned resolutions are kept in (the paper code's clamp)
 ALPHA_RANGE = (1e-3, 5.0)
 LOSSES = {"squared": 0, "logistic": 1, "exponential": 2, "softmax_ce": 3}
+_isa_requested = _environment.reader("OPTCORE_ISA", "auto")  # os.environ.get("OPTCORE_ISA", "auto"), on every call
+_SIZED = ("per_example", "hessian", "forward")  # evaluations whose outputs grow with n or P^2 (_check_output_size)
 PURPOSE_INIT = 4  # the Philox stream purpose of initializations (docs/randomness.md)
 
 _METHOD_OF = {  # the public method behind each evaluation, for messages
@@ -305,6 +306,13 @@ class MLP:
             _structure.check_structured(params, self._group, self.n_free_params, name)
 
     def _eval(self, params, X, Y, what, v=None, threads=None, backend=None):
+        if (backend is None or backend == "cpu") and not _backend.cupy_imported():
+            fast = self._eval_prepared(params, X, Y, what, v, threads)
+            if fast is not None:  # else the general path below, which raises or warns as it always did
+                status, out, single = fast
+                if status == 2:
+                    _warn_non_finite(what, out)
+                return {k: (a[0] if single else a) for k, a in out.items()}
         backend = _backend.choose_backend(backend, {"params": params, "X": X, "Y": Y, "v": v})
         if backend == "cuda" and self.structured:
             raise ValueError("masked or tied networks (masks=, ties=) run on the CPU only; use backend='cpu'")
@@ -338,13 +346,104 @@ class MLP:
             _warn_non_finite(what, out)
             return {k: (a[0] if single else a) for k, a in out.items()}
         # the same instruction-set copy as run_sgd: "auto" (the best this CPU runs), or forced by OPTCORE_ISA
-        isa = os.environ.get("OPTCORE_ISA", "auto")
+        isa = _isa_requested()
         out = _core.mlp_eval(data, p, what, v, resolve_threads(threads, p.shape[0]), isa)
         _warn_non_finite(what, out)
         return {k: (a[0] if single else a) for k, a in out.items()}
 
+    def _eval_prepared(self, params, X, Y, what, v, threads):
+        """_eval's usual call -- NumPy params, X, Y (and v) already in the network's dtype and layout, an
+        unstructured network, on the CPU -- with the checks of params, X, Y and v (finite, valid targets) and of the
+        outputs (finite) done by the core, one pass each. Returns (status, outputs, single), status as
+        ``_core.mlp_eval_checked`` gives it (0, or 2: some output is not finite), or None where the general path
+        must run: other inputs, a check that fails (the general path raises its error), a bad ``threads``.
+        """
+        dt = self.dtype
+        if (type(params) is not np.ndarray or type(X) is not np.ndarray or params.dtype is not dt
+                or X.dtype is not dt or not params.flags.c_contiguous or not X.flags.c_contiguous or X.ndim != 2
+                or (v is None) == (what == "hvp")):
+            return None
+        cache = self.__dict__.get(_call_cache.ATTRIBUTE)
+        fixed = None if cache is None else cache.get(self, "eval")
+        if fixed is None and (fixed := self._fixed_data()) is None:
+            return None
+        data, d_in, k, P, squared = fixed
+        n = X.shape[0]
+        single = params.ndim == 1
+        if n < 1 or X.shape[1] != d_in or (params.shape[0] != P if single else (params.ndim != 2 or
+                                                                               params.shape[1] != P)):
+            return None
+        if Y is None:  # forward: targets that any loss accepts, as _placeholder_targets gives them
+            Y = np.zeros((n, k), dtype=dt) if squared else (np.ones if self.loss in ("logistic", "exponential")
+                                                             else np.zeros)((n, 1), dtype=dt)
+        elif type(Y) is not np.ndarray or Y.dtype is not dt or not Y.flags.c_contiguous:
+            return None
+        elif squared:
+            if Y.ndim == 1 and k == 1:
+                Y = Y[:, None]
+            if Y.shape != (n, k):
+                return None
+        elif Y.shape != (n,):
+            return None
+        else:
+            Y = Y[:, None]
+        p = params.reshape(1, -1) if single else params
+        R = p.shape[0]
+        if v is not None:  # hvp: one direction per network, or one for all (broadcast, as the general path does)
+            if type(v) is not np.ndarray or v.dtype is not dt or not v.flags.c_contiguous:
+                return None
+            if v.shape == (P,):
+                v = v.reshape(1, -1) if R == 1 else np.ascontiguousarray(np.broadcast_to(v, (R, P)))
+            elif v.shape != (R, P):
+                return None
+        if type(threads) is int and 1 <= threads <= MAX_THREADS:
+            threads = max(1, min(threads, R))  # resolve_threads(threads, R) without its calls
+        else:
+            try:  # the general path checks these after the inputs: let it raise them in that order
+                threads = resolve_threads(threads, R)
+            except (TypeError, ValueError):
+                return None
+        if what in _SIZED:
+            try:
+                self._check_output_size(what, R, n)
+            except ValueError:
+                return None
+        try:  # a refusal of the core (a bad OPTCORE_ISA) comes after the general path's own checks too
+            status, out = _core.mlp_eval_checked(
+                {**data, "X": X, "Y": Y, "scale": float(n if self.reduction == "sum" else 1)}, p, what, v, threads,
+                _isa_requested(),
+            )
+        except (TypeError, ValueError):
+            return None
+        return None if status == 1 else (status, out, single)
+
+    def _fixed_data(self):
+        """The entries of :meth:`_data` that depend only on the network, and (d_in, d_out, P, squared loss), made
+        and kept in the network's cache (optcore._call_cache: valid while its attributes stay the same objects);
+        None for structured and quantized networks, which take the general path."""
+        if self.structured or self.activation == "quantized":
+            return None
+        cache = _call_cache.cache_of(self)
+        if cache is None:
+            return None
+        data = {
+            "widths": self.widths,
+            "bias": self.bias,
+            "activation": ACTIVATIONS[self.activation],
+            "loss": LOSSES[self.loss],
+            "s_pos": self.slopes[0],
+            "s_neg": self.slopes[1],
+            "param_group": self._group,
+            "groups": int(self.n_free_params),
+        }
+        fixed = (data, int(self.widths[0]), int(self.widths[-1]), self.n_params, self.loss == "squared")
+        cache.put(self, "eval", fixed)
+        return fixed
+
     def _check_output_size(self, what: str, R: int, n: int) -> None:
         """Refuse, naming the arguments, outputs too large for memory (per-example gradients, dense Hessians)."""
+        if what not in _SIZED:
+            return
         P, itemsize = self.n_params, self.dtype.itemsize
         sizes = {"per_example": (R * n * P, "R networks x n examples x P parameters"),
                  "hessian": (R * P * P, "R networks x P x P"),

@@ -5,14 +5,13 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
-import os
 import time
 import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _backend, _core, _user_loop
+from . import _backend, _call_cache, _core, _environment, _user_loop
 from ._fingerprint import problem_fingerprint
 from ._memory import SMALL, check_fits
 from ._seeds import resolve_keys, resolve_run_ids
@@ -35,6 +34,7 @@ from .problems import Problem
 from .schedules import as_schedule, from_spec, to_spec
 
 RECORDABLE = ("gap", "dist", "objective", "accuracy")
+_isa_requested = _environment.reader("OPTCORE_ISA", "auto")  # os.environ.get("OPTCORE_ISA", "auto"), on every call
 _DTYPE_NAMES = {np.dtype(np.float32): "float32", np.dtype(np.float64): "float64"}  # str(dtype) costs microseconds
 
 
@@ -278,14 +278,80 @@ def run_sgd(
         ``record_every``) cannot fit in the memory this process can have.
     KeyboardInterrupt
         On Ctrl-C during the run: the C++ loop stops within a fraction of a second and no thread is left running.
+
+    Notes
+    -----
+    A call with the same options as one of the last few on the same problem (any ``x0`` with as many rows and any
+    int or None ``seed``) reuses that call's checked plan, as long as every attribute of the problem is still the
+    object it was; see :func:`_cache_key` for which calls qualify, and :func:`sgd_plan` to hold a plan yourself.
     """
-    plan = _plan(
-        problem, order=order, epochs=epochs, step_size=step_size, runs=runs, x0=x0, seed=seed, run_ids=run_ids,
-        batch_size=batch_size, remainder=remainder, workers=workers, mode=mode, sync_every=sync_every, record=record,
-        record_every=record_every, record_iterates=record_iterates, base_order=base_order, orders=orders,
-        threads=threads, backend=backend,
-    )
+    key = _cache_key(problem, order, epochs, step_size, runs, x0, seed, run_ids, batch_size, remainder, workers, mode,
+                     sync_every, record, record_every, record_iterates, base_order, orders, threads, backend)
+    cache = plan = None
+    if key is not None:
+        cache = problem.__dict__.get(_call_cache.ATTRIBUTE)
+        plan = None if cache is None else cache.get(problem, key)
+        threads = key[_KEY_THREADS]  # resolved for the key (threads=None: the default, read once per call)
+    if plan is None:
+        plan = _plan(
+            problem, order=order, epochs=epochs, step_size=step_size, runs=runs, x0=x0, seed=seed, run_ids=run_ids,
+            batch_size=batch_size, remainder=remainder, workers=workers, mode=mode, sync_every=sync_every,
+            record=record, record_every=record_every, record_iterates=record_iterates, base_order=base_order,
+            orders=orders, threads=threads, backend=backend,
+        )
+        if key is not None and plan._cacheable:
+            _call_cache.cache_of(problem).put(problem, key, plan)
     return plan._run(x0, seed, run_ids)
+
+
+#: Plans of at most this many runs are cached (their step tables and decays are O(R)).
+_MAX_CACHED_RUNS = 4096
+
+
+def _cache_key(problem, order, epochs, step_size, runs, x0, seed, run_ids, batch_size, remainder, workers, mode,
+               sync_every, record, record_every, record_iterates, base_order, orders, threads, backend):
+    """The key of run_sgd's plan in the problem's cache (optcore._call_cache), or None for a call that is planned
+    afresh.
+
+    Only calls whose plan is a function of the key and of the problem's attributes are cached: a built-in problem
+    kind, options of exactly the plain types below (an int where 1.0 or True would be refused, and so on), no
+    CuPy, no base or explicit orders; ``x0``, ``seed`` and ``run_ids`` enter the plan only through the number of
+    runs they imply, so they are limited to a NumPy ``x0`` (its rows when 2-D), an int or None seed and no run ids.
+    The thread count (``threads=None``: ``OPTCORE_NUM_THREADS`` or the usable CPUs) and ``OPTCORE_ISA`` are read
+    on every call and are part of the key.
+    """
+    if (
+        type(order) is not str or type(epochs) is not int or type(step_size) is not float
+        or type(batch_size) is not int or type(remainder) is not str or type(workers) is not int
+        or type(mode) is not str or type(record_iterates) is not bool
+        or not (runs is None or type(runs) is int) or not (sync_every is None or type(sync_every) is int)
+        or not (record_every is None or type(record_every) is int) or not (threads is None or type(threads) is int)
+        or not (seed is None or type(seed) is int) or run_ids is not None
+        or base_order is not None or orders is not None
+        or not (backend is None or backend == "cpu") or _backend.cupy_imported()
+        or not type(problem).__module__.startswith("optcore.") or not hasattr(problem, "__dict__")
+    ):
+        return None
+    if x0 is None:
+        rows = -1
+    elif type(x0) is np.ndarray:
+        rows = x0.shape[0] if x0.ndim == 2 else -1
+    else:
+        return None
+    if type(record) is not str:
+        if type(record) not in (tuple, list) or any(type(item) is not str for item in record):
+            return None
+        record = tuple(record)
+    if threads is None:
+        try:
+            threads = resolve_threads(None)
+        except ValueError:  # a bad OPTCORE_NUM_THREADS: the plan raises it, after the checks that come first
+            return None
+    return (order, epochs, step_size, runs, rows, batch_size, remainder, workers, mode, sync_every, record,
+            record_every, record_iterates, threads, backend, _isa_requested())
+
+
+_KEY_THREADS = 13  # where _cache_key's key holds the thread count
 
 
 def sgd_plan(
@@ -393,7 +459,7 @@ def _plan(
     threads = resolve_threads(threads)
     what = _what_to_record(record, problem)
     n_records = epochs + 1 if record_every == 0 else steps_per_epoch * epochs // record_every + 1
-    _check_result_size(R, problem.dim, n_records, what, record_iterates, dtype, epochs, record_every)
+    small = _check_result_size(R, problem.dim, n_records, what, record_iterates, dtype, epochs, record_every)
     table, decay = schedule.compact_table(R, epochs, dtype)
     spec, run_arrays = order_spec(
         name, workers=workers, per_worker=N, count=count, runs=R, epochs=epochs, base_order=base_order, orders=orders
@@ -409,7 +475,7 @@ def _plan(
         # which compiled copy of the loops: "auto" (the widest the CPU runs: AVX-512, AVX2, portable), or one forced
         # with OPTCORE_ISA=portable|avx2|avx512 for tests and benchmarks (a copy the CPU lacks raises ValueError);
         # every copy gives the same bits
-        isa=os.environ.get("OPTCORE_ISA", "auto"),
+        isa=_isa_requested(),
     )
     if callback:
         _user_loop.check_records(problem, what)
@@ -447,8 +513,12 @@ def _plan(
         "elapsed_s": None,
     }
     data = problem._data() if backend == "cpu" and not callback else None  # what the compiled CPU engine reads
-    return SGDPlan(problem, data, bool(callback), backend, what, n_records, spec, run_arrays, meta,
+    plan = SGDPlan(problem, data, bool(callback), backend, what, n_records, spec, run_arrays, meta,
                    _not_aliasing(explicit, orders))
+    # run_sgd may keep it for the next identical call: the memory check above looked nothing up, and the plan holds
+    # only O(R) tables
+    plan._cacheable = small and R <= _MAX_CACHED_RUNS and explicit is None and data is not None
+    return plan
 
 
 _AUTO_ISA: list[str] = []
@@ -468,6 +538,8 @@ class SGDPlan:
     :func:`sgd_plan`, which makes one. Attributes ``runs`` (R), ``dim`` (d) and ``meta`` (the plan's part of
     every result's ``meta``) are read-only by convention."""
 
+    _cacheable = False  # set by _plan: whether run_sgd may keep this plan for its next identical call
+
     def __init__(self, problem, data, callback, backend, what, n_records, spec, run_arrays, meta, explicit_orders):
         self._problem, self._data, self._callback, self.backend = problem, data, callback, backend
         self._what, self._n_records, self._spec, self._run_arrays = what, n_records, spec, run_arrays
@@ -485,6 +557,13 @@ class SGDPlan:
             self._rec_inputs["hessian"] = np.ascontiguousarray(problem.hessian, dtype=self._dtype)
         if problem.f_star is not None:
             self._rec_inputs["f_star"] = problem.f_star
+        # the compiled CPU engine reads every argument of the plan once, at the first run (where _core.run_sgd
+        # read them, so that its refusals, e.g. of OPTCORE_ISA, come after the checks of x0 and the seeds, as they
+        # did); a call hands it x, the keys and the run ids, and gets the records back allocated and checked
+        self._prepared = None
+        self._default_ids = np.arange(self.runs, dtype=np.uint32)  # run_ids=None; read only by the engine
+        self._default_id_list = self._default_ids.tolist()
+        self._step_size_is_float = type(meta["step_size"]) is float  # a float: no copy per result
 
     def __repr__(self) -> str:
         m = self.meta
@@ -494,7 +573,8 @@ class SGDPlan:
     def run(self, *, x0=None, seed=0, run_ids=None) -> SGDResult:
         """The runs from ``x0`` (array (d,) or (R, d), default 0) with Philox keys ``seed`` and stream ids
         ``run_ids``, as in :func:`run_sgd`; returns an :class:`SGDResult`."""
-        _backend.choose_backend(self.backend, {"x0": x0, "seed": seed, "run_ids": run_ids})
+        if self.backend != "cpu" or _backend.cupy_imported():
+            _backend.choose_backend(self.backend, {"x0": x0, "seed": seed, "run_ids": run_ids})
         return self._run(x0, seed, run_ids)
 
     def _run(self, x0, seed, run_ids) -> SGDResult:
@@ -511,27 +591,38 @@ class SGDPlan:
         self._problem._check_start(x)
         x0_used = None if x0 is None else x0.copy()  # validated and in the problem's dtype: replays bit for bit
         keys = resolve_keys(seed, R)
-        ids = resolve_run_ids(run_ids, R)
-        run_arrays = {**self._run_arrays, "seeds": keys, "run_ids": ids}
-
-        rec = {"diverged": np.zeros(R, dtype=np.uint8), **self._rec_inputs}
-        for item in what:
-            rec[item] = _nans((R, self._n_records), dtype)  # NaN until written: a gap can never hide
-        if self._record_iterates:
-            rec["iterates"] = _nans((R, self._n_records, d), dtype)
+        if run_ids is None:
+            ids, id_list = self._default_ids, list(self._default_id_list)
+        else:
+            ids = resolve_run_ids(run_ids, R)
+            id_list = ids.tolist()
 
         start = time.perf_counter()
-        if self.backend == "cuda":
-            x, rec = _run_cuda(self._problem, x, run_arrays, self._spec, rec)
-        elif self._callback:
-            _user_loop.run(self._problem, x, run_arrays, self._spec, rec)
+        if self._data is not None:  # the compiled CPU engine: records allocated, filled and checked there
+            if self._prepared is None:
+                self._prepared = _core.prepare_sgd(self._problem.kind, self._data, self._run_arrays, self._spec,
+                                                   self._rec_inputs, list(what), self._record_iterates, R, d,
+                                                   self.meta["dtype"])
+            rec, status = self._prepared.run(x, keys, ids)
         else:
-            _core.run_sgd(self._problem.kind, self._data, x, run_arrays, self._spec, rec)
+            rec = {"diverged": np.zeros(R, dtype=np.uint8), **self._rec_inputs}
+            for item in what:
+                rec[item] = _nans((R, self._n_records), dtype)  # NaN until written: a gap can never hide
+            if self._record_iterates:
+                rec["iterates"] = _nans((R, self._n_records, d), dtype)
+            run_arrays = {**self._run_arrays, "seeds": keys, "run_ids": ids}
+            if self.backend == "cuda":
+                x, rec = _run_cuda(self._problem, x, run_arrays, self._spec, rec)
+            else:
+                _user_loop.run(self._problem, x, run_arrays, self._spec, rec)
+            status = 3  # not checked yet
         elapsed = time.perf_counter() - start
 
-        _flag_non_finite_records(x, rec, what)
-        diverged = rec["diverged"] != 0
-        if diverged.any():
+        if status & 2:  # a recorded value is not finite (status 0 and 1: all are)
+            _flag_non_finite_records(x, rec, what)
+        # the prepared run's flags are a new bool array already (nobody else holds it); the others' are uint8
+        diverged = rec["diverged"] if self._data is not None else rec["diverged"] != 0
+        if status and diverged.any():
             x[diverged] = np.nan  # a diverged run's last iterate is no result (it may hold inf)
             warnings.warn(
                 f"{int(diverged.sum())} of {R} runs diverged (non-finite iterates, or a recorded value that "
@@ -540,11 +631,13 @@ class SGDPlan:
                 stacklevel=3,
             )
         meta = dict(self.meta)  # the plan's entries, fresh copies of its lists, and this call's
+        step_size = meta["step_size"]
         meta.update(
             seeds=keys.tolist(),  # Python ints
-            run_ids=ids.tolist(),
+            run_ids=id_list,
             base_order=None if meta["base_order"] is None else list(meta["base_order"]),
-            step_size=copy.deepcopy(meta["step_size"]),  # a float, or the lists of a per-run or per-epoch schedule
+            # a float, or the lists of a per-run or per-epoch schedule
+            step_size=step_size if self._step_size_is_float else copy.deepcopy(step_size),
             x0=x0_used,
             record=list(what),
             elapsed_s=elapsed,
@@ -570,13 +663,14 @@ def _nans(shape, dtype) -> np.ndarray:
     return out
 
 
-def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every) -> None:
-    """Refuse, naming the arguments, results that cannot fit in memory (before anything is allocated)."""
+def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, record_every) -> bool:
+    """Refuse, naming the arguments, results that cannot fit in memory (before anything is allocated). Returns
+    whether they are small enough to fit on any machine (then nothing was looked up)."""
     itemsize = np.dtype(dtype).itemsize
     per_point = len(what) * itemsize + (d * itemsize if record_iterates else 0)
     nbytes = R * (d * itemsize + 32) + n_records * (16 + R * per_point)  # x, per-run arrays, steps/epochs, records
     if nbytes < SMALL:  # fits whatever the limit; the message below is only built when it may be needed
-        return
+        return True
     points = f"{n_records} record points ({'every epoch end' if record_every == 0 else f'every {record_every} steps'}"
     points += f" of epochs={epochs} epochs)"
     check_fits(
@@ -585,6 +679,7 @@ def _check_result_size(R, d, n_records, what, record_iterates, dtype, epochs, re
         f"{', '.join(what + (('iterates',) if record_iterates else ()))} at {points}",
         "record less often (a larger record_every=), or ask for fewer epochs= or runs=",
     )
+    return False
 
 
 def _flag_non_finite_records(x, rec: dict, what) -> None:
