@@ -216,8 +216,8 @@ inline typename NativeVec<T>::type dot_rows_block(const Rows& a, const T* x, con
 /**
  * g[j] += alphas[k] rows.row(k)[j] (then, with Ridge, += beta x[j]) for k = 0, 1, ..., count - 1 in that order,
  * for NV vectors of columns from j0 -- the last one, with Tail, the tail: the columns after the last whole vector,
- * from rows.tail(k), gt and xt (dot_rows_block()) -- axpy()'s operations row after row, so the bits of one axpy() per row,
- * with the columns' sums held in registers across the rows.
+ * from rows.tail(k), gt and xt (dot_rows_block()) -- axpy()'s operations row after row, so the bits of one
+ * axpy() per row, with the columns' sums held in registers across the rows.
  */
 template <class T, int NV, bool Tail, bool Ridge, class Rows>
 inline void accumulate_columns(const Rows& rows, const T* alphas, int count, const T* x, const T* xt, T beta, T* g,

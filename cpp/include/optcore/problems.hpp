@@ -98,9 +98,9 @@ struct MarginLoss {
     return dphi_from_exp(z, exp_exact_vec<T>(exp_arg(z)));
   }
   /**
-   * The stages of dphi_vec() and dphi_phi_vec(): e = exp_exact_vec(exp_arg(z)), then dphi_from_exp(z, e) and
-   * phi_from_exp(z, e). batch_pass() runs each stage over several vectors, so that their chains of dependent
-   * operations overlap.
+   * The stages of dphi_vec() and of phi_vec() for T = double: e = exp_exact_vec(exp_arg(z)), then
+   * dphi_from_exp(z, e) and phi_from_exp(z, e) -- one exp for both. batch_pass() runs each stage over several
+   * vectors, so that their chains of dependent operations overlap.
    */
   template <class V>
   static V exp_arg(V z) {
@@ -155,8 +155,10 @@ struct MarginLoss {
     std::vector<double> phis;
   };
 
-  __attribute__((flatten)) void batch_pass(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset, const T* x, T* g, T s,
-                  T* objective) const {
+  // flatten: every kernel and elementary function inlined into the sweep (GCC kept exp_exact_vec() a call per
+  // vector, which serialized the blocks' exps)
+  __attribute__((flatten)) void batch_pass(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset,
+                                           const T* x, T* g, T s, T* objective) const {
     using V = typename detail::NativeVec<T>::type;
     constexpr int W = detail::NativeVec<T>::width;
     thread_local PassScratch scratch;
