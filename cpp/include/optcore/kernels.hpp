@@ -10,6 +10,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#ifndef __CUDACC_RTC__
+#include <type_traits>
+#endif
 
 #include "optcore/config.hpp"
 #include "optcore/isa.hpp"
@@ -104,107 +107,167 @@ inline T dot_vector(const T* a, const T* b, std::int64_t d) {
   return reduce_lanes<T>(acc);
 }
 
+/** Integer vectors of NativeVec<T>'s shape: lane masks for the vector form of ?:. */
+template <class T>
+struct NativeMask {
+  using Int = std::conditional_t<sizeof(T) == 8, std::int64_t, std::int32_t>;
+  typedef Int type __attribute__((vector_size(NativeVec<T>::width * sizeof(T))));
+};
+
 /**
- * out[r] = dot(a[r], b, d) for R rows at once, each with dot_vector()'s operations in its order (the same bits):
- * the rows' independent chains of adds overlap, and b is loaded once for all R.
+ * How the row-block kernels below split a row of d columns: whole groups of 8 (dot()'s eight lanes), whole vectors
+ * of W = NativeVec<T>::width, and the last d mod W columns (the tail), which go to lanes 0, 1, ... of accumulator
+ * vector `used` of dot_vector().
  */
-template <class T, int R>
-inline void dot_vector_rows(const T* const* a, const T* b, std::int64_t d, T* out) {
-  using V = typename NativeVec<T>::type;
-  constexpr int W = NativeVec<T>::width, nv = 8 / W;
-  V acc[R][nv];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < nv; ++v) acc[r][v] = V{} * T(0);
-  std::int64_t j = 0;
-  for (; j + 8 <= d; j += 8)
-    for (int v = 0; v < nv; ++v) {
-      const V bv = load_vec(b + j + v * W);
-      for (int r = 0; r < R; ++r) acc[r][v] += load_vec(a[r] + j + v * W) * bv;
-    }
-  const std::int64_t tail_start = j;
-  for (int v = 0; v < nv; ++v) {
-    if (j + W <= d) {
-      const V bv = load_vec(b + j);
-      for (int r = 0; r < R; ++r) acc[r][v] += load_vec(a[r] + j) * bv;
-      j += W;
-    }
+template <class T>
+struct ColumnSplit {
+  using Mask = typename NativeMask<T>::type;
+  std::int64_t d = 0, d8 = 0, full = 0;  ///< columns; in whole groups of 8; in whole vectors
+  int rest = 0, used = 0;                ///< d mod W; the accumulator the tail goes to
+  Mask tail_mask{};                      ///< lanes < rest
+
+  explicit ColumnSplit(std::int64_t dim) : d(dim), d8(dim - dim % 8) {
+    constexpr int W = NativeVec<T>::width;
+    full = dim - dim % W;
+    rest = static_cast<int>(dim % W);
+    used = static_cast<int>((full - d8) / W);
+    for (int l = 0; l < W; ++l) tail_mask[l] = l < rest ? -1 : 0;
   }
-  // The last d mod W terms go to lanes 0, 1, ... of vector (j - tail_start) / W, as in dot_vector(); added here as
-  // one vector whose other lanes hold -0.0, which leaves any sum unchanged (x + -0 is x, also for x = +0 or -0), so
-  // that no accumulator is indexed at run time (that would keep them all in memory).
-  if (j < d) {
-    const int used = static_cast<int>((j - tail_start) / W), rest = static_cast<int>(d - j);
-    for (int r = 0; r < R; ++r) {
-      T buf[W];
-      for (int l = 0; l < W; ++l) buf[l] = l < rest ? a[r][j + l] * b[j + l] : T(-0.0);
-      const V t = load_vec(buf);
-      for (int v = 0; v < nv; ++v)
-        if (v == used) acc[r][v] += t;
-    }
+};
+
+/** A block's rows given by pointers: row r at rows[r], its tail (dot_rows_block()) at tails[r]. */
+template <class T>
+struct RowPointers {
+  const T* const* rows;
+  const T* const* tails;
+  const T* row(int r) const { return rows[r]; }
+  const T* tail(int r) const { return tails[r]; }
+  RowPointers from(int q) const { return {rows + q, tails + q}; }
+};
+
+/** Consecutive rows: row r at first + r * stride, its tail `full` values after its start. */
+template <class T>
+struct RowRange {
+  const T* first;
+  std::int64_t stride, full;
+  const T* row(int r) const { return first + r * stride; }
+  const T* tail(int r) const { return first + r * stride + full; }
+  RowRange from(int q) const { return {first + q * stride, stride, full}; }
+};
+
+/** reduce_lanes() of each of W rows' accumulators, as one vector (lane r: row r), with reduce_lanes()' adds. */
+template <class T, class V>
+inline V reduce_rows(const V (*acc)[8 / NativeVec<T>::width]) {
+  constexpr int W = NativeVec<T>::width;
+  if constexpr (W == 4) {
+    V s[4];
+    for (int r = 0; r < 4; ++r) s[r] = acc[r][0] + acc[r][1];  // (l0+l4, l1+l5, l2+l6, l3+l7) of row r
+    // transposed: c_l = (s_0[l], s_1[l], s_2[l], s_3[l]), so that (s[0] + s[2]) + (s[1] + s[3]) runs on all four
+    const V t0 = __builtin_shufflevector(s[0], s[1], 0, 4, 2, 6), t1 = __builtin_shufflevector(s[0], s[1], 1, 5, 3, 7);
+    const V t2 = __builtin_shufflevector(s[2], s[3], 0, 4, 2, 6), t3 = __builtin_shufflevector(s[2], s[3], 1, 5, 3, 7);
+    const V c0 = __builtin_shufflevector(t0, t2, 0, 1, 4, 5), c2 = __builtin_shufflevector(t0, t2, 2, 3, 6, 7);
+    const V c1 = __builtin_shufflevector(t1, t3, 0, 1, 4, 5), c3 = __builtin_shufflevector(t1, t3, 2, 3, 6, 7);
+    return (c0 + c2) + (c1 + c3);
+  } else {
+    V out;
+    for (int r = 0; r < W; ++r) out[r] = reduce_lanes<T>(acc[r]);
+    return out;
   }
-  for (int r = 0; r < R; ++r) out[r] = reduce_lanes<T>(acc[r]);
 }
 
 /**
- * g[j] += alphas[k] * rows[k][j] (then, with Ridge, += beta * x[j]) for k = 0, 1, ..., count - 1 in that order,
- * for NV vectors of columns from j0: axpy()'s operations row after row, so the bits of one axpy() per row, with
- * the columns' sums held in registers across the rows instead of going through memory for every row.
+ * dot(a.row(r), x, d) for the W rows of one block (W = NativeVec<T>::width), returned as one vector (lane r: row
+ * r), each with dot_vector()'s operations in its order (the same bits), the accumulators in registers throughout.
+ * The tail: a.tail(r) points at row r's last d mod W values (whatever follows them is read and discarded), xt at
+ * x's, then zeros; its products go to their lanes of accumulator `used` with the other lanes replaced by -0.0,
+ * which leaves any sum unchanged (x + -0 is x, also for x = +0 or -0).
  */
-template <class T, int NV, bool Ridge>
-inline void accumulate_rows_block(const T* const* rows, const T* alphas, std::int64_t count, const T* x, T beta,
-                                  T* g, std::int64_t j0) {
+template <class T, class Rows>
+inline typename NativeVec<T>::type dot_rows_block(const Rows& a, const T* x, const T* xt, const ColumnSplit<T>& cs) {
+  using V = typename NativeVec<T>::type;
+  constexpr int W = NativeVec<T>::width, nv = 8 / W;
+  V acc[W][nv];
+  for (int r = 0; r < W; ++r)
+    for (int v = 0; v < nv; ++v) acc[r][v] = V{} * T(0);
+  std::int64_t j = 0;
+  for (; j < cs.d8; j += 8)
+    for (int v = 0; v < nv; ++v) {
+      const V xv = load_vec(x + j + v * W);
+      for (int r = 0; r < W; ++r) acc[r][v] += load_vec(a.row(r) + j + v * W) * xv;
+    }
+  for (int v = 0; v < nv; ++v) {  // whole vectors after the groups of 8
+    if (j + W <= cs.d) {
+      const V xv = load_vec(x + j);
+      for (int r = 0; r < W; ++r) acc[r][v] += load_vec(a.row(r) + j) * xv;
+      j += W;
+    }
+  }
+  if (cs.rest != 0) {
+    const V xv = load_vec(xt), neg_zero = -(V{} * T(0));
+    for (int r = 0; r < W; ++r) {
+      const V t = cs.tail_mask ? load_vec(a.tail(r)) * xv : neg_zero;
+      for (int v = 0; v < nv; ++v)
+        if (v == cs.used) acc[r][v] += t;
+    }
+  }
+  return reduce_rows<T, V>(acc);
+}
+
+/**
+ * g[j] += alphas[k] rows.row(k)[j] (then, with Ridge, += beta x[j]) for k = 0, 1, ..., count - 1 in that order,
+ * for NV vectors of columns from j0 -- the last one, with Tail, the tail: the columns after the last whole vector,
+ * from rows.tail(k), gt and xt (dot_rows_block()) -- axpy()'s operations row after row, so the bits of one
+ * axpy() per row, with the columns' sums held in registers across the rows.
+ */
+template <class T, int NV, bool Tail, bool Ridge, class Rows>
+inline void accumulate_columns(const Rows& rows, const T* alphas, int count, const T* x, const T* xt, T beta, T* g,
+                               T* gt, std::int64_t j0) {
   using V = typename NativeVec<T>::type;
   constexpr int W = NativeVec<T>::width;
   V acc[NV], xv[NV];
   for (int v = 0; v < NV; ++v) {
-    acc[v] = load_vec(g + j0 + v * W);
-    xv[v] = Ridge ? load_vec(x + j0 + v * W) : V{};
+    const bool tail = Tail && v == NV - 1;
+    acc[v] = load_vec(tail ? gt : g + j0 + v * W);
+    xv[v] = Ridge ? load_vec(tail ? xt : x + j0 + v * W) : V{};
   }
-  for (std::int64_t k = 0; k < count; ++k) {
+  for (int k = 0; k < count; ++k) {
     const T al = alphas[k];
-    const T* a = rows[k] + j0;
-    for (int v = 0; v < NV; ++v) acc[v] = acc[v] + al * load_vec(a + v * W);
-    if constexpr (Ridge)
-      for (int v = 0; v < NV; ++v) acc[v] = acc[v] + beta * xv[v];
+    const T* a = rows.row(k) + j0;
+    for (int v = 0; v < NV; ++v) {
+      acc[v] = acc[v] + al * load_vec(Tail && v == NV - 1 ? rows.tail(k) : a + v * W);
+      if constexpr (Ridge) acc[v] = acc[v] + beta * xv[v];
+    }
   }
-  for (int v = 0; v < NV; ++v) store_vec(g + j0 + v * W, acc[v]);
+  for (int v = 0; v < NV; ++v) store_vec(Tail && v == NV - 1 ? gt : g + j0 + v * W, acc[v]);
 }
 
-/** accumulate_rows_block() over every column of g (d of them): blocks of 8, 4 and 1 vectors, then single columns. */
-template <class T, bool Ridge>
-inline void accumulate_rows(const T* const* rows, const T* alphas, std::int64_t count, const T* x, T beta, T* g,
-                            std::int64_t d) {
+/** accumulate_columns() over every column: blocks of 8 vectors, then one block of the rest with the tail. */
+template <class T, bool Ridge, class Rows>
+inline void accumulate_rows(const Rows& rows, const T* alphas, int count, const T* x, const T* xt, T beta, T* g, T* gt,
+                            const ColumnSplit<T>& cs) {
   constexpr int W = NativeVec<T>::width;
+  const bool tail = cs.rest != 0;
   std::int64_t j = 0;
-  for (; j + 8 * W <= d; j += 8 * W) accumulate_rows_block<T, 8, Ridge>(rows, alphas, count, x, beta, g, j);
-  for (; j + 4 * W <= d; j += 4 * W) accumulate_rows_block<T, 4, Ridge>(rows, alphas, count, x, beta, g, j);
-  for (; j + W <= d; j += W) accumulate_rows_block<T, 1, Ridge>(rows, alphas, count, x, beta, g, j);
-  const int rest = static_cast<int>(d - j);  // < W columns left
-  if (rest == 0) return;
-  if (d >= W) {  // one vector over the last W columns; only its last `rest` lanes are kept
-    using V = typename NativeVec<T>::type;
-    const std::int64_t j0 = d - W;
-    V acc = load_vec(g + j0);
-    const V xv = Ridge ? load_vec(x + j0) : V{};
-    for (std::int64_t k = 0; k < count; ++k) {
-      acc = acc + alphas[k] * load_vec(rows[k] + j0);
-      if constexpr (Ridge) acc = acc + beta * xv;
-    }
-    T out[W];
-    store_vec(out, acc);
-    for (int c = W - rest; c < W; ++c) g[j0 + c] = out[c];
-    return;
+  for (; (cs.full - j) / W + tail > 8; j += 8 * W)
+    accumulate_columns<T, 8, false, Ridge>(rows, alphas, count, x, xt, beta, g, gt, j);
+  const auto last = [&](auto nv) {
+    constexpr int NV = decltype(nv)::value;
+    if (tail)
+      accumulate_columns<T, NV, true, Ridge>(rows, alphas, count, x, xt, beta, g, gt, j);
+    else
+      accumulate_columns<T, NV, false, Ridge>(rows, alphas, count, x, xt, beta, g, gt, j);
+  };
+  switch ((cs.full - j) / W + tail) {  // 0 to 8 vectors left
+    case 1: return last(std::integral_constant<int, 1>{});
+    case 2: return last(std::integral_constant<int, 2>{});
+    case 3: return last(std::integral_constant<int, 3>{});
+    case 4: return last(std::integral_constant<int, 4>{});
+    case 5: return last(std::integral_constant<int, 5>{});
+    case 6: return last(std::integral_constant<int, 6>{});
+    case 7: return last(std::integral_constant<int, 7>{});
+    case 8: return last(std::integral_constant<int, 8>{});
+    default: return;
   }
-  T acc[8];
-  for (int c = 0; c < rest; ++c) acc[c] = g[j + c];
-  for (std::int64_t k = 0; k < count; ++k) {
-    const T al = alphas[k];
-    const T* a = rows[k] + j;
-    for (int c = 0; c < rest; ++c) acc[c] = acc[c] + al * a[c];
-    if constexpr (Ridge)
-      for (int c = 0; c < rest; ++c) acc[c] = acc[c] + beta * x[j + c];
-  }
-  for (int c = 0; c < rest; ++c) g[j + c] = acc[c];
 }
 #endif
 

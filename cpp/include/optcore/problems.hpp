@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #ifndef __CUDACC_RTC__
@@ -94,10 +95,29 @@ struct MarginLoss {
   /** dphi() on each element of a vector of T (the same bits). */
   template <class V>
   static V dphi_vec(V z) {
-    if (Exponential) return -exp_exact_vec<T>(-z);
-    const auto nonneg = z >= T(0);
-    const V e = exp_exact_vec<T>(nonneg ? -z : z);
-    return nonneg ? -e / (T(1) + e) : T(-1) / (T(1) + e);
+    return dphi_from_exp(z, exp_exact_vec<T>(exp_arg(z)));
+  }
+  /**
+   * The stages of dphi_vec() and of phi_vec() for T = double: e = exp_exact_vec(exp_arg(z)), then
+   * dphi_from_exp(z, e) and phi_from_exp(z, e) -- one exp for both. batch_pass() runs each stage over several
+   * vectors, so that their chains of dependent operations overlap.
+   */
+  template <class V>
+  static V exp_arg(V z) {
+    if (Exponential) return -z;
+    return z >= T(0) ? -z : z;  // -|z|: neither branch of dphi() overflows
+  }
+  template <class V>
+  static V dphi_from_exp(V z, V e) {
+    if (Exponential) return -e;
+    return (z >= T(0) ? -e : V{} - T(1)) / (T(1) + e);  // dphi()'s quotient in each lane, one division
+  }
+  /** phi(z) from e = exp_exact_vec(exp_arg(z)), for T = double: phi_vec()'s operations. */
+  template <class V>
+  static V phi_from_exp(V z, V e) {
+    if (Exponential) return e;  // phi_vec(): exp_exact_vec(-z)
+    const V l = log1p_exact_vec(e);  // softplus_neg_exact_vec()'s operations
+    return z >= T(0) ? l : -z + l;
   }
   /** phi() on each element of a vector of doubles (the same bits). */
   template <class V>
@@ -107,9 +127,10 @@ struct MarginLoss {
   }
 
   /**
-   * g += s * sum_k grad f_{offset + idx[k]}(x): a batch's gradient as two passes over its rows, m = Z x (each
-   * row's dot()), c = phi'(y m) y for the whole batch in vectors, then g += s c_k a_k (and s l2 x) row by row in
-   * batch order -- add_grad()'s arithmetic for each row, so the bits of one add_grad() per row.
+   * g += s * sum_k grad f_{offset + idx[k]}(x): a batch's gradient in one sweep over its rows, W at a time (W the
+   * vector width): their products m = a'x (each row's dot()), c = phi'(y m) y in one vector, then g += s c_k a_k
+   * row after row in batch order while the rows are in L1 -- add_grad()'s arithmetic for each row, so the bits of
+   * one add_grad() per row.
    */
   void add_grad_batch(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset, const T* x, T* g, T s) const {
     batch_pass(idx, b, offset, x, g, s, nullptr);
@@ -128,79 +149,131 @@ struct MarginLoss {
   }
 
  private:
-  void batch_pass(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset, const T* x, T* g, T s,
-                  T* objective) const {
+  /** The per-thread buffers of batch_pass() (the engine's threads each run their own chunk of runs). */
+  struct PassScratch {
+    std::vector<T> dots;
+    std::vector<double> phis;
+  };
+
+  // flatten: every kernel and elementary function inlined into the sweep (GCC kept exp_exact_vec() a call per
+  // vector, which serialized the blocks' exps)
+  __attribute__((flatten)) void batch_pass(const std::uint32_t* idx, std::uint32_t b, std::int64_t offset,
+                                           const T* x, T* g, T s, T* objective) const {
     using V = typename detail::NativeVec<T>::type;
     constexpr int W = detail::NativeVec<T>::width;
-    thread_local std::vector<T> dots, alphas;  // per thread: the engine's threads each run their own chunk
-    thread_local std::vector<const T*> rows;
-    thread_local std::vector<double> phis;
-    dots.resize(b);
-    alphas.resize(b);
-    rows.resize(b);
-    for (std::uint32_t k = 0; k < b; ++k) rows[k] = A + (offset + idx[k]) * d;
-    // m = Z x: each row's dot(), four rows at a time
-    std::uint32_t k = 0;
-    for (; k + 4 <= b; k += 4) detail::dot_vector_rows<T, 4>(rows.data() + k, x, d, dots.data() + k);
-    for (; k < b; ++k) dots[k] = dot(rows[k], x, d);
-    // alpha_k = s c_k, c_k = phi'(y m) y: add_grad()'s coefficient of row k. For the objective in double, phi
-    // comes from the same e^{-|z|} as phi' (objective()'s z = y m is the same double): one exp per component.
+    thread_local PassScratch scratch;
+    PassScratch& sc = scratch;  // one look-up of the thread's copy
+    const detail::ColumnSplit<T> cs(d);
+    // x's and g's last d mod W values, then zeros (the row-block kernels' tails); g's are written back at the end
+    alignas(64) T xt[W], gt[W];
+    for (int l = 0; l < W; ++l) {
+      xt[l] = l < cs.rest ? x[cs.full + l] : T(0);
+      gt[l] = l < cs.rest ? g[cs.full + l] : T(0);
+    }
+    // For the objective in double, phi comes from the same e^{-|z|} as phi' (objective()'s z = y m is the same
+    // double): one exp per component. Summed on the fly when the batch is in index order, else at the end.
     constexpr bool shared_exp = std::is_same_v<T, double>;
     const bool with_phi = shared_exp && objective != nullptr;
-    if (with_phi) phis.resize(n);
-    for (k = 0; k + W <= b; k += W) {
-      V yv, m;
-      for (int l = 0; l < W; ++l) yv[l] = y[offset + idx[k + l]], m[l] = dots[k + l];
-      V c;
-      bool done = false;
+    // Consecutive rows (the incremental order's batches) need no per-row pointers; in index order, the objective's
+    // sum runs along the sweep.
+    std::uint32_t apart = 0;  // nonzero when some idx[k] != idx[0] + k (a branch-free loop, in vectors)
+    for (std::uint32_t k = 1; k < b; ++k) apart |= idx[k] ^ (idx[0] + k);
+    const bool contiguous = apart == 0;
+    const bool in_order = with_phi && contiguous && idx[0] == 0;
+    if (with_phi && !in_order) sc.phis.resize(n);
+    if (objective && !with_phi) sc.dots.resize(b);
+    double total = 0;
+    const std::int64_t last_safe = n * d - cs.full - W;  // the last row start whose tail's read stays in A
+    // Sweep steps of up to kBlocks blocks of W rows: their products, then their coefficients (the exps of
+    // different blocks overlap, where one block's chain of dependent operations would bound the step), then g from
+    // the same rows, still in L1.
+    constexpr int kBlocks = 8;
+    const T* row_ptrs[kBlocks * W];
+    const T* tail_ptrs[kBlocks * W];
+    alignas(64) T alphas[kBlocks * W], ys[kBlocks * W];
+    alignas(64) T row_tails[kBlocks * W][W];
+    const auto step = [&](const auto& rows, int blocks, std::uint32_t k, const T* yk) {
+      V m[kBlocks];
+      for (int q = 0; q < blocks; ++q) m[q] = detail::dot_rows_block<T>(rows.from(q * W), x, xt, cs);
+      if (objective && !with_phi)
+        for (int q = 0; q < blocks; ++q) detail::store_vec(sc.dots.data() + k + q * W, m[q]);
+      // alpha_k = s c_k, c_k = phi'(y m) y: add_grad()'s coefficient of row k
+      V z[kBlocks], e[kBlocks];
+      for (int q = 0; q < blocks; ++q) z[q] = detail::load_vec(yk + q * W) * m[q];
+      for (int q = 0; q < blocks; ++q) e[q] = exp_exact_vec<T>(exp_arg(z[q]));
+      for (int q = 0; q < blocks; ++q)
+        detail::store_vec(alphas + q * W, s * (dphi_from_exp(z[q], e[q]) * detail::load_vec(yk + q * W)));
       if constexpr (shared_exp) {
         if (with_phi) {
-          V phi_z;
-          c = dphi_phi_vec(yv * m, phi_z) * yv;
-          for (int l = 0; l < W; ++l) phis[idx[k + l]] = phi_z[l];
-          done = true;
+          for (int q = 0; q < blocks; ++q) {
+            const V phi_z = phi_from_exp(z[q], e[q]);
+            if (in_order)
+              for (int l = 0; l < W; ++l) total += phi_z[l];
+            else
+              for (int l = 0; l < W; ++l) sc.phis[idx[k + q * W + l]] = phi_z[l];
+          }
         }
       }
-      if (!done) c = dphi_vec(yv * m) * yv;
-      const V alpha = s * c;
-      std::memcpy(&alphas[k], &alpha, sizeof(alpha));
+      if (l2 != T(0))
+        detail::accumulate_rows<T, true>(rows, alphas, blocks * W, x, xt, s * l2, g, gt, cs);
+      else
+        detail::accumulate_rows<T, false>(rows, alphas, blocks * W, x, xt, T(0), g, gt, cs);
+    };
+    std::uint32_t k = 0;
+    while (k + W <= b) {
+      const int blocks = static_cast<int>(std::min<std::uint32_t>(kBlocks, (b - k) / W));
+      const std::int64_t i0 = offset + idx[k];
+      if (contiguous && (i0 + blocks * W - 1) * d <= last_safe) {
+        step(detail::RowRange<T>{A + i0 * d, d, cs.full}, blocks, k, y + i0);
+      } else {
+        for (int q = 0; q < blocks * W; ++q) {
+          const std::int64_t i = offset + idx[k + q], at = i * d;
+          row_ptrs[q] = A + at;
+          tail_ptrs[q] = A + at + cs.full;
+          ys[q] = y[i];
+          if (at > last_safe) {  // the tail's read would leave A (its last rows): a copy
+            for (int l = 0; l < W; ++l) row_tails[q][l] = l < cs.rest ? tail_ptrs[q][l] : T(0);
+            tail_ptrs[q] = row_tails[q];
+          }
+        }
+        step(detail::RowPointers<T>{row_ptrs, tail_ptrs}, blocks, k, ys);
+      }
+      k += blocks * W;
     }
-    for (; k < b; ++k) {
-      const T yi = y[offset + idx[k]];
-      alphas[k] = s * (dphi(yi * dots[k]) * yi);
-      if (with_phi) phis[idx[k]] = phi(static_cast<double>(yi) * static_cast<double>(dots[k]));
+    for (int l = 0; l < cs.rest; ++l) g[cs.full + l] = gt[l];
+    for (; k < b; ++k) {  // the last b mod W rows: add_grad()'s operations one row at a time
+      const std::int64_t i = offset + idx[k];
+      const T* a = A + i * d;
+      const T yi = y[i], m = dot(a, x, d);
+      if (objective && !with_phi) sc.dots[k] = m;
+      if (with_phi) {
+        const double phi_z = phi(static_cast<double>(yi) * static_cast<double>(m));
+        if (in_order)
+          total += phi_z;
+        else
+          sc.phis[idx[k]] = phi_z;
+      }
+      axpy(s * (dphi(yi * m) * yi), a, g, d);
+      if (l2 != T(0)) axpy(s * l2, x, g, d);
     }
-    // g += alpha_k a_k (+ s l2 x) row after row: axpy()'s bits, the columns' sums in registers
-    if (l2 != T(0))
-      detail::accumulate_rows<T, true>(rows.data(), alphas.data(), b, x, s * l2, g, d);
-    else
-      detail::accumulate_rows<T, false>(rows.data(), alphas.data(), b, x, T(0), g, d);
     if (!objective) return;
-    if (with_phi)
-      *objective = objective_from_phis(phis.data(), x);
+    if (in_order)
+      *objective = objective_from_total(total, x);
+    else if (with_phi)
+      *objective = objective_from_phis(sc.phis.data(), x);
     else
-      *objective = objective_from_dots(idx, dots.data(), x);
-  }
-
-  /** dphi_vec(z), and phi_vec(z) in *phi, from one exp: the bits of each (for T = double, z already in double). */
-  template <class V>
-  static V dphi_phi_vec(V z, V& phi_z) {
-    if (Exponential) {
-      const V e = exp_exact_vec<T>(-z);
-      phi_z = e;  // phi_vec(): exp_exact_vec(-z)
-      return -e;
-    }
-    const auto nonneg = z >= T(0);
-    const V e = exp_exact_vec<T>(nonneg ? -z : z);
-    const V l = log1p_exact_vec(e);  // softplus_neg_exact_vec()'s operations
-    phi_z = nonneg ? l : -z + l;
-    return nonneg ? -e / (T(1) + e) : T(-1) / (T(1) + e);
+      *objective = objective_from_dots(idx, sc.dots.data(), x);
   }
 
   /** objective() from phi(y_i a_i'x) of every component i, in index order: the same sum. */
   T objective_from_phis(const double* phis, const T* x) const {
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += phis[i];
+    return objective_from_total(total, x);
+  }
+
+  /** objective() from the sum of phi(y_i a_i'x) over every component, added in index order. */
+  T objective_from_total(double total, const T* x) const {
     return static_cast<T>(total / n + 0.5 * l2 * static_cast<double>(dot(x, x, d)));
   }
 
