@@ -273,16 +273,22 @@ class MLP:
         return {
             "X": np.ascontiguousarray(X),
             "Y": np.ascontiguousarray(Y),
+            **self._net_data(),
+            "scale": float(n if self.reduction == "sum" else 1),
+            **self._activation_data(),
+        }
+
+    def _net_data(self) -> dict:
+        """The network's entries of the data dict: its shape, activation and loss (no data, no reduction scale)."""
+        return {
             "widths": self.widths,
             "bias": self.bias,
             "activation": ACTIVATIONS[self.activation],
             "loss": LOSSES[self.loss],
             "s_pos": self.slopes[0],
             "s_neg": self.slopes[1],
-            "scale": float(n if self.reduction == "sum" else 1),
             "param_group": self._group,
             "groups": int(self.n_free_params),
-            **self._activation_data(),
         }
 
     def _activation_data(self) -> dict:
@@ -426,16 +432,7 @@ class MLP:
         cache = _call_cache.cache_of(self)
         if cache is None:
             return None
-        data = {
-            "widths": self.widths,
-            "bias": self.bias,
-            "activation": ACTIVATIONS[self.activation],
-            "loss": LOSSES[self.loss],
-            "s_pos": self.slopes[0],
-            "s_neg": self.slopes[1],
-            "param_group": self._group,
-            "groups": int(self.n_free_params),
-        }
+        data = self._net_data()
         fixed = (data, int(self.widths[0]), int(self.widths[-1]), self.n_params, self.loss == "squared")
         cache.put(self, "eval", fixed)
         return fixed
