@@ -5,7 +5,10 @@ and error messages. For changes meant to leave every result as it was (the per-c
     python bench/same_results.py --trees /work/main/python python      # each tree in a fresh process
     python bench/same_results.py OUT.pkl                               # this process's optcore, pickled to OUT.pkl
 
-Every call is made twice in a row (the second may reuse what the first prepared).
+Every call is made twice in a row (the second may reuse what the first prepared). The run_sgd calls include a grid
+of runs that share their order (incremental, FlipFlop-IG, one explicit order for all), which go through the vector-
+lane kernels (lanes.hpp): every compile-time dimension's kernel, 1 to 4 chunks of lanes, l2 = 0 and l2 > 0, float64
+and float32, each problem with a lane coefficient. Set OPTCORE_ISA to compare one compiled copy of each tree.
 """
 
 from __future__ import annotations
@@ -92,11 +95,34 @@ def _targets(m: MLP, rng, Y):
     return Y if k == 1 else rng.standard_normal((len(Y), k))
 
 
+def _lane_cases(rng):
+    """Runs sharing their order (the lane kernels): dimensions, run counts (chunks), ridge, dtypes, problems."""
+    cases = []
+    for d in (1, 3, 8, 9, 16, 20, 23, 32):
+        n = 40
+        A = rng.standard_normal((n, d))
+        b, y = rng.standard_normal(n), np.sign(rng.standard_normal(n))
+        problems = [optcore.LeastSquares(A, b), optcore.LeastSquares(A, b, l2=0.05),
+                    optcore.LeastSquares(A.astype(np.float32), b.astype(np.float32)),
+                    optcore.Logistic(A, y), optcore.Exponential(A, y, l2=0.01),
+                    optcore.HuberRegression(A, b, delta=0.5), optcore.SquaredHinge(A, y),
+                    optcore.PoissonRegression(A * 0.1, np.abs(np.round(b * 3)))]
+        for prob in problems:
+            for runs in (1, 5, 13, 16, 17, 70):
+                cases.append((prob, dict(order="incremental", epochs=3, step_size=0.01, runs=runs, threads=1,
+                                         x0=rng.standard_normal((runs, d)).astype(prob.dtype))))
+            cases.append((prob, dict(order="flipflop_ig", epochs=4, step_size=list(np.linspace(0.005, 0.02, 33)),
+                                     runs=33, record_every=7, record_iterates=True, threads=1)))
+            order = rng.permutation(n)[None, None, None, :].repeat(2, axis=1)
+            cases.append((prob, dict(order=order, epochs=2, step_size=0.01, runs=9, threads=1)))
+    return cases
+
+
 def main() -> list:
     """The calls' results, in order."""
     out = []
     rng = np.random.default_rng(0)
-    for prob, kw in _sgd_cases(rng):
+    for prob, kw in _sgd_cases(rng) + _lane_cases(rng):
         for rep in range(2):
             r, err, ws = _call(optcore.run_sgd, prob, **kw)
             out.append(("run_sgd", repr(kw)[:200], rep, None if r is None else _result(r), err, ws))
