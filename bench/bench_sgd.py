@@ -39,6 +39,12 @@ time as well as wall time; their ratios to the reference use CPU time, so that t
 not enter (the table says which clock each ratio used). Repeats are interleaved: every implementation's k-th call
 runs before any (k+1)-th.
 
+Cache state: the reference's timed loop starts right after it read its input (A, b, H, x*: in the caches). To time
+both sides in the same state, each in-process timed call starts right after its own input arrays were read
+(optcore: the problem's A and b; NumPy/Torch: the task's A and b), on the same CPU; before 2026-12-04 they were
+not, and each call started with its data evicted by the reference's process (--no-touch restores that). --warm
+instead times a call right after an identical untimed one (code, data and allocations warm: a loop of calls).
+
 How to run (by hand; not part of CI)::
 
     python bench/bench_sgd.py                       # full run: R = 1 64 1024, threads 1 2, 3 repeats
@@ -137,6 +143,12 @@ def parse_args(argv=None):
         "data and code in the caches, as the reference's loop has them after reading its input); without it\n"
         "each timed call follows the other implementations' calls and starts with cold caches",
     )
+    p.add_argument(
+        "--no-touch",
+        action="store_true",
+        help="do not read an in-process implementation's input arrays right before its timed call (the reference\n"
+        "reads its input right before its timed loop; without the read the call starts with that data evicted)",
+    )
     p.add_argument("--markdown", type=Path, default=None, help="also write the report to this file")
     args = p.parse_args(argv)
     args.runs = args.runs or ([1, 8] if args.quick else [1, 64, 1024])
@@ -179,15 +191,23 @@ def available_baselines(impls):
 # ---------------------------------------------------------------------------------------------------- timing
 
 
-def time_call(fn, threads: int, warm: bool = False):
+def touch(*arrays) -> float:
+    """Reads every element of the arrays (brings them into the caches), as the reference reads its input."""
+    return sum(float(np.add.reduce(a, axis=None)) for a in arrays)
+
+
+def time_call(fn, threads: int, warm: bool = False, inputs=()):
     """One call of fn(): (wall seconds, thread CPU seconds or None, result). threads = 1 runs pinned to one CPU,
     and its CPU time is the call's (optcore's single-threaded loop runs on the calling thread). With `warm`, an
-    untimed call with the same arguments on the same CPU comes right before (--warm)."""
+    untimed call with the same arguments on the same CPU comes right before (--warm); else the arrays `inputs`
+    are read right before, on the same CPU (the reference's timed loop starts right after it read its input)."""
     if threads == 1:
         pin_to_one_cpu()
     try:
         if warm:
             fn()
+        elif inputs:
+            touch(*inputs)
         cpu0, start = time.thread_time(), time.perf_counter()
         out = fn()
         wall, cpu = time.perf_counter() - start, time.thread_time() - cpu0
@@ -290,7 +310,8 @@ def run_all(args, prob, task: Task, impls, skipped, exes, tmp: Path):
                         wall, cpu, gap = runner()
                         last[impl, threads] = (None, np.full((R, 1), gap))
                     else:
-                        wall, cpu, last[impl, threads] = time_call(runner, threads, args.warm)
+                        inputs = () if args.no_touch else (prob.A, prob.b) if impl == "optcore" else (task.A, task.b)
+                        wall, cpu, last[impl, threads] = time_call(runner, threads, args.warm, inputs)
                     walls[impl, threads].append(wall)
                     if cpu is not None:
                         cpus[impl, threads].append(cpu)
@@ -447,7 +468,9 @@ def assumptions(args, task: Task, peak, versions, skipped) -> str:
         f"- steps/s = R * n * K / median wall time of {args.repeats} interleaved call(s), order generation included;"
         f" threads = 1 rows pinned to one CPU, also timed in thread CPU time; "
         + ("each in-process call right after an untimed identical one (--warm)" if args.warm else
-           "each call after the other implementations' (caches cold; --warm for a loop of calls)"),
+           "each call after the other implementations' (caches cold; --warm for a loop of calls)"
+           + (", its input not read before (--no-touch)" if args.no_touch else
+              ", right after reading its input arrays, as the reference's loop starts after reading its input")),
         f"- machine: {platform.processor() or platform.machine()}, {usable_cpus()} usable CPUs, "
         f"Python {platform.python_version()}",
         f"- versions: {', '.join(f'{k} {v}' for k, v in versions.items())}",
