@@ -49,23 +49,6 @@ inline void lanes_update(const T* a, LaneVec<T>* xt, LaneVec<T> eta, T l2, LaneV
 #pragma GCC unroll 64
   for (int j = 0; j < D; ++j) xt[j] += coef * a[j];
 }
-// An empty asm that takes a vector register in and out: the compiler must compute the value at this point of the
-// instruction stream. It emits no instruction.
-#if defined(__x86_64__) || defined(__i386__)
-#define OPTCORE_PIN_REGISTER(v) asm volatile("" : "+x"(v))
-#elif defined(__aarch64__)
-#define OPTCORE_PIN_REGISTER(v) asm volatile("" : "+w"(v))
-#else
-#define OPTCORE_PIN_REGISTER(v) ((void)0)
-#endif
-
-// The same for a pointer in a general register: the compiler no longer knows what it points to.
-#if defined(__GNUC__)
-#define OPTCORE_OPAQUE_POINTER(p) asm volatile("" : "+r"(p))
-#else
-#define OPTCORE_OPAQUE_POINTER(p) ((void)0)
-#endif
-
 /**
  * Steps row[s0..s1) for C chunks of runs held in lanes (xt[c]: D vectors), all visiting the same components:
  * per lane, x = (1 - eta l2) x + coef a_i with coef = coef_of(i, a_i'x, eta) -- lanes_dot() then lanes_update(),
@@ -77,8 +60,18 @@ inline void lanes_update(const T* a, LaneVec<T>* xt, LaneVec<T> eta, T l2, LaneV
  * The partial sums and the tree are lanes_dot()'s: partial l sums a[j] x_j over j = l, l + 8, ... in increasing
  * j, and they are combined as ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)).
  */
+// An empty asm that takes a vector register in and out: the compiler must compute the value at this point of the
+// instruction stream. It emits no instruction.
+#if defined(__x86_64__) || defined(__i386__)
+#define OPTCORE_PIN_REGISTER(v) asm volatile("" : "+x"(v))
+#elif defined(__aarch64__)
+#define OPTCORE_PIN_REGISTER(v) asm volatile("" : "+w"(v))
+#else
+#define OPTCORE_PIN_REGISTER(v) ((void)0)
+#endif
+
 template <class T, int D, int C, bool Ridge, class CoefOf>
-inline void lanes_steps_each(const T* A, const std::uint32_t* row, std::int64_t s0, std::int64_t s1,
+inline void lanes_steps_impl(const T* A, const std::uint32_t* row, std::int64_t s0, std::int64_t s1,
                              LaneVec<T> (*xt)[D], const LaneVec<T>* eta, T l2, CoefOf coef_of) {
   using V = LaneVec<T>;
   V shrink[C], z[C];
@@ -118,92 +111,15 @@ inline void lanes_steps_each(const T* A, const std::uint32_t* row, std::int64_t 
   }
 }
 
-/**
- * Partial sum l = L of the dot products of C chunks with `next`, fused with the update of the coordinates it
- * reads: for j = L, L + 8, ... (increasing), x_j += coef a_j, then p += next_j x_j from p = 0, per lane -- the
- * operations of lanes_update() (l2 = 0) and lanes_dot() on those coordinates. Each x_j is loaded and stored once
- * and each broadcast a_j, next_j serves every chunk.
- */
-template <class T, int D, int C, int L>
-inline void lanes_partial(const T* a, const T* next, LaneVec<T> (*x)[D], const LaneVec<T>* coef, LaneVec<T>* p) {
-  using V = LaneVec<T>;
-  for (int c = 0; c < C; ++c) p[c] = V{} * T(0);
-#pragma GCC unroll 8
-  for (int j = L; j < D; j += 8) {
-    const T aj = a[j], next_j = next[j];
-    for (int c = 0; c < C; ++c) {
-      V v = x[c][j];
-      v += coef[c] * aj;
-      x[c][j] = v;
-      p[c] += next_j * v;
-      OPTCORE_PIN_REGISTER(p[c]);  // as in lanes_steps_each(): no spill of the new x_j
-    }
-  }
-}
-
-/**
- * lanes_steps_each() for l2 = 0, scheduled for fewer memory operations (about 1.15x faster at d = 20 with AVX2,
- * the same bits):
- *   - the iterates are copied into a local array for the call: a store to it cannot alias a row of A, so the
- *     compiler neither keeps a second copy of a chunk's iterates on the stack nor reloads what it stored;
- *   - the rows' addresses are hidden from the compiler in each pass (OPTCORE_OPAQUE_POINTER): each a_j and next_j
- *     is one broadcast load, instead of next_j being loaded, kept in a general register and broadcast again as
- *     the next step's a_j;
- *   - the partial sums are made in the tree's order, 0 4 2 6 1 5 3 7, and added as soon as both terms of an add
- *     of lanes_dot()'s tree ((p0 + p4) + (p2 + p6)) + ((p1 + p5) + (p3 + p7)) exist: the same adds, fewer sums
- *     held (and spilled) at once, one add left after the last partial.
- * With l2 != 0 the shrink factors take four more registers and this schedule measured slower: lanes_steps_each()
- * does those.
- */
-template <class T, int D, int C, class CoefOf>
-inline void lanes_steps_local(const T* A, const std::uint32_t* row, std::int64_t s0, std::int64_t s1,
-                              LaneVec<T> (*xt)[D], const LaneVec<T>* eta, CoefOf coef_of) {
-  using V = LaneVec<T>;
-  alignas(sizeof(V)) V x[C][D];
-  for (int c = 0; c < C; ++c)
-    for (int j = 0; j < D; ++j) x[c][j] = xt[c][j];
-  V z[C], coef[C];
-  std::int64_t i = row[s0];
-  for (int c = 0; c < C; ++c) z[c] = lanes_dot<T, D>(A + i * D, x[c]);
-  for (std::int64_t s = s0;; ++s) {
-    const T* a = A + i * D;
-    for (int c = 0; c < C; ++c) coef[c] = coef_of(i, z[c], eta[c]);
-    if (s + 1 == s1) {
-      for (int c = 0; c < C; ++c) lanes_update<T, D>(a, x[c], eta[c], T(0), coef[c]);
-      break;
-    }
-    i = row[s + 1];
-    const T* next = A + i * D;
-    OPTCORE_OPAQUE_POINTER(a);
-    OPTCORE_OPAQUE_POINTER(next);
-    V p[C], q[C], left[C], right[C];
-    lanes_partial<T, D, C, 0>(a, next, x, coef, p);
-    lanes_partial<T, D, C, 4>(a, next, x, coef, q);
-    for (int c = 0; c < C; ++c) left[c] = p[c] + q[c];
-    lanes_partial<T, D, C, 2>(a, next, x, coef, p);
-    lanes_partial<T, D, C, 6>(a, next, x, coef, q);
-    for (int c = 0; c < C; ++c) left[c] = left[c] + (p[c] + q[c]);
-    lanes_partial<T, D, C, 1>(a, next, x, coef, p);
-    lanes_partial<T, D, C, 5>(a, next, x, coef, q);
-    for (int c = 0; c < C; ++c) right[c] = p[c] + q[c];
-    lanes_partial<T, D, C, 3>(a, next, x, coef, p);
-    lanes_partial<T, D, C, 7>(a, next, x, coef, q);
-    for (int c = 0; c < C; ++c) z[c] = left[c] + (right[c] + (p[c] + q[c]));
-  }
-  for (int c = 0; c < C; ++c)
-    for (int j = 0; j < D; ++j) xt[c][j] = x[c][j];
-}
-
-/** Steps row[s0..s1) for C chunks of runs held in lanes: lanes_steps_local() when l2 = 0, else
- *  lanes_steps_each() with the ridge factor compiled in. */
+/** lanes_steps_impl() with the ridge factor compiled in only when l2 != 0. */
 template <class T, int D, int C, class CoefOf>
 inline void lanes_steps(const T* A, const std::uint32_t* row, std::int64_t s0, std::int64_t s1, LaneVec<T> (*xt)[D],
                         const LaneVec<T>* eta, T l2, CoefOf coef_of) {
   if (s0 >= s1) return;
   if (l2 != T(0))
-    lanes_steps_each<T, D, C, true>(A, row, s0, s1, xt, eta, l2, coef_of);
+    lanes_steps_impl<T, D, C, true>(A, row, s0, s1, xt, eta, l2, coef_of);
   else
-    lanes_steps_local<T, D, C>(A, row, s0, s1, xt, eta, coef_of);
+    lanes_steps_impl<T, D, C, false>(A, row, s0, s1, xt, eta, l2, coef_of);
 }
 #endif
 
