@@ -34,7 +34,10 @@ template <class T>
 struct SmallBatch {
   /** Networks whose layers (inputs and outputs included) are at most this wide take this pass. */
   static constexpr std::int64_t kMaxWidth = 64;
-  /** Examples per block: the per-block buffers stay in L2, and the gradient is streamed once per block. */
+  /**
+   * Most examples per block (the buffers' capacity): the per-block buffers stay in L2, and the gradient is streamed
+   * once per block. block_size() picks the block of a network.
+   */
   static constexpr int kBlock = 64;
   static constexpr int V = 32 / static_cast<int>(sizeof(T));  ///< examples (or columns) per vector
   typedef T Vec __attribute__((vector_size(32)));              ///< one AVX register (two SSE registers)
@@ -82,6 +85,27 @@ struct SmallBatch {
   };
 
   static std::int64_t pad(std::int64_t n) { return (n + V - 1) / V * V; }
+  /**
+   * Examples per block for this network: kBlock, or half of it in float64 when some layer is wider than 32 units,
+   * where a block's unit-major arrays (64 units x 64 examples x 8 bytes = 32 KiB each) no longer fit beside the
+   * weights in L1 (Zen 3, widths 10-64-64-1, batch 1024, interleaved: 15% faster than 64 examples; 48 about as
+   * fast; float32 and narrower float64 nets measured fastest at 64). Any block size gives the same bits: every
+   * example's forward pass is its own, and the gradient entries add the examples' terms in batch order across blocks.
+   */
+  static int block_size(const MLP<T>& net) {
+    if constexpr (sizeof(T) == 8)
+      for (int l = 0; l <= net.layers; ++l)
+        if (net.widths[l] > 32) return kBlock / 2;
+    return kBlock;
+  }
+  /**
+   * Vectors between consecutive units of the unit-major arrays holding nv vectors of examples: nv rounded up to
+   * odd. With an even stride (16 vectors of float64 = 512 bytes), the units j, j + 8, j + 16, ... that a partial
+   * sum of forward_tile() reads lie 4 KiB apart and fall into the same few L1 sets, which evicted each other
+   * (float64 at width 64 ran at 44% of the FMA peak, float32 at 54%); an odd stride spreads them over the sets.
+   * Only the layout changes: every sum keeps its terms and its order.
+   */
+  static int unit_stride(int nv) { return nv | 1; }
 
   static Scratch& scratch(const MLP<T>& net) {
     thread_local Scratch s;
@@ -97,7 +121,7 @@ struct SmallBatch {
       if (l < L) s.em_off[l + 1] = s.em_off[l] + kBlock * s.padded[l];
     }
     s.sd_off = s.em_off[L];
-    const std::size_t units = static_cast<std::size_t>(s.unit_off[L + 1]) * kBlockVecs * V;
+    const std::size_t units = static_cast<std::size_t>(s.unit_off[L + 1]) * unit_stride(kBlockVecs) * V;
     const std::size_t em = static_cast<std::size_t>(s.sd_off + kBlock * widest);
     if (s.store.size() < 3 * units + em + V) s.store.resize(3 * units + em + V);
     const std::uintptr_t raw = reinterpret_cast<std::uintptr_t>(s.store.data());
@@ -117,8 +141,9 @@ struct SmallBatch {
                              const T* theta, T* g, T s, double* losses) {
     Scratch& sc = scratch(net);
     const T c = s * net.scale;  // add_grad() passes s * scale to backward()
-    for (std::int64_t j0 = 0; j0 < count; j0 += kBlock) {
-      const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, count - j0));
+    const int per_block = block_size(net);
+    for (std::int64_t j0 = 0; j0 < count; j0 += per_block) {
+      const int nb = static_cast<int>(std::min<std::int64_t>(per_block, count - j0));
       block(net, sc, idx + j0, nb, base, theta, g, c, losses);
     }
   }
@@ -128,8 +153,9 @@ struct SmallBatch {
     Scratch& sc = scratch(net);
     std::vector<std::uint32_t>& order = identity(kBlock);
     sc.losses.resize(static_cast<std::size_t>(net.n));
-    for (std::int64_t j0 = 0; j0 < net.n; j0 += kBlock) {
-      const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, net.n - j0));
+    const int per_block = block_size(net);
+    for (std::int64_t j0 = 0; j0 < net.n; j0 += per_block) {
+      const int nb = static_cast<int>(std::min<std::int64_t>(per_block, net.n - j0));
       block(net, sc, order.data(), nb, j0, theta, nullptr, T(0), sc.losses.data() + j0);
     }
     return total_objective(net, sc.losses.data());
@@ -140,8 +166,9 @@ struct SmallBatch {
     Scratch& sc = scratch(net);
     std::vector<std::uint32_t>& order = identity(kBlock);
     std::int64_t right = 0;
-    for (std::int64_t j0 = 0; j0 < net.n; j0 += kBlock) {
-      const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, net.n - j0));
+    const int per_block = block_size(net);
+    for (std::int64_t j0 = 0; j0 < net.n; j0 += per_block) {
+      const int nb = static_cast<int>(std::min<std::int64_t>(per_block, net.n - j0));
       block(net, sc, order.data(), nb, j0, theta, nullptr, T(0), nullptr, &right);
     }
     return right;
@@ -235,14 +262,14 @@ struct SmallBatch {
   static void block(const MLP<T>& net, Scratch& sc, const std::uint32_t* idx, int nb, std::int64_t base,
                     const T* theta, T* g, T c, double* losses, std::int64_t* right = nullptr) {
     const int L = net.layers;
-    const int nv = (nb + V - 1) / V;
+    const int nv = (nb + V - 1) / V, ns = unit_stride(nv);
     const std::int64_t d0 = net.widths[0];
     T* em = sc.em;
     // inputs: unit-major (zeros in the unused lanes) and example-major (zeros in the padding columns)
     {
       T* a0 = reinterpret_cast<T*>(sc.a);
       T* x_em = em + sc.em_off[0];
-      const std::int64_t p0 = sc.padded[0], lanes = static_cast<std::int64_t>(nv) * V;
+      const std::int64_t p0 = sc.padded[0], lanes = static_cast<std::int64_t>(ns) * V;
       std::fill_n(a0, d0 * lanes, T(0));
       for (int e = 0; e < nb; ++e) {
         const T* x = net.X + (base + idx[e]) * d0;
@@ -257,50 +284,50 @@ struct SmallBatch {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1];
       const T* W = theta + off;
       const T* b = net.bias ? theta + off + rows * cols : nullptr;
-      const Vec* in = sc.a + sc.unit_off[l - 1] * nv;
-      Vec* z = sc.z + sc.unit_off[l] * nv;
-      Vec* a = sc.a + sc.unit_off[l] * nv;
-      forward_layer(W, b, rows, cols, in, z, nv);
+      const Vec* in = sc.a + sc.unit_off[l - 1] * ns;
+      Vec* z = sc.z + sc.unit_off[l] * ns;
+      Vec* a = sc.a + sc.unit_off[l] * ns;
+      forward_layer(W, b, rows, cols, in, z, nv, ns);
       if (l < L) {
-        net.act.values(reinterpret_cast<const T*>(z), reinterpret_cast<T*>(a), rows * nv * V);
-        if (g) to_example_major(a, rows, nv, nb, em + sc.em_off[l], sc.padded[l]);
+        net.act.values(reinterpret_cast<const T*>(z), reinterpret_cast<T*>(a), rows * ns * V);
+        if (g) to_example_major(a, rows, nv, ns, nb, em + sc.em_off[l], sc.padded[l]);
       }
       off += rows * cols + (net.bias ? rows : 0);
     }
     // output: losses and loss gradients, one example at a time
     const std::int64_t k = net.out_dim();
-    const Vec* zout = sc.z + sc.unit_off[L] * nv;
-    Vec* dout = sc.delta + sc.unit_off[L] * nv;
+    const Vec* zout = sc.z + sc.unit_off[L] * ns;
+    Vec* dout = sc.delta + sc.unit_off[L] * ns;
     for (int e = 0; e < nv * V; ++e) {
       if (e >= nb) {
-        for (std::int64_t j = 0; j < k; ++j) dout[j * nv + e / V][e % V] = T(0);
+        for (std::int64_t j = 0; j < k; ++j) dout[j * ns + e / V][e % V] = T(0);
         continue;
       }
       const std::int64_t i = base + idx[e];
-      for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j * nv + e / V][e % V];
+      for (std::int64_t j = 0; j < k; ++j) sc.out[j] = zout[j * ns + e / V][e % V];
       if (losses) losses[idx[e]] = net.example_loss(i, sc.out.data());
       if (right) *right += net.classified(i, sc.out.data());
       if (!g) continue;
       net.loss_gradient(i, sc.out.data(), sc.dout.data());
-      for (std::int64_t j = 0; j < k; ++j) dout[j * nv + e / V][e % V] = sc.dout[j];
+      for (std::int64_t j = 0; j < k; ++j) dout[j * ns + e / V][e % V] = sc.dout[j];
     }
     if (!g) return;
     // backward
     T* sd = em + sc.sd_off;
     for (int l = L; l >= 1; --l) {
       const std::int64_t rows = net.widths[l], cols = net.widths[l - 1], woff = net.w_offset(l - 1);
-      const Vec* delta = sc.delta + sc.unit_off[l] * nv;
+      const Vec* delta = sc.delta + sc.unit_off[l] * ns;
       const std::int64_t prow = sc.padded[l];
-      to_example_major(delta, rows, nv, nb, sd, prow, c, true);  // sd = c * delta, as backward()'s terms
+      to_example_major(delta, rows, nv, ns, nb, sd, prow, c, true);  // sd = c * delta, as backward()'s terms
       const T* in_em = em + sc.em_off[l - 1];
       const std::int64_t pcols = sc.padded[l - 1];
       add_terms<false>(sd, prow, in_em, pcols, nb, g + woff, cols, rows, cols);
       if (net.bias) add_terms<true>(sd, prow, sd, prow, nb, g + woff + rows * cols, 0, 1, rows);
       if (l > 1) {
-        Vec* prev = sc.delta + sc.unit_off[l - 1] * nv;
-        backprop_layer(theta + woff, rows, cols, delta, prev, nv);
-        times_first(net.act, reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1] * nv),
-                    reinterpret_cast<T*>(prev), cols * nv * V);
+        Vec* prev = sc.delta + sc.unit_off[l - 1] * ns;
+        backprop_layer(theta + woff, rows, cols, delta, prev, nv, ns);
+        times_first(net.act, reinterpret_cast<const T*>(sc.z + sc.unit_off[l - 1] * ns),
+                    reinterpret_cast<T*>(prev), cols * ns * V);
       }
     }
   }
@@ -312,23 +339,23 @@ struct SmallBatch {
    * once per tile.
    */
   static void forward_layer(const T* W, const T* b, std::int64_t rows, std::int64_t cols, const Vec* in, Vec* z,
-                            int nv) {
+                            int nv, int ns) {
     std::int64_t r0 = 0;
-    for (; r0 + kTileUnits <= rows; r0 += kTileUnits) forward_rows<kTileUnits>(W, b, r0, cols, in, z, nv);
-    for (; r0 < rows; ++r0) forward_rows<1>(W, b, r0, cols, in, z, nv);
+    for (; r0 + kTileUnits <= rows; r0 += kTileUnits) forward_rows<kTileUnits>(W, b, r0, cols, in, z, nv, ns);
+    for (; r0 < rows; ++r0) forward_rows<1>(W, b, r0, cols, in, z, nv, ns);
   }
 
   template <int RB>
   static void forward_rows(const T* W, const T* b, std::int64_t r0, std::int64_t cols, const Vec* in, Vec* z,
-                           int nv) {
+                           int nv, int ns) {
     int v0 = 0;
-    for (; v0 + kTileVecs <= nv; v0 += kTileVecs) forward_tile<RB, kTileVecs>(W, b, r0, cols, in, z, nv, v0);
-    for (; v0 < nv; ++v0) forward_tile<RB, 1>(W, b, r0, cols, in, z, nv, v0);
+    for (; v0 + kTileVecs <= nv; v0 += kTileVecs) forward_tile<RB, kTileVecs>(W, b, r0, cols, in, z, ns, v0);
+    for (; v0 < nv; ++v0) forward_tile<RB, 1>(W, b, r0, cols, in, z, ns, v0);
   }
 
   template <int RB, int EB>
   static void forward_tile(const T* W, const T* b, std::int64_t r0, std::int64_t cols, const Vec* in, Vec* z,
-                           int nv, int v0) {
+                           int ns, int v0) {
     Vec part[8][RB][EB];
     for (int q = 0; q < 8; ++q) {
       Vec acc[RB][EB];
@@ -339,7 +366,7 @@ struct SmallBatch {
       for (std::int64_t j = q; j < cols; j += 8) {
         Vec x[EB];
 #pragma GCC unroll 8
-        for (int e = 0; e < EB; ++e) x[e] = in[j * nv + v0 + e];
+        for (int e = 0; e < EB; ++e) x[e] = in[j * ns + v0 + e];
 #pragma GCC unroll 8
         for (int i = 0; i < RB; ++i) {
           const Vec w = splat(W[(r0 + i) * cols + j]);
@@ -355,7 +382,7 @@ struct SmallBatch {
     for (int i = 0; i < RB; ++i) {
       const T br = b ? b[r0 + i] : T(0);
       for (int e = 0; e < EB; ++e)
-        z[(r0 + i) * nv + v0 + e] = (((part[0][i][e] + part[4][i][e]) + (part[2][i][e] + part[6][i][e])) +
+        z[(r0 + i) * ns + v0 + e] = (((part[0][i][e] + part[4][i][e]) + (part[2][i][e] + part[6][i][e])) +
                                      ((part[1][i][e] + part[5][i][e]) + (part[3][i][e] + part[7][i][e]))) + br;
     }
   }
@@ -364,23 +391,24 @@ struct SmallBatch {
    * prev[col] = sum over r, in order, of delta_r * W[r][col], for each example lane (backward()'s axpy loop), in
    * tiles of kTileUnits columns x kTileVecs vectors of examples.
    */
-  static void backprop_layer(const T* W, std::int64_t rows, std::int64_t cols, const Vec* delta, Vec* prev, int nv) {
+  static void backprop_layer(const T* W, std::int64_t rows, std::int64_t cols, const Vec* delta, Vec* prev, int nv,
+                             int ns) {
     std::int64_t c0 = 0;
-    for (; c0 + kTileUnits <= cols; c0 += kTileUnits) backprop_cols<kTileUnits>(W, rows, cols, c0, delta, prev, nv);
-    for (; c0 < cols; ++c0) backprop_cols<1>(W, rows, cols, c0, delta, prev, nv);
+    for (; c0 + kTileUnits <= cols; c0 += kTileUnits) backprop_cols<kTileUnits>(W, rows, cols, c0, delta, prev, nv, ns);
+    for (; c0 < cols; ++c0) backprop_cols<1>(W, rows, cols, c0, delta, prev, nv, ns);
   }
 
   template <int CB>
   static void backprop_cols(const T* W, std::int64_t rows, std::int64_t cols, std::int64_t c0, const Vec* delta,
-                            Vec* prev, int nv) {
+                            Vec* prev, int nv, int ns) {
     int v0 = 0;
-    for (; v0 + kTileVecs <= nv; v0 += kTileVecs) backprop_tile<CB, kTileVecs>(W, rows, cols, c0, delta, prev, nv, v0);
-    for (; v0 < nv; ++v0) backprop_tile<CB, 1>(W, rows, cols, c0, delta, prev, nv, v0);
+    for (; v0 + kTileVecs <= nv; v0 += kTileVecs) backprop_tile<CB, kTileVecs>(W, rows, cols, c0, delta, prev, ns, v0);
+    for (; v0 < nv; ++v0) backprop_tile<CB, 1>(W, rows, cols, c0, delta, prev, ns, v0);
   }
 
   template <int CB, int EB>
   static void backprop_tile(const T* W, std::int64_t rows, std::int64_t cols, std::int64_t c0, const Vec* delta,
-                            Vec* prev, int nv, int v0) {
+                            Vec* prev, int ns, int v0) {
     Vec acc[CB][EB];
 #pragma GCC unroll 8
     for (int i = 0; i < CB; ++i)
@@ -389,7 +417,7 @@ struct SmallBatch {
     for (std::int64_t r = 0; r < rows; ++r) {
       Vec dv[EB];
 #pragma GCC unroll 8
-      for (int e = 0; e < EB; ++e) dv[e] = delta[r * nv + v0 + e];
+      for (int e = 0; e < EB; ++e) dv[e] = delta[r * ns + v0 + e];
 #pragma GCC unroll 8
       for (int i = 0; i < CB; ++i) {
         const Vec w = splat(W[r * cols + c0 + i]);
@@ -400,16 +428,16 @@ struct SmallBatch {
 #pragma GCC unroll 8
     for (int i = 0; i < CB; ++i)
 #pragma GCC unroll 8
-      for (int e = 0; e < EB; ++e) prev[(c0 + i) * nv + v0 + e] = acc[i][e];
+      for (int e = 0; e < EB; ++e) prev[(c0 + i) * ns + v0 + e] = acc[i][e];
   }
 
   /**
-   * dst[e * stride + u] = c * src[u * (nv V) + e] for e < nb, u < units (zeros for units <= u < stride): the first
+   * dst[e * stride + u] = c * src[u * (ns V) + e] (ns = unit_stride(nv)) for e < nb, u < units (zeros for units <= u < stride): the first
    * nb example lanes of a unit-major array, example-major (c = 1: the activations; c = scale: the scaled deltas).
    * Blocks of V units x V examples are transposed in registers; rows nb <= e < nv V of dst may be overwritten
    * (the block buffers have kBlock rows, and only rows e < nb are read).
    */
-  static void to_example_major(const Vec* src, std::int64_t units, int nv, int nb, T* dst, std::int64_t stride,
+  static void to_example_major(const Vec* src, std::int64_t units, int nv, int ns, int nb, T* dst, std::int64_t stride,
                                T c = T(1), bool scaled = false) {
     const Vec cv = splat(c);
     std::int64_t u0 = 0;
@@ -417,14 +445,14 @@ struct SmallBatch {
       for (int v = 0; v < nv; ++v) {
         Vec r[V];
 #pragma GCC unroll 8
-        for (int i = 0; i < V; ++i) r[i] = scaled ? cv * src[(u0 + i) * nv + v] : src[(u0 + i) * nv + v];
+        for (int i = 0; i < V; ++i) r[i] = scaled ? cv * src[(u0 + i) * ns + v] : src[(u0 + i) * ns + v];
         transpose(r);
 #pragma GCC unroll 8
         for (int i = 0; i < V; ++i) std::memcpy(dst + (v * V + i) * stride + u0, &r[i], sizeof(Vec));
       }
     for (; u0 < units; ++u0)  // the last units mod V, one at a time
       for (int e = 0; e < nb; ++e) {
-        const T x = src[u0 * nv + e / V][e % V];
+        const T x = src[u0 * ns + e / V][e % V];
         dst[e * stride + u0] = scaled ? c * x : x;
       }
     for (int e = 0; e < nb; ++e)
