@@ -32,7 +32,8 @@ What is measured
     * optcore: one run_sgd call, runs=R, epochs=steps, batch_size=n, order="incremental", record=("objective",),
       threads=T for T in --threads (1 2); plus, at threads=1, the same call recording ("objective", "accuracy")
       every step (what recording the accuracy costs) and with record_every=steps (objective recorded at the start
-      and the end only) to show what the per-step recording costs.
+      and the end only) to show what the per-step recording costs; the variants' calls are interleaved, repeat
+      after repeat. The objective and the accuracy after a step both come from the next step's forward pass.
     * PyTorch eager: stacked parameters (R, out, in) with requires_grad, X @ W^T broadcast as a bmm over the nets,
       autograd of the sum of the per-net losses, in-place update; one eager loop of `steps` iterations;
       torch.set_num_threads(T).
@@ -297,38 +298,38 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
         prob = NetworkProblem(mlp_of(case), case.X, case.Y)
         # (threads, record_every, record): the primary rows record the objective every step; on 1 thread also the
         # objective and the accuracy every step (what recording the accuracy costs) and the objective at the start
-        # and the end only (what recording costs at all).
+        # and the end only (what recording costs at all). The variants' calls are interleaved, repeat after repeat,
+        # so that a change in the machine's load shows in all of them alike.
         variants = [(T, None, ("objective",)) for T in args.threads]
         if 1 in args.threads:
             variants += [(1, None, ("objective", "accuracy")), (1, case.steps, ("objective",))]
-        for T, record_every, record in variants:
-            optcore.run_sgd(
+
+        def call(T, record_every, record, epochs):
+            return optcore.run_sgd(
                 prob,
                 order="incremental",
-                epochs=2,
+                epochs=epochs,
                 batch_size=prob.n,
                 step_size=case.step,
                 x0=case.theta,
                 runs=case.R,
                 threads=T,
-                record=("objective",),
-            )  # warm-up
-            times, res = [], None
-            for _ in range(args.repeats):
+                record=record,
+                record_every=record_every if epochs == case.steps else None,
+            )
+
+        for T, record_every, record in variants:
+            call(T, record_every, record, 2)  # warm-up
+        times = {v: [] for v in variants}
+        results = {}
+        for _ in range(args.repeats):
+            for v in variants:
                 start = time.perf_counter()
-                res = optcore.run_sgd(
-                    prob,
-                    order="incremental",
-                    epochs=case.steps,
-                    batch_size=prob.n,
-                    step_size=case.step,
-                    x0=case.theta,
-                    runs=case.R,
-                    threads=T,
-                    record=record,
-                    record_every=record_every,
-                )
-                times.append(time.perf_counter() - start)
+                results[v] = call(*v, case.steps)
+                times[v].append(time.perf_counter() - start)
+        for v in variants:
+            T, record_every, record = v
+            res = results[v]
             label = (
                 "optcore (objective at start/end only)"
                 if record_every is not None
@@ -341,14 +342,14 @@ def run_many(args, case: ManyCase, impls, jax_many_results, skipped):
                     "impl": "optcore",
                     "label": label,
                     "threads": T,
-                    "times": times,
+                    "times": times[v],
                     "final": res.objective[:, -1].astype(np.float64),
                     "initial": res.objective[:, 0],
                     "x": res.x,
                     "primary": record_every is None and record == ("objective",),
                 }
             )
-            print(f"  (b) {label:40s} threads={T} {median(times):8.3f} s", flush=True)
+            print(f"  (b) {label:40s} threads={T} {median(times[v]):8.3f} s", flush=True)
     if "torch" in impls:
         for T in args.threads:
             run_torch_many(ManyCase(case.widths, case.X, case.Y, case.theta, 3, case.step), T)  # warm-up, pool

@@ -93,10 +93,13 @@ def test_every_copy_trains_networks_to_the_portable_bits(isa, dtype, width, monk
     results = {}
     for copy in ("portable", isa):
         monkeypatch.setenv("OPTCORE_ISA", copy)
+        # 9 runs: a group of 8 (the lanes pass at width 16) and one alone; full batches record from the next
+        # step's gradient pass, at epoch ends and every step
         results[copy] = [
-            optcore.run_sgd(NetworkProblem(net, X, Y), order=order, epochs=2, batch_size=b, step_size=0.05, runs=3,
-                            seed=1, x0=net.init(3, seed=0), record=("objective", "accuracy"))
-            for order, b in (("rr", 8), ("incremental", 40), ("incremental", 1))
+            optcore.run_sgd(NetworkProblem(net, X, Y), order=order, epochs=3, batch_size=b, step_size=0.05, runs=9,
+                            seed=1, x0=net.init(9, seed=0), record=("objective", "accuracy"), record_every=every)
+            for order, b, every in (("rr", 8, None), ("incremental", 40, None), ("incremental", 40, 1),
+                                    ("incremental", 1, None))
         ]
     for a, b in zip(results["portable"], results[isa], strict=True):
         np.testing.assert_array_equal(a.x, b.x)

@@ -3,6 +3,8 @@
 given per run (explicit orders with one row per run) takes the one-network-at-a-time pass, and the two must agree
 exactly."""
 
+import warnings
+
 import numpy as np
 import pytest
 from mlp_reference import random_data
@@ -136,3 +138,64 @@ def test_full_batch_objective_records_keep_their_bits(dtype, widths, activation,
     np.testing.assert_array_equal(shared.objective, per_run.objective)
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     np.testing.assert_allclose(shared.objective[:, -1], problem.objective(shared.x), rtol=rtol)
+
+
+RECORDS = [("objective",), ("objective", "accuracy"), ("accuracy",)]
+RECORD_CASES = [
+    ([4, 6, 5, 1], "relu", "squared", 16),
+    ([3, 8, 3], "relu", "softmax_ce", 6),
+    ([3, 40, 1], "softplus", "logistic", 12),
+    ([4, 6, 2], "relu", "squared", 10),  # two outputs: the accuracy compares argmaxes
+]
+
+
+def _records_of(res, record):
+    return [getattr(res, name) for name in record]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("widths", "activation", "loss", "n"), RECORD_CASES)
+@pytest.mark.parametrize("record", RECORDS, ids="+".join)
+@pytest.mark.parametrize("record_every", [None, 1, 2])
+def test_full_batch_records_from_the_gradient_pass_keep_their_bits(dtype, widths, activation, loss, n, record,
+                                                                   record_every):
+    """Full-batch GD takes the objective and the accuracy recorded after a step from the next step's gradient pass
+    (the group pass, GroupBatchGrad::grads, or each run's own). They, and the iterates, must equal what separate
+    passes give: the same order given explicitly (one row shared by every run) takes the group pass without the
+    fusion (records from one lanes pass per group), per-run orders take neither, and net.accuracy /
+    problem.objective at the recorded iterates are the separate passes themselves. 9 runs: a group of 8 and a
+    group of 1 (too small for the lanes pass); five of the 8 get step sizes that make them diverge at different
+    epochs, so that the group's live runs drop below the lanes pass's minimum mid-way, and a run can die between a
+    record and the step that fills it."""
+    net = MLP(widths, activation=activation, loss=loss, dtype=dtype)
+    X, Y = data(widths, loss, n=n, dtype=dtype)
+    problem = NetworkProblem(net, X, Y)
+    runs, epochs = 9, 10
+    theta0 = net.init(runs, seed=4)
+    steps = np.full(runs, 0.05)
+    steps[[0, 2, 3, 5, 6]] = [1e3, 1e10, 1e20, 1e30, 1e38]  # every case has runs diverging, most after a few epochs
+    common = dict(epochs=epochs, batch_size=n, step_size=steps, x0=theta0, record=record, record_every=record_every)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the diverging runs
+        fused = optcore.run_sgd(problem, order="incremental", **common)
+        shared = optcore.run_sgd(problem, order=np.arange(n), **common)
+        per_run = optcore.run_sgd(problem, order=np.broadcast_to(np.arange(n), (runs, epochs, n)).copy(), **common)
+        with_iterates = optcore.run_sgd(problem, order="incremental", record_iterates=True, **common)
+    assert fused.diverged[[0, 2, 3, 5, 6]].any() and not fused.diverged[[1, 4, 7, 8]].any()
+    for other in (shared, per_run, with_iterates):
+        np.testing.assert_array_equal(fused.x, other.x)
+    for other in (shared, per_run):
+        for a, b in zip(_records_of(fused, record), _records_of(other, record), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # the separate passes themselves, at every finite recorded iterate (recording the iterates turns the fusion
+    # off; records after an iterate that is not finite are NaN there, and need not be in the others)
+    its = with_iterates.iterates.reshape(-1, net.n_params)
+    finite = np.all(np.isfinite(its), axis=1)
+    assert finite.sum() > runs * 2 and not finite.all()
+    for name in record:
+        np.testing.assert_array_equal(getattr(fused, name).reshape(-1)[finite],
+                                      getattr(with_iterates, name).reshape(-1)[finite])
+    if "accuracy" in record:
+        np.testing.assert_array_equal(fused.accuracy.reshape(-1)[finite], net.accuracy(its[finite], X, Y))
+    if "objective" in record:
+        np.testing.assert_array_equal(fused.objective.reshape(-1)[finite], problem.objective(its[finite]))

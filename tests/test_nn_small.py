@@ -197,22 +197,26 @@ FUSED_CASES = [
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("widths", "activation", "loss", "n"), FUSED_CASES)
-def test_fused_objective_of_a_run_alone_keeps_its_bits(dtype, widths, activation, loss, n):
-    """Full-batch GD of one run recording only the objective takes it from the next step's gradient pass; it
-    must equal the objective computed on its own (recording the iterates too turns the fusion off)."""
+@pytest.mark.parametrize("record", [("objective",), ("objective", "accuracy"), ("accuracy",)], ids="+".join)
+@pytest.mark.parametrize("record_every", [None, 2])
+def test_fused_records_of_a_run_alone_keep_their_bits(dtype, widths, activation, loss, n, record, record_every):
+    """Full-batch GD of one run takes the objective and the accuracy recorded after a step from the next step's
+    gradient pass; they must equal the values computed on their own (recording the iterates too turns the fusion
+    off) and the separate passes (problem.objective, net.accuracy) at the recorded iterates."""
     net = network(widths, activation, loss, dtype=dtype)
     X, Y = data(widths, loss, n, dtype)
     problem = NetworkProblem(net, X, Y)
     theta0 = net.init(1, seed=4)[0]
-    common = dict(order="incremental", epochs=5, batch_size=n, step_size=0.05, x0=theta0)
-    fused = optcore.run_sgd(problem, record=("objective",), **common)
-    alone = optcore.run_sgd(problem, record=("objective",), record_iterates=True, **common)
+    common = dict(order="incremental", epochs=5, batch_size=n, step_size=0.05, x0=theta0, record_every=record_every)
+    fused = optcore.run_sgd(problem, record=record, **common)
+    alone = optcore.run_sgd(problem, record=record, record_iterates=True, **common)
     np.testing.assert_array_equal(fused.x, alone.x)
-    np.testing.assert_array_equal(fused.objective, alone.objective)
-    for k in range(6):
-        np.testing.assert_allclose(
-            fused.objective[0, k], problem.objective(alone.iterates[0, k]), rtol=1e-12 if dtype == np.float64 else 1e-6
-        )
+    for name in record:
+        np.testing.assert_array_equal(getattr(fused, name), getattr(alone, name))
+    if "objective" in record:
+        np.testing.assert_array_equal(fused.objective[0], problem.objective(alone.iterates[0]))
+    if "accuracy" in record:
+        np.testing.assert_array_equal(fused.accuracy[0], net.accuracy(alone.iterates[0], X, Y))
 
 
 @pytest.mark.parametrize("runs", [1, 9])

@@ -46,12 +46,26 @@ template <class P>
 struct HasBatchGrad<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch(nullptr, 0, 0, nullptr, nullptr,
                                                                                     {}))>> : std::true_type {};
 
-/** Whether a problem's full-batch gradient pass can also give its objective (networks, MLP::batch_objective_matches()). */
+/**
+ * Whether a problem's full-batch gradient pass can also give its objective (networks, MLP::batch_objective_matches()).
+ * A problem that also reports an accuracy (HasAccuracy) takes a seventh argument: where to put the accuracy from the
+ * same pass (null: not asked for), and then the objective's pointer may be null too.
+ */
 template <class P, class = void>
 struct HasBatchObjective : std::false_type {};
 template <class P>
 struct HasBatchObjective<P, std::void_t<decltype(std::declval<const P&>().add_grad_batch_objective(
                                  nullptr, 0, nullptr, nullptr, {}, nullptr))>> : std::true_type {};
+
+/**
+ * Whether a problem computes its objective and its accuracy at one point in one pass over the data
+ * (objective_and_accuracy(x, &objective, &accuracy), the bits of objective(x) and accuracy(x)).
+ */
+template <class P, class = void>
+struct HasObjectiveAndAccuracy : std::false_type {};
+template <class P>
+struct HasObjectiveAndAccuracy<P, std::void_t<decltype(std::declval<const P&>().objective_and_accuracy(
+                                      nullptr, nullptr, nullptr))>> : std::true_type {};
 
 /**
  * Whether a problem has its own update of x with a summed gradient (UpdateStep: step size, count, epoch) instead
@@ -67,8 +81,9 @@ struct HasUpdate<P, std::void_t<decltype(std::declval<const P&>().update(nullptr
 /**
  * Problems that compute the batch gradients of a whole group of runs in one pass when the runs share their order
  * (mlp_lanes.hpp specializes it for networks): used when `pays(problem)` and at least kMinRuns runs of a group
- * are alive. `grads` and `record` must give each run the bits of its own add_grad_batch(), objective() and
- * accuracy(), so which pass ran never shows in the results.
+ * are alive. `grads` (and the objective and accuracy it can give from its forward pass) and `record` must give
+ * each run the bits of its own add_grad_batch(), objective() and accuracy(), so which pass ran never shows in the
+ * results.
  */
 template <class Problem>
 struct GroupBatchGrad {
@@ -97,14 +112,15 @@ class GroupRunner {
     grad_.resize(d_);
     tmp_.resize(d_);
     if (spec.mode == WorkerMode::local) workers_.resize(static_cast<std::size_t>(group_) * M_ * d_);
-    // Full-batch steps recording only the objective at epoch ends: the objective at the end of epoch k is
-    // computed by the forward pass of the gradient of epoch k + 1, not by a pass of its own. Every step's batch
-    // must hold every example exactly once (an order that is a permutation, no examples dropped).
-    const bool full_batch_objective =
+    // Full-batch steps recording the objective and/or the accuracy (at epoch ends, or every record_every steps):
+    // the records at the point reached by step t are computed by the forward pass of step t + 1's gradient, not by
+    // a pass of their own (the last record, with no step after it, by its own pass). Every step's batch must hold
+    // every example exactly once (an order that is a permutation, no examples dropped).
+    const bool full_batch_records =
         spec.steps_per_epoch() == 1 && spec.batch > 1 && spec.batch == spec.order.count && spec.order.count == N_ &&
         M_ == 1 && spec.mode != WorkerMode::local && kind != OrderKind::with_replacement &&
-        kind != OrderKind::explicit_order && spec.record_every == 0 && rec.objective && !rec.gap && !rec.dist &&
-        !rec.iterates && !rec.accuracy;
+        kind != OrderKind::explicit_order && (rec.objective || rec.accuracy) && !rec.gap && !rec.dist &&
+        !rec.iterates;
     // the group pass steps x <- x - (eta / count) g itself: a problem with its own update must not have one
     static_assert(!(GroupBatchGrad<Problem>::available && HasUpdate<Problem>::value),
                   "a problem with its own update() would skip it in GroupBatchGrad's group pass");
@@ -112,14 +128,16 @@ class GroupRunner {
       group_batches_ = shared_order_ && M_ == 1 && spec.mode != WorkerMode::local && GroupBatchGrad<Problem>::pays(problem);
       if (group_batches_) group_grads_.resize(static_cast<std::size_t>(group_) * d_);
       // ... in the group pass (GroupBatchGrad::grads)
-      fused_objective_ = group_batches_ && full_batch_objective;
+      fused_group_ = group_batches_ && full_batch_records;
     }
     if constexpr (HasBatchObjective<Problem>::value) {
       // ... in each run's own gradient pass (runs alone, groups too small for the group pass); the two agree
-      fused_single_ = full_batch_objective && problem.batch_objective_matches() &&
-                      (!group_batches_ || fused_objective_);
+      fused_single_ = full_batch_records && problem.batch_objective_matches() && (!group_batches_ || fused_group_);
     }
   }
+
+  /** Whether records at points a full-batch step follows come from that step's gradient pass. */
+  bool fused_records() const { return fused_group_ || fused_single_; }
 
   /** Runs per group: run_group() takes at most this many. */
   int group_size() const { return group_; }
@@ -153,7 +171,7 @@ class GroupRunner {
         const std::uint32_t b = std::min(B, count_per_worker - lo);
         const bool sync = local && ((s + 1) % spec_.sync_every == 0 || s + 1 == steps);
         if (!(group_batches_ && b > 1 && group_batch_step(first, count, alive, lo, b, k, t))) {
-          if (!fused_single_) settle_pending_objective(first, count, alive);  // else each run's gradient pass does
+          if (!fused_single_) settle_pending_records(first, count, alive);  // else each run's gradient pass does
           for (int g = 0; g < count; ++g) {
             if (!alive[g]) continue;
             const std::int64_t r = first + g;
@@ -165,24 +183,31 @@ class GroupRunner {
               single_step(order_row(g, 0)[lo], x_of(r), eta, k);
             } else {
               std::fill(grad_.begin(), grad_.end(), T(0));
-              if (fused_single_ && pending_objective_ >= 0) {
-                T* objective = &rec_.objective[r * spec_.records() + pending_objective_];
-                if (!add_batch_grad_objective(order_row(g, 0) + lo, b, x_of(r), grad_.data(), objective))
-                  *objective = p_.objective(x_of(r));  // this order's forward pass is not the objective's
+              if (fused_single_ && pending_record_ >= 0) {
+                T objective, accuracy;
+                T* const obj = rec_.objective ? &objective : nullptr;
+                T* const acc = rec_.accuracy ? &accuracy : nullptr;
+                if (!add_batch_grad_records(order_row(g, 0) + lo, b, x_of(r), grad_.data(), obj, acc))
+                  record_values(x_of(r), obj, acc);  // this order's forward pass is not the records'
+                store_pending(r, obj, acc);
               } else {
                 for (std::uint32_t m = 0; m < M_; ++m) add_batch_grad(order_row(g, m) + lo, b, m, x_of(r), grad_.data());
               }
               update(x_of(r), grad_.data(), eta, static_cast<std::int64_t>(M_) * b, k);
             }
           }
-          if (fused_single_) pending_objective_ = -1;
+          if (fused_single_) pending_record_ = -1;
         }
         ++t;
-        if (spec_.record_every > 0 && t % spec_.record_every == 0) record_all(first, count, alive, rec_index++, local, sync);
+        if (spec_.record_every > 0 && t % spec_.record_every == 0) {
+          defer_records_ = fused_records() && t < spec_.total_steps();  // a step follows (full batch: t = k + 1)
+          record_all(first, count, alive, rec_index++, local, sync);
+          defer_records_ = false;
+        }
       }
-      defer_objective_ = (fused_objective_ || fused_single_) && k + 1 < K;
+      defer_records_ = fused_records() && k + 1 < K;
       end_epoch(first, count, alive, rec_index, local);
-      defer_objective_ = false;
+      defer_records_ = false;
     }
   }
 
@@ -201,16 +226,17 @@ class GroupRunner {
       const int live = live_runs(first, count, alive, runs, thetas);
       for (int j = 0; j < live; ++j) grads[j] = group_grads_.data() + static_cast<std::size_t>(j) * d_;
       if (live < GroupBatchGrad<Problem>::kMinRuns) {
-        if (!fused_single_) settle_pending_objective(first, count, alive);  // else the per-run passes give it
+        if (!fused_single_) settle_pending_records(first, count, alive);  // else the per-run passes give them
         return false;
       }
-      T objective[kMaxGroup];
-      const bool pending = pending_objective_ >= 0;
-      GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live,
-                                     pending ? objective : nullptr);
+      T objective[kMaxGroup], accuracy[kMaxGroup];
+      const bool pending = pending_record_ >= 0;
+      T* const obj = pending && rec_.objective ? objective : nullptr;
+      T* const acc = pending && rec_.accuracy ? accuracy : nullptr;
+      GroupBatchGrad<Problem>::grads(p_, order_row(0, 0) + lo, b, global_index(0, 0), thetas, grads, live, obj, acc);
       if (pending) {
-        for (int j = 0; j < live; ++j) rec_.objective[runs[j] * spec_.records() + pending_objective_] = objective[j];
-        pending_objective_ = -1;
+        for (int j = 0; j < live; ++j) store_pending(runs[j], obj ? obj + j : nullptr, acc ? acc + j : nullptr);
+        pending_record_ = -1;
       }
       for (int j = 0; j < live; ++j)
         axpy(-step_size(runs[j], k, t) / static_cast<T>(b), grads[j], x_of(runs[j]), d_);
@@ -241,10 +267,15 @@ class GroupRunner {
     }
   }
 
-  /** Divergence check and epoch-end record of the group. */
+  /**
+   * Divergence check and epoch-end record of the group. A run found diverged here whose record waits for the next
+   * gradient pass (recorded every record_every steps, before this check) gets it from a pass of its own now: the
+   * group's next passes skip it.
+   */
   void end_epoch(std::int64_t first, int count, bool* alive, std::int64_t& rec_index, bool local) {
     for (int g = 0; g < count; ++g) {
       if (alive[g] && !all_finite(x_of(first + g))) {
+        if (pending_record_ >= 0) settle_pending_record(first + g);
         alive[g] = false;
         if (rec_.diverged) rec_.diverged[first + g] = 1;
       }
@@ -508,13 +539,21 @@ class GroupRunner {
   }
 
   /**
-   * g += the full batch's gradient (one worker) and, where the problem's gradient pass can give it (the same bits
-   * as objective(x)), *objective = the objective at x from the same pass. Returns whether it did.
+   * g += the full batch's gradient (one worker) and, where the problem's gradient pass can give them (the bits of
+   * objective(x) and accuracy(x)), *objective and *accuracy (each where not null) at x from the same pass.
+   * Returns whether it did.
    */
-  bool add_batch_grad_objective(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T* objective) {
+  bool add_batch_grad_records(const std::uint32_t* idx, std::uint32_t b, const T* x, T* g, T* objective,
+                              T* accuracy) {
     if constexpr (HasBatchObjective<Problem>::value) {
-      return p_.add_grad_batch_objective(idx, b, x, g, T(1), objective);
+      if constexpr (HasAccuracy<Problem>::value) {
+        return p_.add_grad_batch_objective(idx, b, x, g, T(1), objective, accuracy);
+      } else {
+        (void)accuracy;  // recording the accuracy needs a problem that has one (bind_sgd.cpp check_records)
+        return p_.add_grad_batch_objective(idx, b, x, g, T(1), objective);
+      }
     } else {
+      (void)objective, (void)accuracy;
       add_batch_grad(idx, b, 0, x, g);
       return false;
     }
@@ -533,10 +572,10 @@ class GroupRunner {
 
   void record_all(std::int64_t first, int count, const bool* alive, std::int64_t index, bool local, bool synced) {
     checkpoint(spec_.stop);  // records can take a full pass over the data each
-    if (defer_objective_) {  // filled in by the next step's gradient pass (group_batch_step)
+    if (defer_records_) {  // filled in by the next step's gradient pass (group_batch_step, or each run's)
       for (int g = 0; g < count; ++g)
         if (!alive[g]) record_nan(first + g, index);
-      pending_objective_ = index;
+      pending_record_ = index;
       return;
     }
     if constexpr (GroupBatchGrad<Problem>::available) {
@@ -565,12 +604,44 @@ class GroupRunner {
     return live;
   }
 
-  /** A deferred objective record whose gradient pass did not come (too few live runs): computed on its own. */
-  void settle_pending_objective(std::int64_t first, int count, const bool* alive) {
-    if (pending_objective_ < 0) return;
+  /** Deferred records whose gradient pass did not come (too few live runs): computed on their own. */
+  void settle_pending_records(std::int64_t first, int count, const bool* alive) {
+    if (pending_record_ < 0) return;
     for (int g = 0; g < count; ++g)
-      if (alive[g]) rec_.objective[(first + g) * spec_.records() + pending_objective_] = p_.objective(x_of(first + g));
-    pending_objective_ = -1;
+      if (alive[g]) settle_pending_record(first + g);
+    pending_record_ = -1;
+  }
+
+  /** Run r's deferred records at its current iterate, from a pass of their own. */
+  void settle_pending_record(std::int64_t r) {
+    T objective, accuracy;
+    T* const obj = rec_.objective ? &objective : nullptr;
+    T* const acc = rec_.accuracy ? &accuracy : nullptr;
+    record_values(x_of(r), obj, acc);
+    store_pending(r, obj, acc);
+  }
+
+  /** Run r's deferred records (pending_record_): the objective and the accuracy where not null. */
+  void store_pending(std::int64_t r, const T* objective, const T* accuracy) {
+    const std::int64_t at = r * spec_.records() + pending_record_;
+    if (objective) rec_.objective[at] = *objective;
+    if (accuracy) rec_.accuracy[at] = *accuracy;
+  }
+
+  /**
+   * *objective = objective(x) and *accuracy = accuracy(x), each where not null: one pass over the data for both
+   * where the problem has it (the same bits as two).
+   */
+  void record_values(const T* x, T* objective, T* accuracy) const {
+    if constexpr (HasAccuracy<Problem>::value) {
+      if constexpr (HasObjectiveAndAccuracy<Problem>::value) {
+        if (objective && accuracy) return p_.objective_and_accuracy(x, objective, accuracy);
+      }
+      if (accuracy) *accuracy = p_.accuracy(x);
+    } else {
+      (void)accuracy;
+    }
+    if (objective) *objective = p_.objective(x);
   }
 
   /**
@@ -597,6 +668,11 @@ class GroupRunner {
   void record(std::int64_t r, std::int64_t index, const T* x, const T* objective = nullptr,
               const T* accuracy = nullptr) {
     const std::int64_t at = r * spec_.records() + index;
+    T both[2];
+    if (rec_.objective && rec_.accuracy && !objective && !accuracy) {  // one pass for the two where it can
+      record_values(x, &both[0], &both[1]);
+      objective = &both[0], accuracy = &both[1];
+    }
     if (rec_.objective) rec_.objective[at] = objective ? *objective : p_.objective(x);
     if (rec_.gap) {
       if (rec_.hessian) {
@@ -633,10 +709,12 @@ class GroupRunner {
   std::vector<T> grad_, tmp_, workers_;
   bool shared_order_ = false;  ///< every run visits the same components in the same order
   bool group_batches_ = false;  ///< batch gradients of the whole group in one pass (GroupBatchGrad)
-  bool fused_objective_ = false;  ///< epoch-end objectives come from the next full-batch gradient pass
-  bool fused_single_ = false;  ///< ... also in the per-run pass (add_grad_batch_objective)
-  bool defer_objective_ = false;  ///< the record being written now is one of those
-  std::int64_t pending_objective_ = -1;  ///< record index waiting for its objective, or -1
+  /// The objective and accuracy recorded at the point reached by a full-batch step come from the next step's
+  /// gradient pass: in the group pass (GroupBatchGrad::grads) ...
+  bool fused_group_ = false;
+  bool fused_single_ = false;  ///< ... and in the per-run pass (add_grad_batch_objective)
+  bool defer_records_ = false;  ///< the record being written now is one of those
+  std::int64_t pending_record_ = -1;  ///< record index waiting for its objective and accuracy, or -1
   std::vector<T> group_grads_;  ///< (group_, d) for group_batch_step()
   int group_ = kGroup;  ///< runs per group
   /// Plain steps of the group between two stop checks: about kWorkPerCheck coordinates updated (a few ms), so a

@@ -257,27 +257,39 @@ struct MLP {
 
   /**
    * add_grad_batch() over a batch holding every example once (idx a permutation of 0..n-1, base 0), which also
-   * gives objective() at theta from the same forward pass (same bits). Needs batch_objective_matches(). Returns
-   * whether *objective was set: wide networks (mlp_gemm.hpp) give it only for the examples in their stored order,
-   * whose blocks of matrix products are objective()'s.
+   * gives objective() and accuracy() at theta (each where its pointer is not null) from the same forward pass
+   * (same bits: the same outputs; the accuracy is a count, whatever the examples' order). Needs
+   * batch_objective_matches(). Returns whether they were set: wide networks (mlp_gemm.hpp) give them only for the
+   * examples in their stored order, whose blocks of matrix products are objective()'s and accuracy()'s.
    */
   bool add_grad_batch_objective(const std::uint32_t* idx, std::int64_t count, const T* theta, T* g, T s,
-                                T* objective) const {
+                                T* objective, T* accuracy = nullptr) const {
+    std::int64_t right = 0;
     if (mlp_gemm::pays(*this)) {
       if (!mlp_gemm::whole_data_in_order(idx, count, 0, n)) {
         add_grad_batch(idx, count, 0, theta, g, s);
         return false;
       }
       double total = 0;
-      mlp_gemm::add_grad(*this, idx, count, 0, theta, g, s, &total);
-      *objective = static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+      mlp_gemm::add_grad(*this, idx, count, 0, theta, g, s, objective ? &total : nullptr, accuracy ? &right : nullptr);
+      if (objective) *objective = mean_loss(total);
+      if (accuracy) *accuracy = fraction_right(right);
       return true;
     }
     std::vector<double>& losses = loss_tmp(n);
-    add_grad_batch_losses(idx, count, 0, theta, g, s, losses.data());
-    *objective = SmallBatch<T>::total_objective(*this, losses.data());
+    add_grad_batch_losses(idx, count, 0, theta, g, s, objective ? losses.data() : nullptr,
+                          accuracy ? &right : nullptr);
+    if (objective) *objective = SmallBatch<T>::total_objective(*this, losses.data());
+    if (accuracy) *accuracy = fraction_right(right);
     return true;
   }
+
+  /** objective() from the sum of the n example losses in double: scale times their mean. */
+  T mean_loss(double total) const {
+    return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+  }
+  /** accuracy() from the number of examples classified correctly. */
+  T fraction_right(std::int64_t right) const { return static_cast<T>(right) / static_cast<T>(n); }
 
   static std::vector<double>& loss_tmp(std::int64_t size) {
     thread_local std::vector<double> v;
@@ -285,15 +297,20 @@ struct MLP {
     return v;
   }
 
-  /** add_grad_batch(); if `losses` is not null, also losses[idx[j]] = the loss of example j of the batch. */
+  /**
+   * add_grad_batch(); if `losses` is not null, also losses[idx[j]] = the loss of example j of the batch, and if
+   * `right` is not null, *right += the number of the batch's examples classified correctly (classified()).
+   */
   void add_grad_batch_losses(const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta, T* g,
-                             T s, double* losses) const {
+                             T s, double* losses, std::int64_t* right = nullptr) const {
     if (count > 1 && SmallBatch<T>::pays(*this))  // the one-example arithmetic, a block of examples at a time
-      return SmallBatch<T>::add_grad_batch(*this, idx, count, base, theta, g, s, losses);
+      return SmallBatch<T>::add_grad_batch(*this, idx, count, base, theta, g, s, losses, right);
     for (std::int64_t j = 0; j < count; ++j) {
-      if (losses) {
+      if (losses || right) {
         Scratch& one = scratch();
-        losses[idx[j]] = example_loss(base + idx[j], forward(base + idx[j], theta, one));
+        const T* out = forward(base + idx[j], theta, one);
+        if (losses) losses[idx[j]] = example_loss(base + idx[j], out);
+        if (right) *right += classified(base + idx[j], out);
       }
       add_grad(base + idx[j], theta, g, s);
     }
@@ -313,24 +330,49 @@ struct MLP {
     axpy(-eta, tmp, theta, d);
   }
   T objective(const T* theta) const {
-    if (mlp_gemm::pays(*this))  // wide layers: blocks of examples as matrix products
-      return static_cast<T>(mlp_gemm::loss_total(*this, theta) * static_cast<double>(scale) / static_cast<double>(n));
+    if (mlp_gemm::pays(*this)) return mean_loss(mlp_gemm::loss_total(*this, theta));  // wide: matrix products
     if (n > 1 && !group && SmallBatch<T>::pays(*this)) return SmallBatch<T>::objective(*this, theta);
     Scratch& one = scratch();
     double total = 0;
     for (std::int64_t i = 0; i < n; ++i) total += example_loss(i, forward(i, theta, one));
-    return static_cast<T>(total * static_cast<double>(scale) / static_cast<double>(n));
+    return mean_loss(total);
   }
   /** Fraction of examples classified correctly (sign for +-1 labels, argmax for classes; squared: argmax vs
    * argmax of the target when d_L > 1, sign agreement when d_L = 1). */
   T accuracy(const T* theta) const {
-    if (mlp_gemm::pays(*this)) return static_cast<T>(mlp_gemm::correct(*this, theta)) / static_cast<T>(n);
-    if (n > 1 && !group && SmallBatch<T>::pays(*this))
-      return static_cast<T>(SmallBatch<T>::correct(*this, theta)) / static_cast<T>(n);
+    if (mlp_gemm::pays(*this)) return fraction_right(mlp_gemm::correct(*this, theta));
+    if (n > 1 && !group && SmallBatch<T>::pays(*this)) return fraction_right(SmallBatch<T>::correct(*this, theta));
     Scratch& sc = scratch();
     std::int64_t right = 0;
     for (std::int64_t i = 0; i < n; ++i) right += classified(i, forward(i, theta, sc));
-    return static_cast<T>(right) / static_cast<T>(n);
+    return fraction_right(right);
+  }
+  /**
+   * *objective = objective(theta) and *accuracy = accuracy(theta) from one forward pass over the data (the same
+   * passes as those two, so the same bits): what the engine's records take when both are recorded.
+   */
+  void objective_and_accuracy(const T* theta, T* objective, T* accuracy) const {
+    double total = 0;
+    std::int64_t right = 0;
+    if (mlp_gemm::pays(*this)) {
+      mlp_gemm::loss_and_correct(*this, theta, &total, &right);
+      *objective = mean_loss(total);
+      *accuracy = fraction_right(right);
+      return;
+    }
+    if (n > 1 && !group && SmallBatch<T>::pays(*this)) {
+      *objective = SmallBatch<T>::objective(*this, theta, &right);
+      *accuracy = fraction_right(right);
+      return;
+    }
+    Scratch& one = scratch();
+    for (std::int64_t i = 0; i < n; ++i) {
+      const T* out = forward(i, theta, one);
+      total += example_loss(i, out);
+      right += classified(i, out);
+    }
+    *objective = mean_loss(total);
+    *accuracy = fraction_right(right);
   }
   /** Whether output `out` classifies example i correctly (see accuracy()). */
   bool classified(std::int64_t i, const T* out) const {

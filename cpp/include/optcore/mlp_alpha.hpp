@@ -78,6 +78,21 @@ struct LearnedAlphaMLP {
     for (std::int64_t i = 0; i < m.n; ++i) right += m.classified(i, m.forward(i, q, sc, alphas(theta)));
     return static_cast<T>(right) / static_cast<T>(m.n);
   }
+  /** objective() and accuracy() from one forward pass per example (the same outputs, so the same bits). */
+  void objective_and_accuracy(const T* theta, T* objective, T* accuracy) const {
+    const MLP<T>& m = net();
+    const T* q = quant.quantized(theta);
+    typename MLP<T>::Scratch& sc = m.scratch();
+    double total = 0;
+    std::int64_t right = 0;
+    for (std::int64_t i = 0; i < m.n; ++i) {
+      const T* out = m.forward(i, q, sc, alphas(theta));
+      total += m.example_loss(i, out);
+      right += m.classified(i, out);
+    }
+    *objective = static_cast<T>(total * static_cast<double>(m.scale) / static_cast<double>(m.n));
+    *accuracy = static_cast<T>(right) / static_cast<T>(m.n);
+  }
 
   /** The weights' BCGD update (QuantizedMLP::update), then each alpha's clipped and clamped step. */
   void update(T* theta, const T* grad, const UpdateStep<T>& step) const {

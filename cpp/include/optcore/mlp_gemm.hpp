@@ -121,11 +121,12 @@ const T* forward(const MLP<T>& net, const T* theta, const T* in, std::int64_t m,
 
 /**
  * g += s * sum over j < count of grad f_i, i = base + idx[j]. With `loss_total`, also adds the example losses
- * loss(net(x_i), y_i) to it in the order of idx, in double (objective()'s sum when idx is 0, 1, ..., n - 1).
+ * loss(net(x_i), y_i) to it in the order of idx, in double (objective()'s sum when idx is 0, 1, ..., n - 1); with
+ * `right`, adds the number of examples classified correctly (MLP::classified()) to it.
  */
 template <class T>
 void add_grad(const MLP<T>& net, const std::uint32_t* idx, std::int64_t count, std::int64_t base, const T* theta,
-              T* g, T s, double* loss_total = nullptr) {
+              T* g, T s, double* loss_total = nullptr, std::int64_t* right = nullptr) {
   Scratch<T>& sc = scratch(net);
   const int L = net.layers;
   const std::int64_t k = net.out_dim();
@@ -139,6 +140,7 @@ void add_grad(const MLP<T>& net, const std::uint32_t* idx, std::int64_t count, s
     for (std::int64_t e = 0; e < m; ++e) {
       const std::int64_t i = base + (idx ? idx[b0 + e] : b0 + e);
       if (loss_total) *loss_total += net.example_loss(i, zout + e * k);
+      if (right) *right += net.classified(i, zout + e * k);
       net.loss_gradient(i, zout + e * k, dout + e * k);
     }
     for (int l = L; l >= 1; --l) {
@@ -186,6 +188,21 @@ void outputs(const MLP<T>& net, const T* theta, T* out) {
     const std::int64_t m = std::min(kRows, net.n - b0);
     const T* zout = forward(net, theta, inputs(net, nullptr, m, b0, sc), m, sc);
     std::copy_n(zout, m * k, out + b0 * k);
+  }
+}
+
+/** loss_total() and correct() from one forward pass: *total += the losses' sum, *right += the count. */
+template <class T>
+void loss_and_correct(const MLP<T>& net, const T* theta, double* total, std::int64_t* right) {
+  Scratch<T>& sc = scratch(net);
+  const std::int64_t k = net.out_dim();
+  for (std::int64_t b0 = 0; b0 < net.n; b0 += kRows) {
+    const std::int64_t m = std::min(kRows, net.n - b0);
+    const T* zout = forward(net, theta, inputs(net, nullptr, m, b0, sc), m, sc);
+    for (std::int64_t e = 0; e < m; ++e) {
+      *total += net.example_loss(b0 + e, zout + e * k);
+      *right += net.classified(b0 + e, zout + e * k);
+    }
   }
 }
 

@@ -57,22 +57,29 @@ struct GroupBatchGrad<MLP<T>> {
     std::vector<std::int64_t> unit_off, w_off;
     std::vector<double> loss_store;        ///< (n, W) example losses, when grads() also gives the objective
     std::vector<double>* losses = nullptr;  ///< &loss_store while it is being filled
+    bool count_right = false;               ///< whether grads() also counts the examples classified correctly
+    std::int64_t right[W] = {};             ///< ... per lane
   };
 
   /**
    * grads[g] = the gradient of batch idx[0..b) (examples base + idx[e]) at thetas[g], g < count, exactly as
-   * MLP::add_grad_batch(idx, b, base, thetas[g], grads[g], 1) leaves it in a zero-filled grads[g].
+   * MLP::add_grad_batch(idx, b, base, thetas[g], grads[g], 1) leaves it in a zero-filled grads[g]. When the batch
+   * holds every example once (base 0), objective[g] and accuracy[g] (each where not null) get MLP::objective() and
+   * MLP::accuracy() at thetas[g] from the same forward pass (the same outputs, so the same bits).
    */
   static void grads(const MLP<T>& net, const std::uint32_t* idx, std::int64_t b, std::int64_t base,
-                    const T* const* thetas, T* const* grads, int count, T* objective = nullptr) {
+                    const T* const* thetas, T* const* grads, int count, T* objective = nullptr,
+                    T* accuracy = nullptr) {
     thread_local Scratch sc;
     prepare(net, sc);
     sc.losses = objective ? &sc.loss_store : nullptr;
     if (objective) sc.loss_store.assign(static_cast<std::size_t>(net.n) * W, 0.0);
+    sc.count_right = accuracy != nullptr;
     const std::int64_t P = net.d;
     for (int g0 = 0; g0 < count; g0 += W) {
       const int used = std::min(W, count - g0);
       load_lanes(sc, thetas + g0, used, P);
+      std::fill_n(sc.right, W, 0);
       std::fill_n(sc.total, P, zero());
       for (std::int64_t e = 0; e < b;) {
         int k = 0;
@@ -94,10 +101,12 @@ struct GroupBatchGrad<MLP<T>> {
         double total[W] = {};
         for (std::int64_t i = 0; i < net.n; ++i)  // the lanes' sums side by side: W chains of additions, not one
           for (int l = 0; l < W; ++l) total[l] += sc.loss_store[i * W + l];
-        for (int l = 0; l < used; ++l)
-          objective[g0 + l] = static_cast<T>(total[l] * static_cast<double>(net.scale) / static_cast<double>(net.n));
+        for (int l = 0; l < used; ++l) objective[g0 + l] = net.mean_loss(total[l]);
       }
+      if (accuracy)
+        for (int l = 0; l < used; ++l) accuracy[g0 + l] = net.fraction_right(sc.right[l]);
     }
+    sc.count_right = false;
   }
 
   /**
@@ -129,8 +138,8 @@ struct GroupBatchGrad<MLP<T>> {
         }
       }
       for (int l = 0; l < used; ++l) {
-        objective[g0 + l] = static_cast<T>(total[l] * static_cast<double>(net.scale) / static_cast<double>(net.n));
-        if (accuracy) accuracy[g0 + l] = static_cast<T>(right[l]) / static_cast<T>(net.n);
+        objective[g0 + l] = net.mean_loss(total[l]);
+        if (accuracy) accuracy[g0 + l] = net.fraction_right(right[l]);
       }
     }
   }
@@ -190,6 +199,20 @@ struct GroupBatchGrad<MLP<T>> {
     for (Lanes** p : {&sc.a, &sc.delta}) *p = next, next += kBlock * U;
     sc.out.resize(net.out_dim());
     sc.dout.resize(net.out_dim());
+  }
+
+  /** sc.right[lane] += whether example i is classified correctly (MLP::classified()) from its outputs zout. */
+  static void count_right(const MLP<T>& net, Scratch& sc, std::int64_t i, int used, const Lanes* zout) {
+    const std::int64_t kout = net.out_dim();
+    if (kout == 1 && net.loss != NetLoss::softmax_ce) {  // classified()'s sign agreement, every lane at once
+      const bool positive = net.Y[i] > T(0);  // y_cols() is 1 here
+      for (int lane = 0; lane < used; ++lane) sc.right[lane] += (zout[0][lane] > T(0)) == positive;
+      return;
+    }
+    for (int lane = 0; lane < used; ++lane) {
+      for (std::int64_t j = 0; j < kout; ++j) sc.out[j] = zout[j][lane];
+      sc.right[lane] += net.classified(i, sc.out.data());
+    }
   }
 
   /** dout = the loss gradient of example i in each used lane (zero in the others), one lane at a time. */
@@ -365,6 +388,7 @@ struct GroupBatchGrad<MLP<T>> {
     const std::int64_t kout = net.out_dim();
     const Lanes* zout = z + sc.unit_off[L];
     Lanes* dout = deltas + sc.unit_off[L];
+    if (sc.count_right) count_right(net, sc, i, used, zout);
     if (net.loss == NetLoss::squared) {
       const T* y = net.Y + i * kout;
       Lanes total = zero();

@@ -151,11 +151,14 @@ struct QuantizedMLP {
   }
   bool batch_objective_matches() const { return net.batch_objective_matches(); }
   bool add_grad_batch_objective(const std::uint32_t* idx, std::int64_t count, const T* theta, T* g, T s,
-                                T* objective) const {
-    return net.add_grad_batch_objective(idx, count, quantized(theta), g, s, objective);
+                                T* objective, T* accuracy = nullptr) const {
+    return net.add_grad_batch_objective(idx, count, quantized(theta), g, s, objective, accuracy);
   }
   T objective(const T* theta) const { return net.objective(quantized(theta)); }
   T accuracy(const T* theta) const { return net.accuracy(quantized(theta)); }
+  void objective_and_accuracy(const T* theta, T* objective, T* accuracy) const {
+    net.objective_and_accuracy(quantized(theta), objective, accuracy);
+  }
 
   /**
    * theta <- ((1 - rho_k) theta + rho_k Q(theta)) + c grad on the quantized layers' weights, theta + c grad

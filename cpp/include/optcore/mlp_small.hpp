@@ -135,28 +135,32 @@ struct SmallBatch {
 
   /**
    * g += s * sum of the gradients of examples base + idx[j], j < count (the bits of add_grad() called on each in
-   * turn). If `losses` is given, losses[idx[j]] = example j's loss, from the same forward pass.
+   * turn). If `losses` is given, losses[idx[j]] = example j's loss, and if `right` is given, *right += the number
+   * of the batch's examples classified correctly, both from the same forward pass.
    */
   static void add_grad_batch(const MLP<T>& net, const std::uint32_t* idx, std::int64_t count, std::int64_t base,
-                             const T* theta, T* g, T s, double* losses) {
+                             const T* theta, T* g, T s, double* losses, std::int64_t* right = nullptr) {
     Scratch& sc = scratch(net);
     const T c = s * net.scale;  // add_grad() passes s * scale to backward()
     const int per_block = block_size(net);
     for (std::int64_t j0 = 0; j0 < count; j0 += per_block) {
       const int nb = static_cast<int>(std::min<std::int64_t>(per_block, count - j0));
-      block(net, sc, idx + j0, nb, base, theta, g, c, losses);
+      block(net, sc, idx + j0, nb, base, theta, g, c, losses, right);
     }
   }
 
-  /** MLP::objective(): the example losses from this file's forward pass (same bits), summed in example order. */
-  static T objective(const MLP<T>& net, const T* theta) {
+  /**
+   * MLP::objective(): the example losses from this file's forward pass (same bits), summed in example order; if
+   * `right` is given, also *right += the number of examples classified correctly (correct()) from the same pass.
+   */
+  static T objective(const MLP<T>& net, const T* theta, std::int64_t* right = nullptr) {
     Scratch& sc = scratch(net);
     std::vector<std::uint32_t>& order = identity(kBlock);
     sc.losses.resize(static_cast<std::size_t>(net.n));
     const int per_block = block_size(net);
     for (std::int64_t j0 = 0; j0 < net.n; j0 += per_block) {
       const int nb = static_cast<int>(std::min<std::int64_t>(per_block, net.n - j0));
-      block(net, sc, order.data(), nb, j0, theta, nullptr, T(0), sc.losses.data() + j0);
+      block(net, sc, order.data(), nb, j0, theta, nullptr, T(0), sc.losses.data() + j0, right);
     }
     return total_objective(net, sc.losses.data());
   }
